@@ -1,0 +1,87 @@
+"""Money: integer minor units beside an ISO 4217 currency. All rounding lives here; floats never touch money."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+# Active ISO 4217 codes and their minor-unit exponents. Codes not listed here are refused everywhere.
+_ZERO_DECIMAL = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_THREE_DECIMAL = "BHD IQD JOD KWD LYD OMR TND"
+_TWO_DECIMAL = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF "
+    "CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR "
+    "ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN "
+    "MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS "
+    "SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD UYU UZS VES WST XCD YER ZAR ZMW ZWL"
+)
+CURRENCY_EXPONENT: dict[str, int] = {
+    **{code: 0 for code in _ZERO_DECIMAL.split()},
+    **{code: 2 for code in _TWO_DECIMAL.split()},
+    **{code: 3 for code in _THREE_DECIMAL.split()},
+}
+CURRENCY_CHOICES = sorted((code, code) for code in CURRENCY_EXPONENT)
+
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "INR": "₹", "CHF": "CHF "}
+
+
+class UnknownCurrency(ValueError):
+    pass
+
+
+def currency_exponent(currency: str) -> int:
+    try:
+        return CURRENCY_EXPONENT[currency]
+    except KeyError:
+        raise UnknownCurrency(f"{currency!r} is not an ISO 4217 currency code (for example USD, EUR, JPY).") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount_minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        currency_exponent(self.currency)
+        if not isinstance(self.amount_minor, int) or isinstance(self.amount_minor, bool):
+            raise TypeError("amount_minor must be an int")
+
+    @classmethod
+    def from_decimal(cls, amount: Decimal | str, currency: str) -> Money:
+        """Major units (e.g. Decimal('9.99')) to minor units, rounding half up at the currency's exponent."""
+        exponent = currency_exponent(currency)
+        scaled = (Decimal(amount) * (Decimal(10) ** exponent)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        return cls(int(scaled), currency)
+
+    def to_decimal(self) -> Decimal:
+        return Decimal(self.amount_minor).scaleb(-currency_exponent(self.currency))
+
+    def __add__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.amount_minor + other.amount_minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.amount_minor - other.amount_minor, self.currency)
+
+    def percent_of(self, percent: int | Decimal) -> Money:
+        """``percent`` per cent of this amount, rounded half up to a whole minor unit."""
+        share = (Decimal(self.amount_minor) * Decimal(percent) / Decimal(100)).quantize(
+            Decimal(1), rounding=ROUND_HALF_UP
+        )
+        return Money(int(share), self.currency)
+
+    def _same_currency(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot combine {self.currency} with {other.currency}")
+
+    def __str__(self) -> str:
+        return format_money(self.amount_minor, self.currency)
+
+
+def format_money(amount_minor: int, currency: str) -> str:
+    exponent = currency_exponent(currency)
+    major = Decimal(amount_minor).scaleb(-exponent)
+    text = f"{major:,.{exponent}f}"
+    symbol = _SYMBOLS.get(currency)
+    return f"{symbol}{text}" if symbol else f"{text} {currency}"

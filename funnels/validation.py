@@ -1,0 +1,155 @@
+"""Whether a funnel's graph can be published: pure functions over a snapshot of its steps and routes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from offers.models import Offer
+
+Kind = str  # a Step.Kind value
+
+# Which ladder roles fit the offer of each kind of step. None: the step takes no offer.
+OFFER_ROLES_BY_KIND: dict[Kind, frozenset[str] | None] = {
+    "optin": frozenset({"lead_magnet"}),
+    "sales": frozenset({"tripwire", "core", "upsell", "downsell", "cross_sell"}),
+    "order_form": frozenset({"tripwire", "core"}),
+    "upsell": frozenset({"upsell", "core"}),
+    "downsell": frozenset({"downsell"}),
+    "cross_sell": frozenset({"cross_sell"}),
+    "thank_you": None,
+}
+KINDS_REQUIRING_OFFER = frozenset({"order_form", "upsell", "downsell", "cross_sell"})
+KINDS_WITH_DECLINE = frozenset({"upsell", "downsell", "cross_sell"})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StepNode:
+    id: int
+    name: str
+    kind: Kind
+    offer_role: str | None = None
+    offer_currency: str | None = None
+    offer_name: str | None = None
+    bump_role: str | None = None
+    bump_currency: str | None = None
+    bump_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Graph:
+    currency: str
+    entry_id: int | None
+    steps: dict[int, StepNode]
+    routes: dict[int, dict[str, int]] = field(default_factory=dict)  # from step id → {outcome: to step id}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Problem:
+    step: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"Step “{self.step}”: {self.message}" if self.step else self.message
+
+
+def graph_problems(graph: Graph) -> list[Problem]:
+    """Every reason ``graph`` cannot be published, in a stable order; empty when it can."""
+    problems: list[Problem] = []
+    if not graph.steps:
+        return [Problem(step=None, message="The funnel has no steps; add an entry step and a thank-you step.")]
+    if graph.entry_id is None or graph.entry_id not in graph.steps:
+        problems.append(Problem(step=None, message="Choose the entry step where visitors start."))
+    for node in sorted(graph.steps.values(), key=lambda n: n.id):
+        problems.extend(_step_problems(graph, node))
+    if graph.entry_id in graph.steps:
+        problems.extend(_path_problems(graph, graph.entry_id))
+    return problems
+
+
+def _step_problems(graph: Graph, node: StepNode) -> Iterable[Problem]:
+    allowed = OFFER_ROLES_BY_KIND[node.kind]
+    kind_label = node.kind.replace("_", " ")
+    if node.offer_role is None and node.kind in KINDS_REQUIRING_OFFER:
+        yield Problem(step=node.name, message=f"a {kind_label} step needs an offer to sell.")
+    elif node.offer_role is not None:
+        if allowed is None:
+            yield Problem(step=node.name, message=f"a {kind_label} step does not sell an offer; remove it.")
+        elif node.offer_role not in allowed:
+            roles = ", ".join(sorted(r.replace("_", " ") for r in allowed))
+            yield Problem(
+                step=node.name,
+                message=f"offer “{node.offer_name}” is a {node.offer_role.replace('_', ' ')}; "
+                f"a {kind_label} step takes a {roles} offer.",
+            )
+        if node.offer_currency != graph.currency:
+            yield Problem(
+                step=node.name,
+                message=f"offer “{node.offer_name}” is priced in {node.offer_currency}; the funnel sells in "
+                f"{graph.currency}.",
+            )
+    if node.bump_role is not None:
+        if node.kind != "order_form":
+            yield Problem(step=node.name, message="only an order form can carry an order bump.")
+        elif node.bump_role != Offer.Role.ORDER_BUMP:
+            yield Problem(step=node.name, message=f"bump offer “{node.bump_name}” is not an order-bump offer.")
+        if node.bump_currency != graph.currency:
+            yield Problem(
+                step=node.name,
+                message=f"bump offer “{node.bump_name}” is priced in {node.bump_currency}; the funnel sells in "
+                f"{graph.currency}.",
+            )
+    outcomes = graph.routes.get(node.id, {})
+    for outcome, target in sorted(outcomes.items()):
+        if target not in graph.steps:
+            yield Problem(step=node.name, message=f"its {outcome} route leads to a step of another funnel.")
+    if node.kind == "thank_you":
+        if outcomes:
+            yield Problem(step=node.name, message="a thank-you step ends the funnel; remove its routes.")
+        return
+    if "accept" not in outcomes:
+        yield Problem(step=node.name, message="it has no accept route, so visitors would be stuck here.")
+    if node.kind in KINDS_WITH_DECLINE and "decline" not in outcomes:
+        yield Problem(step=node.name, message="it has no decline route for visitors who say no.")
+    if node.kind not in KINDS_WITH_DECLINE and "decline" in outcomes:
+        yield Problem(step=node.name, message=f"a {kind_label} step has no decline button; remove its decline route.")
+
+
+def _path_problems(graph: Graph, entry_id: int) -> Iterable[Problem]:
+    """Cycles and dead ends reachable from the entry step, and steps no visitor can reach."""
+    white, grey, black = 0, 1, 2
+    colour = dict.fromkeys(graph.steps, white)
+    reported_cycles: set[frozenset[int]] = set()
+    problems: list[Problem] = []
+
+    # Iterative depth-first search, so a long funnel cannot hit Python's recursion limit.
+    stack: list[tuple[int, list[int]]] = [(entry_id, [entry_id])]
+    while stack:
+        node_id, path = stack.pop()
+        if colour[node_id] == black:
+            continue
+        if colour[node_id] == grey:
+            colour[node_id] = black
+            continue
+        colour[node_id] = grey
+        stack.append((node_id, path))
+        for outcome, target in sorted(graph.routes.get(node_id, {}).items(), reverse=True):
+            if target not in graph.steps:
+                continue
+            if colour[target] == grey and target in path:
+                loop = path[path.index(target) :]
+                if frozenset(loop) not in reported_cycles:
+                    reported_cycles.add(frozenset(loop))
+                    names = " → ".join(graph.steps[s].name for s in [*loop, target])
+                    problems.append(
+                        Problem(
+                            step=graph.steps[node_id].name,
+                            message=f"its {outcome} route makes a loop ({names}); every path must move forward.",
+                        )
+                    )
+            elif colour[target] == white:
+                stack.append((target, [*path, target]))
+    unreachable = [n for n in graph.steps.values() if colour[n.id] == white]
+    for node in sorted(unreachable, key=lambda n: n.id):
+        problems.append(Problem(step=node.name, message="no route from the entry step reaches it."))
+    return problems

@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+
+class Stage(models.Model):
+    """A step of the sales pipeline; ``position`` orders them, ``win_probability`` weighs pipeline value."""
+
+    name = models.CharField(max_length=60, unique=True)
+    position = models.PositiveSmallIntegerField(unique=True)
+    win_probability = models.PositiveSmallIntegerField(help_text="Chance, in per cent, that a lead here buys.")
+    is_closed = models.BooleanField(default=False, help_text="Won or lost: the lead has left the pipeline.")
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.CheckConstraint(condition=Q(win_probability__lte=100), name="stage_win_probability_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(name=Lower("name")), name="tag_name_lowercase")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Lead(models.Model):
+    """One person, keyed by normalized e-mail. PII fields are blanked by erasure; the row stays as a tombstone."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField(max_length=254, unique=True, help_text="Stored trimmed and lower-cased.")
+    phone = models.CharField(max_length=16, blank=True, help_text="E.164, e.g. +14155550123.")
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2, e.g. US.")
+    region = models.CharField(max_length=100, blank=True, help_text="State or province.")
+    city = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="leads")
+    stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="leads")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_leads"
+    )
+    score = models.IntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(email=Lower("email")), name="lead_email_normalized"),
+            models.CheckConstraint(
+                condition=Q(phone="") | Q(phone__regex=r"^\+[1-9][0-9]{6,14}$"), name="lead_phone_e164"
+            ),
+            models.CheckConstraint(condition=Q(country="") | Q(country__regex=r"^[A-Z]{2}$"), name="lead_country"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Touch(models.Model):
+    """Attribution of a lead: the first visit that brought them and the last one before they converted."""
+
+    class Kind(models.TextChoices):
+        FIRST = "first", "First touch"
+        LAST = "last", "Last touch"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="touches")
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    occurred_at = models.DateTimeField()
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    referrer = models.URLField(max_length=2000, blank=True)
+    landing_url = models.URLField(max_length=2000, blank=True)
+    fbclid = models.CharField(max_length=500, blank=True)
+    fbc = models.CharField(max_length=600, blank=True, help_text="Meta click id cookie: fb.1.<ms>.<fbclid>.")
+    gclid = models.CharField(max_length=500, blank=True)
+    gbraid = models.CharField(max_length=500, blank=True)
+    wbraid = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["lead", "kind"]
+        constraints = [models.UniqueConstraint(fields=["lead", "kind"], name="touch_one_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.utm_source or 'direct'}"
+
+
+class Consent(models.Model):
+    """An append-only record of what a person agreed to (or withdrew), in the exact words they were shown."""
+
+    class Purpose(models.TextChoices):
+        MARKETING_EMAIL = "marketing_email", "Marketing e-mail"
+        AD_AUDIENCES = "ad_audiences", "Ad audiences"
+
+    class Status(models.TextChoices):
+        GRANTED = "granted", "Granted"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    class LegalBasis(models.TextChoices):
+        CONSENT = "consent", "Consent (GDPR art. 6(1)(a))"
+        LEGITIMATE_INTEREST = "legitimate_interest", "Legitimate interest (art. 6(1)(f))"
+        CONTRACT = "contract", "Contract (art. 6(1)(b))"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="consents")
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    wording = models.TextField(help_text="The exact text the person saw next to the checkbox.")
+    source = models.CharField(max_length=200, help_text="Where it was given: a funnel step, the API, the admin.")
+    legal_basis = models.CharField(max_length=20, choices=LegalBasis.choices, default=LegalBasis.CONSENT)
+    eea = models.BooleanField(default=False, help_text="EEA/UK rules apply: explicit consent is required.")
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["lead", "purpose", "-occurred_at"], name="consent_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} {self.status}"
+
+
+class Event(models.Model):
+    """An append-only fact about a lead or an anonymous visitor. Audiences and reports read these.
+
+    Funnel, step, variant, offer and order are plain ids rather than foreign keys: the event log sits below
+    those apps (dependencies point one way) and must outlive the rows it mentions.
+    """
+
+    class Type(models.TextChoices):
+        PAGE_VIEW = "page_view", "Page view"
+        OPTIN = "optin", "Opt-in"
+        CHECKOUT_STARTED = "checkout_started", "Checkout started"
+        PURCHASE = "purchase", "Purchase"
+        UPSELL_ACCEPTED = "upsell_accepted", "Upsell accepted"
+        UPSELL_DECLINED = "upsell_declined", "Upsell declined"
+        REFUND = "refund", "Refund"
+        CHARGEBACK = "chargeback", "Chargeback"
+        CUSTOM = "custom", "Custom"
+
+    type = models.CharField(max_length=20, choices=Type.choices)
+    name = models.CharField(max_length=100, blank=True, help_text="For custom events: the event's own name.")
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    visitor_id = models.UUIDField(null=True, blank=True)
+    funnel_id = models.BigIntegerField(null=True, blank=True)
+    step_id = models.BigIntegerField(null=True, blank=True)
+    variant_id = models.BigIntegerField(null=True, blank=True)
+    offer_id = models.BigIntegerField(null=True, blank=True)
+    order_id = models.BigIntegerField(null=True, blank=True)
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    properties = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(lead__isnull=False) | Q(visitor_id__isnull=False), name="event_has_subject"
+            ),
+            models.CheckConstraint(condition=~Q(type="custom") | ~Q(name=""), name="event_custom_has_name"),
+        ]
+        indexes = [
+            models.Index(fields=["lead", "type", "occurred_at"], name="event_lead_type_time"),
+            models.Index(fields=["type", "occurred_at"], name="event_type_time"),
+            models.Index(fields=["funnel_id", "type", "occurred_at"], name="event_funnel_type_time"),
+            models.Index(fields=["offer_id", "type"], name="event_offer_type"),
+            models.Index(fields=["visitor_id"], name="event_visitor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Note(models.Model):
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.body[:60]
