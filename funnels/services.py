@@ -8,7 +8,7 @@ from django.utils import timezone
 from common.errors import ApplicationError
 from funnels.models import Funnel, Route, Step, Variant
 from funnels.selectors import funnel_graph
-from funnels.validation import Problem, graph_problems
+from funnels.validation import Problem, blocking_problems, graph_problems
 
 
 class FunnelInvalid(ApplicationError):
@@ -18,14 +18,19 @@ class FunnelInvalid(ApplicationError):
 
 
 def funnel_problems(*, funnel: Funnel) -> list[Problem]:
+    """Blocking problems and warnings, for showing to the marketer."""
     return graph_problems(funnel_graph(funnel=funnel))
+
+
+def funnel_blocking_problems(*, funnel: Funnel) -> list[Problem]:
+    return blocking_problems(funnel_graph(funnel=funnel))
 
 
 @transaction.atomic
 def funnel_publish(*, funnel: Funnel) -> Funnel:
     """Make the funnel live. Refused (FunnelInvalid, nothing changed) when its graph has any problem."""
     locked = Funnel.objects.select_for_update().get(pk=funnel.pk)
-    problems = funnel_problems(funnel=locked)
+    problems = funnel_blocking_problems(funnel=locked)
     if problems:
         raise FunnelInvalid(problems)
     locked.status = Funnel.Status.LIVE

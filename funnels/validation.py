@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from offers.models import Offer
 
@@ -46,25 +46,44 @@ class Graph:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Problem:
+    """What is wrong, and where. A blocking problem refuses publishing; a warning only informs."""
+
     step: str | None
     message: str
+    blocking: bool = True
 
     def __str__(self) -> str:
-        return f"Step “{self.step}”: {self.message}" if self.step else self.message
+        text = f"Step “{self.step}”: {self.message}" if self.step else self.message
+        return text if self.blocking else f"{text} (warning)"
 
 
 def graph_problems(graph: Graph) -> list[Problem]:
-    """Every reason ``graph`` cannot be published, in a stable order; empty when it can."""
-    problems: list[Problem] = []
+    """Everything wrong with ``graph`` in a stable order: empty when it is perfect.
+
+    Problems on the steps a visitor can reach block publishing. A step no route reaches yet (typically one
+    being added to a live funnel) only gets warnings, since no visitor can see it.
+    """
     if not graph.steps:
         return [Problem(step=None, message="The funnel has no steps; add an entry step and a thank-you step.")]
+    problems: list[Problem] = []
+    reachable: set[int] = set()
     if graph.entry_id is None or graph.entry_id not in graph.steps:
         problems.append(Problem(step=None, message="Choose the entry step where visitors start."))
+    else:
+        path_problems, reachable = _walk(graph, graph.entry_id)
+        problems.extend(path_problems)
     for node in sorted(graph.steps.values(), key=lambda n: n.id):
-        problems.extend(_step_problems(graph, node))
-    if graph.entry_id in graph.steps:
-        problems.extend(_path_problems(graph, graph.entry_id))
+        for problem in _step_problems(graph, node):
+            problems.append(problem if node.id in reachable else replace(problem, blocking=False))
+        if reachable and node.id not in reachable:
+            problems.append(
+                Problem(step=node.name, message="no route from the entry step reaches it yet.", blocking=False)
+            )
     return problems
+
+
+def blocking_problems(graph: Graph) -> list[Problem]:
+    return [problem for problem in graph_problems(graph) if problem.blocking]
 
 
 def _step_problems(graph: Graph, node: StepNode) -> Iterable[Problem]:
@@ -115,8 +134,8 @@ def _step_problems(graph: Graph, node: StepNode) -> Iterable[Problem]:
         yield Problem(step=node.name, message=f"a {kind_label} step has no decline button; remove its decline route.")
 
 
-def _path_problems(graph: Graph, entry_id: int) -> Iterable[Problem]:
-    """Cycles and dead ends reachable from the entry step, and steps no visitor can reach."""
+def _walk(graph: Graph, entry_id: int) -> tuple[list[Problem], set[int]]:
+    """Loops on the paths from the entry step, and the set of steps those paths reach."""
     white, grey, black = 0, 1, 2
     colour = dict.fromkeys(graph.steps, white)
     reported_cycles: set[frozenset[int]] = set()
@@ -149,7 +168,4 @@ def _path_problems(graph: Graph, entry_id: int) -> Iterable[Problem]:
                     )
             elif colour[target] == white:
                 stack.append((target, [*path, target]))
-    unreachable = [n for n in graph.steps.values() if colour[n.id] == white]
-    for node in sorted(unreachable, key=lambda n: n.id):
-        problems.append(Problem(step=node.name, message="no route from the entry step reaches it."))
-    return problems
+    return problems, {step_id for step_id, state in colour.items() if state != white}

@@ -1,0 +1,319 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.apps import apps
+from django.contrib import admin
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from common.money import format_money
+from leads import selectors
+from leads.forms import LeadForm
+from leads.models import Consent, Event, Lead, Note, Stage, Tag, Touch
+
+
+class FunnelFilter(admin.SimpleListFilter):
+    title = "funnel"
+    parameter_name = "funnel"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+        # The event log stores funnel ids; the names come from the funnels app without importing it.
+        funnel_model = apps.get_model("funnels", "Funnel")
+        return [(str(pk), name) for pk, name in funnel_model.objects.values_list("pk", "name")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        if not self.value():
+            return queryset
+        try:
+            funnel_id = int(self.value() or "")
+        except ValueError:
+            return queryset.none()
+        return queryset.filter(Exists(Event.objects.filter(lead=OuterRef("pk"), funnel_id=funnel_id)))
+
+
+class _ConsentFilter(admin.SimpleListFilter):
+    purpose: str
+    annotation: str
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+        return [("granted", "Granted"), ("withdrawn", "Withdrawn"), ("none", "Never asked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        value = self.value()
+        if value in ("granted", "withdrawn"):
+            return queryset.filter(**{self.annotation: value})
+        if value == "none":
+            return queryset.filter(**{f"{self.annotation}__isnull": True})
+        return queryset
+
+
+class AdConsentFilter(_ConsentFilter):
+    title = "ad-audience consent"
+    parameter_name = "ad_consent"
+    annotation = "ad_consent"
+
+
+class EmailConsentFilter(_ConsentFilter):
+    title = "marketing e-mail consent"
+    parameter_name = "email_consent"
+    annotation = "email_consent"
+
+
+class CountryFilter(admin.SimpleListFilter):
+    title = "country"
+    parameter_name = "country"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+        return [(code, code) for code in selectors.lead_countries()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        return queryset.filter(country=self.value()) if self.value() else queryset
+
+
+class CreatedRangeFilter(admin.FieldListFilter):
+    """Created between two dates (inclusive), typed into two date boxes."""
+
+    template = "admin/leads/date_range_filter.html"
+
+    def __init__(self, field: Any, request: HttpRequest, params: Any, model: Any, model_admin: Any, field_path: str):
+        self.parameter_since = f"{field_path}__since"
+        self.parameter_until = f"{field_path}__until"
+        self.errors: list[str] = []
+        super().__init__(field, request, params, model, model_admin, field_path)
+        # The base class moves our parameters from ``params`` into ``used_parameters``.
+        self.since = self._date(self.used_parameters.get(self.parameter_since), "From")
+        self.until = self._date(self.used_parameters.get(self.parameter_until), "To")
+        self.title = "created"
+
+    def _date(self, raw: Any, label: str) -> dt.date | None:
+        value = raw[-1] if isinstance(raw, list) else raw
+        if not value:
+            return None
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.errors.append(f"{label}: {value!r} is not a date (YYYY-MM-DD); ignored.")
+            return None
+
+    def expected_parameters(self) -> list[str]:
+        return [self.parameter_since, self.parameter_until]
+
+    def has_output(self) -> bool:
+        return True
+
+    def choices(self, changelist: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "since": self.since.isoformat() if self.since else "",
+                "until": self.until.isoformat() if self.until else "",
+                "parameter_since": self.parameter_since,
+                "parameter_until": self.parameter_until,
+                "errors": self.errors,
+                "clear_url": changelist.get_query_string(remove=[self.parameter_since, self.parameter_until]),
+                "other_params": [
+                    (key, value)
+                    for key, value in changelist.get_filters_params().items()
+                    if key not in (self.parameter_since, self.parameter_until)
+                ],
+            }
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        zone = timezone.get_current_timezone()
+        if self.since:
+            queryset = queryset.filter(
+                **{f"{self.field_path}__gte": dt.datetime.combine(self.since, dt.time.min, tzinfo=zone)}
+            )
+        if self.until:
+            end = dt.datetime.combine(self.until + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+            queryset = queryset.filter(**{f"{self.field_path}__lt": end})
+        return queryset
+
+
+class TouchInline(admin.StackedInline):  # type: ignore[type-arg]
+    model = Touch
+    extra = 0
+    can_delete = False
+    readonly_fields = [f.name for f in Touch._meta.fields if f.name not in ("id", "lead")]
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ConsentInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Consent
+    extra = 0
+    can_delete = False
+    fields = ["purpose", "status", "wording", "source", "legal_basis", "eea", "occurred_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # consent is recorded through the consent page or the funnel, never edited in place
+
+
+class NoteInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Note
+    extra = 1
+    fields = ["body", "author", "created_at"]
+    readonly_fields = ["author", "created_at"]
+    formfield_overrides = {}
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        kwargs["widgets"] = {"body": forms.Textarea(attrs={"rows": 2, "cols": 80})}
+        return super().get_formset(request, obj, **kwargs)
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = LeadForm
+    list_display = ["email", "full_name", "country", "stage", "owner", "score", "ad_consent_badge", "created_at"]
+    list_filter = [
+        "stage",
+        FunnelFilter,
+        AdConsentFilter,
+        EmailConsentFilter,
+        CountryFilter,
+        "tags",
+        ("created_at", CreatedRangeFilter),
+        "owner",
+    ]
+    search_fields = ["email", "first_name", "last_name", "phone", "postal_code"]
+    list_select_related = ["stage", "owner"]
+    list_per_page = 50
+    show_full_result_count = False
+    autocomplete_fields = ["tags"]
+    readonly_fields = ["public_id", "created_at", "updated_at", "erased_at", "orders_summary", "timeline"]
+    fieldsets = [
+        (None, {"fields": ["email", "phone", ("first_name", "last_name")]}),
+        ("Location", {"fields": [("country", "region"), ("city", "postal_code")]}),
+        ("Pipeline", {"fields": [("stage", "owner", "score"), "tags"]}),
+        ("Orders", {"fields": ["orders_summary"]}),
+        ("Timeline", {"fields": ["timeline"]}),
+        ("Record", {"fields": ["public_id", ("created_at", "updated_at", "erased_at")], "classes": ["collapse"]}),
+    ]
+    inlines = [NoteInline, ConsentInline, TouchInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Lead]:
+        return selectors.leads_with_consent(super().get_queryset(request))
+
+    @admin.display(description="Ad consent", ordering="ad_consent")
+    def ad_consent_badge(self, obj: Lead) -> SafeString:
+        status = getattr(obj, "ad_consent", None)
+        colour = {"granted": "#15803d", "withdrawn": "#b91c1c"}.get(status or "", "#64748b")
+        return format_html('<span style="color:{}">{}</span>', colour, status or "not asked")
+
+    @admin.display(description="Orders")
+    def orders_summary(self, obj: Lead) -> SafeString:
+        if obj.pk is None:
+            return format_html("<em>{}</em>", "No orders yet.")
+        orders = list(obj.orders.prefetch_related("lines").order_by("-created_at")[:50])  # type: ignore[attr-defined]
+        if not orders:
+            return format_html("<em>{}</em>", "No orders yet.")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{order.created_at:%Y-%m-%d %H:%M}",
+                    ", ".join(line.description for line in order.lines.all()),
+                    order.get_status_display(),
+                    format_money(order.total_minor, order.currency),
+                    format_money(order.total_minor - order.refunded_minor, order.currency),
+                )
+                for order in orders
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Placed</th><th>Items</th><th>Status</th><th>Total</th><th>Net of refunds</th>"
+            "</tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description="Event timeline (latest 200)")
+    def timeline(self, obj: Lead) -> SafeString:
+        events = selectors.lead_timeline(lead=obj) if obj.pk else []
+        if not events:
+            return format_html("<em>{}</em>", "No events recorded for this lead yet.")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{event.occurred_at:%Y-%m-%d %H:%M:%S}",
+                    event.name or event.get_type_display(),
+                    ", ".join(f"{key}={value}" for key, value in sorted(event.properties.items())[:6]),
+                )
+                for event in events
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>When</th><th>What</th><th>Details</th></tr></thead><tbody>{}</tbody></table>", rows
+        )
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is Note:
+            for note in formset.save(commit=False):
+                if note.author_id is None:
+                    note.author = request.user
+                note.save()
+            for removed in formset.deleted_objects:
+                removed.delete()
+            return
+        super().save_formset(request, form, formset, change)
+
+
+@admin.register(Stage)
+class StageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "position", "win_probability", "is_closed"]
+    list_editable = ["position", "win_probability", "is_closed"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    search_fields = ["name"]
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The event log is append-only: nobody adds, edits or deletes rows here."""
+
+    list_display = ["occurred_at", "type", "name", "lead", "funnel_id", "offer_id", "order_id"]
+    list_filter = ["type"]
+    date_hierarchy = "occurred_at"
+    search_fields = ["lead__email", "idempotency_key"]
+    list_select_related = ["lead"]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in Event._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Consent)
+class ConsentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Consent records are append-only evidence: they can be added (e.g. a withdrawal by phone), never edited."""
+
+    list_display = ["lead", "purpose", "status", "source", "legal_basis", "eea", "occurred_at"]
+    list_filter = ["purpose", "status", "legal_basis", "eea"]
+    search_fields = ["lead__email"]
+    raw_id_fields = ["lead"]
+    list_select_related = ["lead"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

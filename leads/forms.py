@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from leads.models import Lead
+from leads.normalization import normalize_country, normalize_email, normalize_phone
+
+
+class LeadForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Normalizes what a person types so the database constraints never see an unnormalized value."""
+
+    class Meta:
+        model = Lead
+        fields = "__all__"
+
+    def clean_email(self) -> str:
+        return normalize_email(self.cleaned_data.get("email", ""))
+
+    def clean_country(self) -> str:
+        return normalize_country(self.cleaned_data.get("country", ""))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        if "phone" in cleaned:
+            try:
+                cleaned["phone"] = normalize_phone(cleaned["phone"], default_country=cleaned.get("country", ""))
+            except forms.ValidationError as error:
+                self.add_error("phone", error)
+        return cleaned
