@@ -6,7 +6,7 @@ from django.contrib import admin
 from audiences.models import Audience, Destination
 
 
-class DestinationForm(forms.ModelForm):  # type: ignore[type-arg]
+class DestinationForm(forms.ModelForm):
     """Credentials are write-only: the form never shows the stored value, and blank keeps it."""
 
     credentials = forms.CharField(
@@ -17,14 +17,23 @@ class DestinationForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = Destination
-        fields = ["audience", "name", "platform", "account_id", "remote_audience_id", "credentials", "mode", "is_active"]
+        fields = [
+            "audience",
+            "name",
+            "platform",
+            "account_id",
+            "remote_audience_id",
+            "credentials",
+            "mode",
+            "is_active",
+        ]
 
     def clean_credentials(self) -> str:
         new_value: str = self.cleaned_data.get("credentials", "").strip()
         return new_value or (self.instance.credentials if self.instance.pk else "")
 
 
-class DestinationInline(admin.TabularInline):  # type: ignore[type-arg]
+class DestinationInline(admin.TabularInline):
     model = Destination
     form = DestinationForm
     extra = 0
@@ -33,7 +42,7 @@ class DestinationInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Audience)
-class AudienceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AudienceAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -41,7 +50,7 @@ class AudienceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Destination)
-class DestinationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class DestinationAdmin(admin.ModelAdmin):
     form = DestinationForm
     list_display = ["name", "audience", "platform", "mode", "has_credentials", "is_active"]
     list_filter = ["platform", "mode", "is_active"]

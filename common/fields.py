@@ -30,7 +30,7 @@ def cipher() -> MultiFernet:
     return _cipher(tuple(settings.FIELD_ENCRYPTION_KEY), settings.SECRET_KEY)
 
 
-class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+class EncryptedTextField(models.TextField):
     """Stores ``fernet:<token>``; reads back plaintext. Empty values are stored empty, not encrypted."""
 
     def get_prep_value(self, value: Any) -> Any:
@@ -48,3 +48,15 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
             raise ImproperlyConfigured(
                 "A stored secret cannot be decrypted: FIELD_ENCRYPTION_KEY does not hold the key it was written with."
             ) from exc
+
+
+class URLField(models.URLField):
+    """A URL field whose form assumes https:// when a person types an address without a scheme."""
+
+    def formfield(self, form_class: Any = None, choices_form_class: Any = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("assume_scheme", "https")
+        if form_class is not None:  # None would replace URLField's own default form class
+            kwargs["form_class"] = form_class
+        if choices_form_class is not None:
+            kwargs["choices_form_class"] = choices_form_class
+        return super().formfield(**kwargs)

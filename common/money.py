@@ -16,9 +16,9 @@ _TWO_DECIMAL = (
     "SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD UYU UZS VES WST XCD YER ZAR ZMW ZWL"
 )
 CURRENCY_EXPONENT: dict[str, int] = {
-    **{code: 0 for code in _ZERO_DECIMAL.split()},
-    **{code: 2 for code in _TWO_DECIMAL.split()},
-    **{code: 3 for code in _THREE_DECIMAL.split()},
+    **dict.fromkeys(_ZERO_DECIMAL.split(), 0),
+    **dict.fromkeys(_TWO_DECIMAL.split(), 2),
+    **dict.fromkeys(_THREE_DECIMAL.split(), 3),
 }
 CURRENCY_CHOICES = sorted((code, code) for code in CURRENCY_EXPONENT)
 

@@ -79,7 +79,7 @@ class _LiveFunnelGuardMixin:
         return self._refused(request) or super().response_add(request, obj, post_url_continue)  # type: ignore[misc]
 
 
-class StepInline(admin.TabularInline):  # type: ignore[type-arg]
+class StepInline(admin.TabularInline):
     model = Step
     extra = 0
     fields = ["position", "name", "slug", "kind", "offer", "bump_offer", "headline", "accept_label", "decline_label"]
@@ -88,7 +88,7 @@ class StepInline(admin.TabularInline):  # type: ignore[type-arg]
     autocomplete_fields = ["offer", "bump_offer"]
 
 
-class RouteInlineFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
+class RouteInlineFormSet(forms.BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
         seen: set[tuple[int, str]] = set()
@@ -104,7 +104,7 @@ class RouteInlineFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
                 seen.add((from_step.pk, outcome))
 
 
-class RouteInline(_SameFunnelStepsMixin, admin.TabularInline):  # type: ignore[type-arg]
+class RouteInline(_SameFunnelStepsMixin, admin.TabularInline):
     model = Route
     formset = RouteInlineFormSet
     extra = 0
@@ -113,7 +113,7 @@ class RouteInline(_SameFunnelStepsMixin, admin.TabularInline):  # type: ignore[t
 
 
 @admin.register(Funnel)
-class FunnelAdmin(_LiveFunnelGuardMixin, _SameFunnelStepsMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class FunnelAdmin(_LiveFunnelGuardMixin, _SameFunnelStepsMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "status_badge", "currency", "step_count", "published_at"]
     list_filter = ["status", "currency"]
     search_fields = ["name", "slug"]
@@ -234,14 +234,14 @@ class FunnelAdmin(_LiveFunnelGuardMixin, _SameFunnelStepsMixin, admin.ModelAdmin
             self.message_user(request, f"Cloned “{funnel.name}” into {copy.slug}.", messages.SUCCESS)
 
 
-class VariantInline(admin.TabularInline):  # type: ignore[type-arg]
+class VariantInline(admin.TabularInline):
     model = Variant
     extra = 0
     fields = ["name", "weight", "headline", "body", "bullets", "accept_label", "decline_label"]
 
 
 @admin.register(Step)
-class StepAdmin(_LiveFunnelGuardMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class StepAdmin(_LiveFunnelGuardMixin, admin.ModelAdmin):
     """Where a step's page content and its split-test variants are edited."""
 
     funnel_attribute = "funnel"
@@ -257,4 +257,3 @@ class StepAdmin(_LiveFunnelGuardMixin, admin.ModelAdmin):  # type: ignore[type-a
         ("Page", {"fields": ["headline", "body", "bullets", "image", ("accept_label", "decline_label")]}),
     ]
     inlines = [VariantInline]
-

@@ -42,8 +42,7 @@ ACCEPT, DECLINE = "#15803d", "#b91c1c"
 def _columns(graph: Graph) -> dict[int, int]:
     """Longest-path depth from the entry for reachable steps (ignoring back edges); others go to the end."""
     depth: dict[int, int] = {}
-    if graph.entry_id in graph.steps:
-        assert graph.entry_id is not None
+    if graph.entry_id is not None and graph.entry_id in graph.steps:
         order: list[int] = []
         state: dict[int, int] = {}
         stack: list[tuple[int, bool]] = [(graph.entry_id, False)]
@@ -113,15 +112,15 @@ def funnel_svg(graph: Graph, *, prices: dict[int, str] | None = None, problem_st
         stroke, stroke_width = ("#dc2626", 3) if node.name in problem_steps else ("#334155", 1.5)
         entry = graph.entry_id == step_id
         parts.append(
-            f'<g><title>{escape(node.name)}</title>'
+            f"<g><title>{escape(node.name)}</title>"
             f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="10" fill="{KIND_COLOURS[node.kind]}" '
             f'stroke="{stroke}" stroke-width="{stroke_width}"/>'
             f'<text x="{x + 12}" y="{y + 22}" font-size="11" fill="#475569">'
             f"{escape(KIND_LABELS[node.kind].upper())}{' · ENTRY' if entry else ''}</text>"
             f'<text x="{x + 12}" y="{y + 42}" font-size="14" font-weight="600" fill="#0f172a">'
             f"{escape(_clip(node.name, 22))}</text>"
-            f'<text x="{x + 12}" y="{y + 60}" font-size="12" fill="#334155">{escape(_clip(prices.get(step_id, ""), 28))}'
-            "</text></g>"
+            f'<text x="{x + 12}" y="{y + 60}" font-size="12" fill="#334155">'
+            f"{escape(_clip(prices.get(step_id, ''), 28))}</text></g>"
         )
     legend_y = height - 14
     parts.append(

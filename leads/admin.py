@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
@@ -22,7 +23,7 @@ class FunnelFilter(admin.SimpleListFilter):
     title = "funnel"
     parameter_name = "funnel"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         # The event log stores funnel ids; the names come from the funnels app without importing it.
         funnel_model = apps.get_model("funnels", "Funnel")
         return [(str(pk), name) for pk, name in funnel_model.objects.values_list("pk", "name")]
@@ -41,7 +42,7 @@ class _ConsentFilter(admin.SimpleListFilter):
     purpose: str
     annotation: str
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [("granted", "Granted"), ("withdrawn", "Withdrawn"), ("none", "Never asked")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
@@ -69,7 +70,7 @@ class CountryFilter(admin.SimpleListFilter):
     title = "country"
     parameter_name = "country"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [(code, code) for code in selectors.lead_countries()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
@@ -101,14 +102,15 @@ class CreatedRangeFilter(admin.FieldListFilter):
             self.errors.append(f"{label}: {value!r} is not a date (YYYY-MM-DD); ignored.")
             return None
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return [self.parameter_since, self.parameter_until]
 
     def has_output(self) -> bool:
         return True
 
-    def choices(self, changelist: Any) -> list[dict[str, Any]]:
-        return [
+    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:  # type: ignore[override]
+        # One "choice" carrying the form's state; the template draws the two date boxes from it.
+        yield (
             {
                 "since": self.since.isoformat() if self.since else "",
                 "until": self.until.isoformat() if self.until else "",
@@ -122,7 +124,7 @@ class CreatedRangeFilter(admin.FieldListFilter):
                     if key not in (self.parameter_since, self.parameter_until)
                 ],
             }
-        ]
+        )
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         zone = timezone.get_current_timezone()
@@ -136,33 +138,42 @@ class CreatedRangeFilter(admin.FieldListFilter):
         return queryset
 
 
-class TouchInline(admin.StackedInline):  # type: ignore[type-arg]
+class TouchInline(admin.StackedInline):
     model = Touch
     extra = 0
     can_delete = False
-    readonly_fields = [f.name for f in Touch._meta.fields if f.name not in ("id", "lead")]
-    fields = readonly_fields
+    fields = readonly_fields = tuple(f.name for f in Touch._meta.fields if f.name not in ("id", "lead"))
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
-class ConsentInline(admin.TabularInline):  # type: ignore[type-arg]
+class ConsentInline(admin.TabularInline):
     model = Consent
     extra = 0
     can_delete = False
-    fields = ["purpose", "status", "wording", "source", "legal_basis", "eea", "occurred_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "purpose",
+        "status",
+        "wording",
+        "source",
+        "legal_basis",
+        "eea",
+        "occurred_at",
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # consent is recorded through the consent page or the funnel, never edited in place
 
 
-class NoteInline(admin.TabularInline):  # type: ignore[type-arg]
+class NoteInline(admin.TabularInline):
     model = Note
     extra = 1
     fields = ["body", "author", "created_at"]
-    readonly_fields = ["author", "created_at"]
+    readonly_fields = (
+        "author",
+        "created_at",
+    )
     formfield_overrides = {}
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
@@ -171,7 +182,7 @@ class NoteInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class LeadAdmin(admin.ModelAdmin):
     form = LeadForm
     list_display = ["email", "full_name", "country", "stage", "owner", "score", "ad_consent_badge", "created_at"]
     list_filter = [
@@ -189,7 +200,14 @@ class LeadAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_per_page = 50
     show_full_result_count = False
     autocomplete_fields = ["tags"]
-    readonly_fields = ["public_id", "created_at", "updated_at", "erased_at", "orders_summary", "timeline"]
+    readonly_fields = (
+        "public_id",
+        "created_at",
+        "updated_at",
+        "erased_at",
+        "orders_summary",
+        "timeline",
+    )
     fieldsets = [
         (None, {"fields": ["email", "phone", ("first_name", "last_name")]}),
         ("Location", {"fields": [("country", "region"), ("city", "postal_code")]}),
@@ -213,7 +231,7 @@ class LeadAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def orders_summary(self, obj: Lead) -> SafeString:
         if obj.pk is None:
             return format_html("<em>{}</em>", "No orders yet.")
-        orders = list(obj.orders.prefetch_related("lines").order_by("-created_at")[:50])  # type: ignore[attr-defined]
+        orders = list(obj.orders.prefetch_related("lines").order_by("-created_at")[:50])
         if not orders:
             return format_html("<em>{}</em>", "No orders yet.")
         rows = format_html_join(
@@ -270,18 +288,18 @@ class LeadAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Stage)
-class StageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class StageAdmin(admin.ModelAdmin):
     list_display = ["name", "position", "win_probability", "is_closed"]
     list_editable = ["position", "win_probability", "is_closed"]
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class EventAdmin(admin.ModelAdmin):
     """The event log is append-only: nobody adds, edits or deletes rows here."""
 
     list_display = ["occurred_at", "type", "name", "lead", "funnel_id", "offer_id", "order_id"]
@@ -290,7 +308,7 @@ class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ["lead__email", "idempotency_key"]
     list_select_related = ["lead"]
     show_full_result_count = False
-    readonly_fields = [f.name for f in Event._meta.fields]
+    readonly_fields = tuple(f.name for f in Event._meta.fields)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -303,7 +321,7 @@ class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Consent)
-class ConsentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ConsentAdmin(admin.ModelAdmin):
     """Consent records are append-only evidence: they can be added (e.g. a withdrawal by phone), never edited."""
 
     list_display = ["lead", "purpose", "status", "source", "legal_basis", "eea", "occurred_at"]

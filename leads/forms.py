@@ -8,12 +8,25 @@ from leads.models import Lead
 from leads.normalization import normalize_country, normalize_email, normalize_phone
 
 
-class LeadForm(forms.ModelForm):  # type: ignore[type-arg]
+class LeadForm(forms.ModelForm):
     """Normalizes what a person types so the database constraints never see an unnormalized value."""
 
     class Meta:
         model = Lead
-        fields = "__all__"
+        fields = [
+            "email",
+            "phone",
+            "first_name",
+            "last_name",
+            "country",
+            "region",
+            "city",
+            "postal_code",
+            "stage",
+            "owner",
+            "score",
+            "tags",
+        ]
 
     def clean_email(self) -> str:
         return normalize_email(self.cleaned_data.get("email", ""))

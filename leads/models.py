@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from common.fields import URLField
+
 
 class Stage(models.Model):
     """A step of the sales pipeline; ``position`` orders them, ``win_probability`` weighs pipeline value."""
@@ -92,8 +94,8 @@ class Touch(models.Model):
     utm_campaign = models.CharField(max_length=200, blank=True)
     utm_content = models.CharField(max_length=200, blank=True)
     utm_term = models.CharField(max_length=200, blank=True)
-    referrer = models.URLField(max_length=2000, blank=True)
-    landing_url = models.URLField(max_length=2000, blank=True)
+    referrer = URLField(max_length=2000, blank=True)
+    landing_url = URLField(max_length=2000, blank=True)
     fbclid = models.CharField(max_length=500, blank=True)
     fbc = models.CharField(max_length=600, blank=True, help_text="Meta click id cookie: fb.1.<ms>.<fbclid>.")
     gclid = models.CharField(max_length=500, blank=True)

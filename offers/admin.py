@@ -12,7 +12,7 @@ from common.money import format_money
 from offers.models import Coupon, CouponRedemption, Offer, Order, OrderLine, Payment, Product, Refund
 
 
-class OfferForm(forms.ModelForm):  # type: ignore[type-arg]
+class OfferForm(forms.ModelForm):
     price = forms.DecimalField(
         max_digits=14, decimal_places=3, help_text="In the currency's main unit: 7 or 7.00 for seven dollars."
     )
@@ -40,7 +40,7 @@ class OfferForm(forms.ModelForm):  # type: ignore[type-arg]
         return cleaned
 
 
-class OfferInline(admin.TabularInline):  # type: ignore[type-arg]
+class OfferInline(admin.TabularInline):
     model = Offer
     form = OfferForm
     extra = 0
@@ -49,7 +49,7 @@ class OfferInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ProductAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -57,7 +57,7 @@ class ProductAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Offer)
-class OfferAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class OfferAdmin(admin.ModelAdmin):
     form = OfferForm
     list_display = ["name", "product", "role", "price_column", "is_active"]
     list_filter = ["role", "currency", "is_active", "product"]
@@ -70,7 +70,7 @@ class OfferAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return obj.price_display
 
 
-class CouponForm(forms.ModelForm):  # type: ignore[type-arg]
+class CouponForm(forms.ModelForm):
     amount_off = forms.DecimalField(
         required=False, max_digits=14, decimal_places=3, help_text="For fixed coupons, in the currency's main unit."
     )
@@ -129,25 +129,26 @@ class CouponForm(forms.ModelForm):  # type: ignore[type-arg]
             self.add_error("valid_until", "The coupon must end after it starts.")
         maximum = cleaned.get("max_redemptions")
         if maximum is not None and self.instance.pk and maximum < self.instance.redemptions_count:
-            self.add_error(
-                "max_redemptions", f"It has already been redeemed {self.instance.redemptions_count} times."
-            )
+            self.add_error("max_redemptions", f"It has already been redeemed {self.instance.redemptions_count} times.")
         return cleaned
 
 
-class CouponRedemptionInline(admin.TabularInline):  # type: ignore[type-arg]
+class CouponRedemptionInline(admin.TabularInline):
     model = CouponRedemption
     extra = 0
     can_delete = False
-    fields = ["order", "discount_minor", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "order",
+        "discount_minor",
+        "created_at",
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CouponAdmin(admin.ModelAdmin):
     form = CouponForm
     list_display = ["code", "discount_display", "redemptions", "valid_from", "valid_until", "is_active"]
     list_filter = ["kind", "is_active"]
@@ -161,7 +162,7 @@ class CouponAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return f"{obj.redemptions_count} / {limit}"
 
 
-class _ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
+class _ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
@@ -174,18 +175,28 @@ class _ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
 
 class OrderLineInline(_ReadOnlyInline):
     model = OrderLine
-    fields = ["description", "role", "amount_minor", "currency"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "description",
+        "role",
+        "amount_minor",
+        "currency",
+    )
 
 
 class PaymentInline(_ReadOnlyInline):
     model = Payment
-    fields = ["stripe_payment_intent_id", "status", "amount_minor", "currency", "failure_code", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "stripe_payment_intent_id",
+        "status",
+        "amount_minor",
+        "currency",
+        "failure_code",
+        "created_at",
+    )
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class OrderAdmin(admin.ModelAdmin):
     """Orders are written by checkout and Stripe's webhooks, never by hand."""
 
     list_display = ["__str__", "lead", "status", "total", "net_of_refunds", "created_at"]
@@ -193,7 +204,7 @@ class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ["lead__email", "public_id"]
     date_hierarchy = "created_at"
     list_select_related = ["lead"]
-    readonly_fields = [
+    readonly_fields = (
         "public_id",
         "lead",
         "funnel_id",
@@ -205,7 +216,7 @@ class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "coupon",
         "created_at",
         "paid_at",
-    ]
+    )
     fields = readonly_fields
     inlines = [OrderLineInline, PaymentInline]
 
@@ -237,17 +248,22 @@ class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 class RefundInline(_ReadOnlyInline):
     model = Refund
-    fields = ["stripe_refund_id", "amount_minor", "currency", "reason", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "stripe_refund_id",
+        "amount_minor",
+        "currency",
+        "reason",
+        "created_at",
+    )
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PaymentAdmin(admin.ModelAdmin):
     list_display = ["stripe_payment_intent_id", "order", "status", "amount", "created_at"]
     list_filter = ["status", "currency"]
     search_fields = ["stripe_payment_intent_id", "order__lead__email"]
     list_select_related = ["order"]
-    readonly_fields = [f.name for f in Payment._meta.fields]
+    readonly_fields = tuple(f.name for f in Payment._meta.fields)
     inlines = [RefundInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -265,10 +281,10 @@ class PaymentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RefundAdmin(admin.ModelAdmin):
     list_display = ["stripe_refund_id", "payment", "amount", "reason", "created_at"]
     search_fields = ["stripe_refund_id", "payment__stripe_payment_intent_id"]
-    readonly_fields = [f.name for f in Refund._meta.fields]
+    readonly_fields = tuple(f.name for f in Refund._meta.fields)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 
+from common.fields import URLField
 from common.money import CURRENCY_CHOICES, format_money
 
 _CURRENCY_FORMAT = Q(currency__regex=r"^[A-Z]{3}$")
@@ -51,7 +52,7 @@ class Offer(models.Model):
         validators=[FileExtensionValidator(["pdf", "epub", "zip", "mp3", "mp4", "png", "jpg"])],
         help_text="What a lead magnet delivers: a file…",
     )
-    asset_url = models.URLField(max_length=500, blank=True, help_text="…or a link.")
+    asset_url = URLField(max_length=500, blank=True, help_text="…or a link.")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -160,9 +161,7 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=Q(total_minor=F("subtotal_minor") - F("discount_minor")), name="order_total_is_net"
             ),
-            models.CheckConstraint(
-                condition=Q(refunded_minor__lte=F("total_minor")), name="order_refund_within_total"
-            ),
+            models.CheckConstraint(condition=Q(refunded_minor__lte=F("total_minor")), name="order_refund_within_total"),
         ]
         indexes = [models.Index(fields=["lead", "status"], name="order_lead_status")]
 

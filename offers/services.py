@@ -126,7 +126,12 @@ def payment_record_succeeded(
 
 @transaction.atomic
 def refund_record(
-    *, payment: Payment, stripe_refund_id: str, amount_minor: int, reason: str = "", created_at: dt.datetime | None = None
+    *,
+    payment: Payment,
+    stripe_refund_id: str,
+    amount_minor: int,
+    reason: str = "",
+    created_at: dt.datetime | None = None,
 ) -> Refund:
     """Record a refund once (keyed by Stripe's id) and move the order's refunded amount and status with it."""
     existing = Refund.objects.filter(stripe_refund_id=stripe_refund_id).first()
@@ -147,6 +152,8 @@ def refund_record(
         created_at=created_at or timezone.now(),
     )
     order.refunded_minor += amount_minor
-    order.status = Order.Status.REFUNDED if order.refunded_minor == order.total_minor else Order.Status.PARTIALLY_REFUNDED
+    order.status = (
+        Order.Status.REFUNDED if order.refunded_minor == order.total_minor else Order.Status.PARTIALLY_REFUNDED
+    )
     order.save(update_fields=["refunded_minor", "status"])
     return refund

@@ -37,19 +37,40 @@ LAST_NAMES = (
     "Smith Müller García Johnson Rossi Dubois Schmidt Brown Martin Jones Silva Novak Kowalski Jensen Nielsen Taylor "
     "Wilson Moreau Fischer Romero Costa Walker Young King Wright Lopez Hill Green Adams Baker"
 ).split()
-COUNTRIES = [("US", 0.48), ("GB", 0.12), ("CA", 0.08), ("DE", 0.09), ("FR", 0.06), ("AU", 0.07), ("NL", 0.04),
-             ("ES", 0.03), ("IE", 0.03)]
+COUNTRIES = [
+    ("US", 0.48),
+    ("GB", 0.12),
+    ("CA", 0.08),
+    ("DE", 0.09),
+    ("FR", 0.06),
+    ("AU", 0.07),
+    ("NL", 0.04),
+    ("ES", 0.03),
+    ("IE", 0.03),
+]
 EEA = {"DE", "FR", "NL", "ES", "IE", "GB"}
-PHONE_PREFIX = {"US": "+1202555", "CA": "+1416555", "GB": "+4477009", "DE": "+4915123", "FR": "+3361234",
-                "AU": "+6141234", "NL": "+3161234", "ES": "+3461234", "IE": "+3538712"}
+PHONE_PREFIX = {
+    "US": "+1202555",
+    "CA": "+1416555",
+    "GB": "+4477009",
+    "DE": "+4915123",
+    "FR": "+3361234",
+    "AU": "+6141234",
+    "NL": "+3161234",
+    "ES": "+3461234",
+    "IE": "+3538712",
+}
 CHANNELS = [
     ("facebook", "paid_social", 0.45),
     ("google", "cpc", 0.28),
     ("newsletter", "email", 0.12),
     ("", "", 0.15),  # direct / organic
 ]
-CAMPAIGNS = {"facebook": ["ebook-cold", "ebook-lookalike", "retarget-7d"], "google": ["ebook-search", "brand"],
-             "newsletter": ["partner-swap"]}
+CAMPAIGNS = {
+    "facebook": ["ebook-cold", "ebook-lookalike", "retarget-7d"],
+    "google": ["ebook-search", "brand"],
+    "newsletter": ["partner-swap"],
+}
 AD_CONSENT_WORDING = "Show me relevant offers on Facebook, Instagram and Google (you can withdraw at any time)."
 EMAIL_CONSENT_WORDING = "Send me the e-book and occasional tips by e-mail."
 DEMO_PASSWORD = "ladder-demo"
@@ -88,8 +109,11 @@ class _Plan:
 
 def demo_users() -> list[tuple[str, str, str]]:
     """(username, password, role) of the demo logins; the seed prints them."""
-    return [("admin", DEMO_PASSWORD, "superuser"), ("marketer", DEMO_PASSWORD, "marketer"),
-            ("sales", DEMO_PASSWORD, "sales")]
+    return [
+        ("admin", DEMO_PASSWORD, "superuser"),
+        ("marketer", DEMO_PASSWORD, "marketer"),
+        ("sales", DEMO_PASSWORD, "sales"),
+    ]
 
 
 def _ensure_users() -> dict[str, object]:
@@ -117,8 +141,14 @@ def _ensure_ladder() -> Ladder:
     def offer(slug: str, product_: Product, name: str, role: str, amount_minor: int, **extra: object) -> Offer:
         return Offer.objects.get_or_create(
             slug=slug,
-            defaults={"product": product_, "name": name, "role": role, "amount_minor": amount_minor,
-                      "currency": "USD", **extra},
+            defaults={
+                "product": product_,
+                "name": name,
+                "role": role,
+                "amount_minor": amount_minor,
+                "currency": "USD",
+                **extra,
+            },
         )[0]
 
     ebook = product("ads-playbook", "The Paid Ads Playbook", "A 60-page e-book on profitable ad funnels.")
@@ -127,8 +157,14 @@ def _ensure_ladder() -> Ladder:
     course = product("ads-mastery", "Ads Mastery Course", "Eight-week video course with weekly calls.")
     audit = product("account-audit", "Done-for-you Account Audit", "An expert reviews your ad account.")
     offers = {
-        "lead_magnet": offer("playbook-free", ebook, "The Paid Ads Playbook (free)", "lead_magnet", 0,
-                             asset_url="https://example.com/downloads/paid-ads-playbook.pdf"),
+        "lead_magnet": offer(
+            "playbook-free",
+            ebook,
+            "The Paid Ads Playbook (free)",
+            "lead_magnet",
+            0,
+            asset_url="https://example.com/downloads/paid-ads-playbook.pdf",
+        ),
         "tripwire": offer("swipe-file-7", swipe, "Ad Swipe File", "tripwire", 700),
         "bump": offer("copy-templates-17", templates, "Ad Copy Templates", "order_bump", 1700),
         "core": offer("ads-mastery-97", course, "Ads Mastery Course", "core", 9700),
@@ -139,16 +175,56 @@ def _ensure_ladder() -> Ladder:
         slug="ebook", defaults={"name": "Paid Ads Playbook funnel", "currency": "USD", "default_country": "US"}
     )
     step_specs = [
-        ("optin", "Get the e-book", "optin", "lead_magnet", None,
-         "Free: The Paid Ads Playbook", "Send me the e-book", ""),
-        ("order", "Swipe file offer", "order_form", "tripwire", "bump",
-         "Wait! Get 120 proven ads for just $7", "Complete my order", ""),
-        ("upsell", "Mastery course", "upsell", "core", None,
-         "Turn the playbook into results", "Yes, add the course", "No thanks"),
-        ("downsell", "Self-paced course", "downsell", "downsell", None,
-         "Prefer to go at your own pace?", "Yes, self-paced for $47", "No thanks"),
-        ("cross-sell", "Account audit", "cross_sell", "cross_sell", None,
-         "Want an expert to look at your account?", "Yes, audit my account", "Skip"),
+        (
+            "optin",
+            "Get the e-book",
+            "optin",
+            "lead_magnet",
+            None,
+            "Free: The Paid Ads Playbook",
+            "Send me the e-book",
+            "",
+        ),
+        (
+            "order",
+            "Swipe file offer",
+            "order_form",
+            "tripwire",
+            "bump",
+            "Wait! Get 120 proven ads for just $7",
+            "Complete my order",
+            "",
+        ),
+        (
+            "upsell",
+            "Mastery course",
+            "upsell",
+            "core",
+            None,
+            "Turn the playbook into results",
+            "Yes, add the course",
+            "No thanks",
+        ),
+        (
+            "downsell",
+            "Self-paced course",
+            "downsell",
+            "downsell",
+            None,
+            "Prefer to go at your own pace?",
+            "Yes, self-paced for $47",
+            "No thanks",
+        ),
+        (
+            "cross-sell",
+            "Account audit",
+            "cross_sell",
+            "cross_sell",
+            None,
+            "Want an expert to look at your account?",
+            "Yes, audit my account",
+            "Skip",
+        ),
         ("thank-you", "Thank you", "thank_you", None, None, "You're in! Check your inbox.", "", ""),
     ]
     steps: dict[str, Step] = {}
@@ -157,25 +233,36 @@ def _ensure_ladder() -> Ladder:
             funnel=funnel,
             slug=slug,
             defaults={
-                "name": name, "kind": kind, "position": position * 10, "headline": headline,
+                "name": name,
+                "kind": kind,
+                "position": position * 10,
+                "headline": headline,
                 "offer": offers[offer_key] if offer_key else None,
                 "bump_offer": offers[bump_key] if bump_key else None,
-                "accept_label": accept, "decline_label": decline,
+                "accept_label": accept,
+                "decline_label": decline,
                 "body": "Everything we learned from $2M in ad spend, in plain language.",
                 "bullets": "The 3-step ladder that pays for your ads\nAudiences that convert\nWhat to test first",
             },
         )[0]
-    routes = [("optin", "accept", "order"), ("order", "accept", "upsell"), ("upsell", "accept", "cross-sell"),
-              ("upsell", "decline", "downsell"), ("downsell", "accept", "cross-sell"),
-              ("downsell", "decline", "cross-sell"), ("cross-sell", "accept", "thank-you"),
-              ("cross-sell", "decline", "thank-you")]
+    routes = [
+        ("optin", "accept", "order"),
+        ("order", "accept", "upsell"),
+        ("upsell", "accept", "cross-sell"),
+        ("upsell", "decline", "downsell"),
+        ("downsell", "accept", "cross-sell"),
+        ("downsell", "decline", "cross-sell"),
+        ("cross-sell", "accept", "thank-you"),
+        ("cross-sell", "decline", "thank-you"),
+    ]
     for from_slug, outcome, to_slug in routes:
         Route.objects.get_or_create(
             funnel=funnel, from_step=steps[from_slug], outcome=outcome, defaults={"to_step": steps[to_slug]}
         )
     Variant.objects.get_or_create(step=steps["optin"], name="A", defaults={"weight": 1})
     Variant.objects.get_or_create(
-        step=steps["optin"], name="B",
+        step=steps["optin"],
+        name="B",
         defaults={"weight": 1, "headline": "The playbook behind $2M of profitable ads, free"},
     )
     if funnel.entry_step_id is None:
@@ -191,7 +278,9 @@ def _ensure_ladder() -> Ladder:
         defaults={"name": "Opted in, no tripwire", "description": "Retarget e-book readers who did not buy."},
     )
     Destination.objects.get_or_create(
-        audience=audience, platform=Destination.Platform.SANDBOX, account_id="",
+        audience=audience,
+        platform=Destination.Platform.SANDBOX,
+        account_id="",
         defaults={"name": "Sandbox preview"},
     )
     return Ladder(funnel=funnel, steps=steps, offers=offers, coupon=coupon)
@@ -208,8 +297,12 @@ def _plan(rng: random.Random, index: int, anchor: dt.datetime) -> _Plan:
     campaign = rng.choice(CAMPAIGNS[source]) if source in CAMPAIGNS else ""
     country = _weighted(rng, COUNTRIES)
     plan = _Plan(
-        index=index, created_at=created_at, channel=(source, medium, campaign), country=country,
-        ad_consent=rng.random() < (0.7 if country in EEA else 0.9), email_consent=rng.random() < 0.92,
+        index=index,
+        created_at=created_at,
+        channel=(source, medium, campaign),
+        country=country,
+        ad_consent=rng.random() < (0.7 if country in EEA else 0.9),
+        email_consent=rng.random() < 0.92,
         withdrew_ads=rng.random() < 0.02,
     )
     moment = created_at - dt.timedelta(minutes=rng.uniform(1, 20))
@@ -282,17 +375,29 @@ def _seed_history(ladder: Ladder, users: dict[str, object], report: Callable[[in
     for plan in plans:
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         spent = len(plan.bought)
-        stage = ("Won" if "core" in plan.bought or "cross_sell" in plan.bought else "Qualified" if spent
-                 else "Engaged" if rng.random() < 0.3 else "New")
-        leads.append(Lead(
-            public_id=uuid.uuid5(DEMO_NAMESPACE, f"lead-{plan.index}"),
-            email=f"{first.lower()}.{last.lower()}.{plan.index}@{DEMO_DOMAIN}".replace("ü", "ue"),
-            phone=f"{PHONE_PREFIX[plan.country]}{rng.randrange(1000, 9999)}" if rng.random() < 0.55 else "",
-            first_name=first, last_name=last, country=plan.country,
-            postal_code=f"{rng.randrange(10000, 99999)}", stage=stages[stage],
-            owner=users["sales"] if stage in ("Qualified", "Won") and rng.random() < 0.6 else None,  # type: ignore[misc]
-            score=10 + 15 * spent + rng.randrange(0, 10),
-        ))
+        stage = (
+            "Won"
+            if "core" in plan.bought or "cross_sell" in plan.bought
+            else "Qualified"
+            if spent
+            else "Engaged"
+            if rng.random() < 0.3
+            else "New"
+        )
+        leads.append(
+            Lead(
+                public_id=uuid.uuid5(DEMO_NAMESPACE, f"lead-{plan.index}"),
+                email=f"{first.lower()}.{last.lower()}.{plan.index}@{DEMO_DOMAIN}".replace("ü", "ue"),
+                phone=f"{PHONE_PREFIX[plan.country]}{rng.randrange(1000, 9999)}" if rng.random() < 0.55 else "",
+                first_name=first,
+                last_name=last,
+                country=plan.country,
+                postal_code=f"{rng.randrange(10000, 99999)}",
+                stage=stages[stage],
+                owner=users["sales"] if stage in ("Qualified", "Won") and rng.random() < 0.6 else None,  # type: ignore[misc]
+                score=10 + 15 * spent + rng.randrange(0, 10),
+            )
+        )
     Lead.objects.bulk_create(leads, batch_size=500)
     leads = list(Lead.objects.filter(email__endswith="@" + DEMO_DOMAIN).order_by("public_id"))
     by_public_id = {lead.public_id: lead for lead in leads}
@@ -309,28 +414,66 @@ def _seed_history(ladder: Ladder, users: dict[str, object], report: Callable[[in
         click = f"demo{plan.index:05d}{rng.randrange(10**8):08d}"
         ms = int(plan.created_at.timestamp() * 1000)
         for kind in ("first", "last"):
-            touches.append(Touch(
-                lead=lead, kind=kind, occurred_at=plan.created_at, utm_source=source, utm_medium=medium,
-                utm_campaign=campaign, landing_url=f"https://shop.example.com/f/ebook/optin/?utm_source={source}",
-                referrer="https://l.facebook.com/" if source == "facebook" else
-                "https://www.google.com/" if source == "google" else "",
-                fbclid=click if source == "facebook" else "", fbc=f"fb.1.{ms}.{click}" if source == "facebook" else "",
-                gclid=click if source == "google" else "",
-            ))
+            touches.append(
+                Touch(
+                    lead=lead,
+                    kind=kind,
+                    occurred_at=plan.created_at,
+                    utm_source=source,
+                    utm_medium=medium,
+                    utm_campaign=campaign,
+                    landing_url=f"https://shop.example.com/f/ebook/optin/?utm_source={source}",
+                    referrer="https://l.facebook.com/"
+                    if source == "facebook"
+                    else "https://www.google.com/"
+                    if source == "google"
+                    else "",
+                    fbclid=click if source == "facebook" else "",
+                    fbc=f"fb.1.{ms}.{click}" if source == "facebook" else "",
+                    gclid=click if source == "google" else "",
+                )
+            )
         eea = plan.country in EEA
         basis = Consent.LegalBasis.CONSENT
         if plan.ad_consent:
-            consents.append(Consent(lead=lead, purpose="ad_audiences", status="granted", wording=AD_CONSENT_WORDING,
-                                    source="funnel ebook / optin", legal_basis=basis, eea=eea,
-                                    occurred_at=plan.created_at))
+            consents.append(
+                Consent(
+                    lead=lead,
+                    purpose="ad_audiences",
+                    status="granted",
+                    wording=AD_CONSENT_WORDING,
+                    source="funnel ebook / optin",
+                    legal_basis=basis,
+                    eea=eea,
+                    occurred_at=plan.created_at,
+                )
+            )
             if plan.withdrew_ads:
-                consents.append(Consent(lead=lead, purpose="ad_audiences", status="withdrawn",
-                                        wording="Withdrawn by e-mail request.", source="admin", legal_basis=basis,
-                                        eea=eea, occurred_at=plan.created_at + dt.timedelta(days=3)))
+                consents.append(
+                    Consent(
+                        lead=lead,
+                        purpose="ad_audiences",
+                        status="withdrawn",
+                        wording="Withdrawn by e-mail request.",
+                        source="admin",
+                        legal_basis=basis,
+                        eea=eea,
+                        occurred_at=plan.created_at + dt.timedelta(days=3),
+                    )
+                )
         if plan.email_consent:
-            consents.append(Consent(lead=lead, purpose="marketing_email", status="granted",
-                                    wording=EMAIL_CONSENT_WORDING, source="funnel ebook / optin", legal_basis=basis,
-                                    eea=eea, occurred_at=plan.created_at))
+            consents.append(
+                Consent(
+                    lead=lead,
+                    purpose="marketing_email",
+                    status="granted",
+                    wording=EMAIL_CONSENT_WORDING,
+                    source="funnel ebook / optin",
+                    legal_basis=basis,
+                    eea=eea,
+                    occurred_at=plan.created_at,
+                )
+            )
         tag_links.append(Lead.tags.through(lead=lead, tag=tags["ebook"]))
         if plan.bought:
             tag_links.append(Lead.tags.through(lead=lead, tag=tags["buyer"]))
@@ -358,38 +501,62 @@ def _seed_history(ladder: Ladder, users: dict[str, object], report: Callable[[in
     refunds_by_order: dict[int, list[Refund]] = {}
     for refund in Refund.objects.filter(stripe_refund_id__startswith="re_demo_").select_related("payment"):
         refunds_by_order.setdefault(refund.payment.order_id, []).append(refund)
-    purchase_step = {"tripwire": "order", "bump": "order", "core": "upsell", "downsell": "downsell",
-                     "cross_sell": "cross-sell"}
+    purchase_step = {
+        "tripwire": "order",
+        "bump": "order",
+        "core": "upsell",
+        "downsell": "downsell",
+        "cross_sell": "cross-sell",
+    }
     for lead, plan in zip(leads, plans, strict=True):
         variant_id = None
         for number, (kind, step_slug, moment, props) in enumerate(plan.events):
             if kind == "page_view" and step_slug == "optin":
                 variant_id = variants[str(props["variant"])]
             step = steps[step_slug]
-            events.append(Event(
-                type=kind, lead=lead, funnel_id=ladder.funnel.pk, step_id=step.pk,
-                variant_id=variant_id if step_slug == "optin" else None,
-                offer_id=step.offer_id, occurred_at=moment, properties={},
-                idempotency_key=f"demo:{plan.index}:{number}",
-            ))
+            events.append(
+                Event(
+                    type=kind,
+                    lead=lead,
+                    funnel_id=ladder.funnel.pk,
+                    step_id=step.pk,
+                    variant_id=variant_id if step_slug == "optin" else None,
+                    offer_id=step.offer_id,
+                    occurred_at=moment,
+                    properties={},
+                    idempotency_key=f"demo:{plan.index}:{number}",
+                )
+            )
         order = orders_by_plan.get(plan.index)
         if order is None:
             continue
         for line in lines_by_order[order.pk]:
             key = next(k for k, o in offers.items() if o.pk == line.offer_id)
-            events.append(Event(
-                type="purchase", lead=lead, funnel_id=ladder.funnel.pk, step_id=steps[purchase_step[key]].pk,
-                offer_id=line.offer_id, order_id=order.pk, occurred_at=line.created_at,
-                properties={"amount_minor": line.amount_minor, "currency": line.currency, "role": line.role},
-                idempotency_key=f"demo:{plan.index}:purchase:{line.offer_id}",
-            ))
+            events.append(
+                Event(
+                    type="purchase",
+                    lead=lead,
+                    funnel_id=ladder.funnel.pk,
+                    step_id=steps[purchase_step[key]].pk,
+                    offer_id=line.offer_id,
+                    order_id=order.pk,
+                    occurred_at=line.created_at,
+                    properties={"amount_minor": line.amount_minor, "currency": line.currency, "role": line.role},
+                    idempotency_key=f"demo:{plan.index}:purchase:{line.offer_id}",
+                )
+            )
         for refund in refunds_by_order.get(order.pk, []):
-            events.append(Event(
-                type="refund", lead=lead, funnel_id=ladder.funnel.pk, order_id=order.pk,
-                occurred_at=refund.created_at,
-                properties={"amount_minor": refund.amount_minor, "currency": refund.currency},
-                idempotency_key=f"demo:{plan.index}:refund:{refund.stripe_refund_id}",
-            ))
+            events.append(
+                Event(
+                    type="refund",
+                    lead=lead,
+                    funnel_id=ladder.funnel.pk,
+                    order_id=order.pk,
+                    occurred_at=refund.created_at,
+                    properties={"amount_minor": refund.amount_minor, "currency": refund.currency},
+                    idempotency_key=f"demo:{plan.index}:refund:{refund.stripe_refund_id}",
+                )
+            )
     Event.objects.bulk_create(events, batch_size=1000)
     report(len(leads), "events")
 
@@ -403,49 +570,79 @@ def _seed_orders(ladder: Ladder, leads: list[Lead], plans: list[_Plan]) -> dict[
         items = [offers[key] for key in plan.bought]
         subtotal = sum(o.amount_minor for o in items)
         # The coupon applies to the first charge only (tripwire + bump), like the checkout does.
-        first_charge = sum(o.amount_minor for o in items if o.role in ("tripwire", "order_bump"))
-        discount = (first_charge * 20 + 50) // 100 if plan.coupon else 0
-        orders.append(Order(
-            public_id=uuid.uuid5(DEMO_NAMESPACE, f"order-{plan.index}"), lead=lead, funnel_id=ladder.funnel.pk,
-            status=Order.Status.PAID, currency="USD", subtotal_minor=subtotal, discount_minor=discount,
-            total_minor=subtotal - discount, coupon=ladder.coupon if plan.coupon else None,
-            created_at=purchase_time, paid_at=purchase_time + dt.timedelta(seconds=5),
-            stripe_customer_id=f"cus_demo_{plan.index:05d}",
-        ))
+        first_charge_minor = sum(o.amount_minor for o in items if o.role in ("tripwire", "order_bump"))
+        discount = (first_charge_minor * 20 + 50) // 100 if plan.coupon else 0
+        orders.append(
+            Order(
+                public_id=uuid.uuid5(DEMO_NAMESPACE, f"order-{plan.index}"),
+                lead=lead,
+                funnel_id=ladder.funnel.pk,
+                status=Order.Status.PAID,
+                currency="USD",
+                subtotal_minor=subtotal,
+                discount_minor=discount,
+                total_minor=subtotal - discount,
+                coupon=ladder.coupon if plan.coupon else None,
+                created_at=purchase_time,
+                paid_at=purchase_time + dt.timedelta(seconds=5),
+                stripe_customer_id=f"cus_demo_{plan.index:05d}",
+            )
+        )
     Order.objects.bulk_create(orders, batch_size=500)
     orders = list(Order.objects.filter(public_id__in=[o.public_id for o in orders]))
     by_public = {o.public_id: o for o in orders}
     result: dict[int, Order] = {}
     lines, payments = [], []
-    for lead, plan in buyers:
+    for _lead, plan in buyers:
         order = by_public[uuid.uuid5(DEMO_NAMESPACE, f"order-{plan.index}")]
         result[plan.index] = order
         moment = order.created_at
         first_charge = [offers[k] for k in plan.bought if k in ("tripwire", "bump")]
         later = [offers[k] for k in plan.bought if k not in ("tripwire", "bump")]
         for offer in [*first_charge, *later]:
-            lines.append(OrderLine(order=order, offer=offer, role=offer.role, description=offer.name,
-                                   amount_minor=offer.amount_minor, currency="USD", created_at=moment))
-        payments.append(Payment(
-            order=order, stripe_payment_intent_id=f"pi_demo_{plan.index:05d}_1",
-            amount_minor=sum(o.amount_minor for o in first_charge) - order.discount_minor, currency="USD",
-            status=Payment.Status.SUCCEEDED, created_at=moment,
-        ))
+            lines.append(
+                OrderLine(
+                    order=order,
+                    offer=offer,
+                    role=offer.role,
+                    description=offer.name,
+                    amount_minor=offer.amount_minor,
+                    currency="USD",
+                    created_at=moment,
+                )
+            )
+        payments.append(
+            Payment(
+                order=order,
+                stripe_payment_intent_id=f"pi_demo_{plan.index:05d}_1",
+                amount_minor=sum(o.amount_minor for o in first_charge) - order.discount_minor,
+                currency="USD",
+                status=Payment.Status.SUCCEEDED,
+                created_at=moment,
+            )
+        )
         for number, offer in enumerate(later, start=2):
-            payments.append(Payment(
-                order=order, stripe_payment_intent_id=f"pi_demo_{plan.index:05d}_{number}",
-                amount_minor=offer.amount_minor, currency="USD", status=Payment.Status.SUCCEEDED,
-                created_at=moment + dt.timedelta(minutes=2 * number),
-            ))
+            payments.append(
+                Payment(
+                    order=order,
+                    stripe_payment_intent_id=f"pi_demo_{plan.index:05d}_{number}",
+                    amount_minor=offer.amount_minor,
+                    currency="USD",
+                    status=Payment.Status.SUCCEEDED,
+                    created_at=moment + dt.timedelta(minutes=2 * number),
+                )
+            )
     OrderLine.objects.bulk_create(lines, batch_size=1000)
     Payment.objects.bulk_create(payments, batch_size=1000)
-    redemptions = [CouponRedemption(coupon=ladder.coupon, order=o, discount_minor=o.discount_minor)
-                   for o in orders if o.coupon_id]
+    redemptions = [
+        CouponRedemption(coupon=ladder.coupon, order=o, discount_minor=o.discount_minor) for o in orders if o.coupon_id
+    ]
     CouponRedemption.objects.bulk_create(redemptions)
     Coupon.objects.filter(pk=ladder.coupon.pk).update(redemptions_count=len(redemptions))
 
-    first_payments = {p.order_id: p for p in Payment.objects.filter(
-        order__in=orders, stripe_payment_intent_id__endswith="_1")}
+    first_payments = {
+        p.order_id: p for p in Payment.objects.filter(order__in=orders, stripe_payment_intent_id__endswith="_1")
+    }
     refunds, refunded_orders = [], []
     for _lead, plan in buyers:
         if not plan.refund:
@@ -453,14 +650,19 @@ def _seed_orders(ladder: Ladder, leads: list[Lead], plans: list[_Plan]) -> dict[
         order = result[plan.index]
         payment = first_payments[order.pk]
         amount = payment.amount_minor if plan.refund == "full" else max(payment.amount_minor // 2, 1)
-        refunds.append(Refund(
-            payment=payment, stripe_refund_id=f"re_demo_{plan.index:05d}", amount_minor=amount, currency="USD",
-            reason="requested_by_customer", created_at=order.created_at + dt.timedelta(days=2),
-        ))
+        refunds.append(
+            Refund(
+                payment=payment,
+                stripe_refund_id=f"re_demo_{plan.index:05d}",
+                amount_minor=amount,
+                currency="USD",
+                reason="requested_by_customer",
+                created_at=order.created_at + dt.timedelta(days=2),
+            )
+        )
         order.refunded_minor = amount
         order.status = Order.Status.REFUNDED if amount == order.total_minor else Order.Status.PARTIALLY_REFUNDED
         refunded_orders.append(order)
     Refund.objects.bulk_create(refunds)
     Order.objects.bulk_update(refunded_orders, ["refunded_minor", "status"])
     return result
-

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from audiences.models import Audience, Destination
+from funnels.models import Funnel, Route, Step
+from leads.models import Consent, Event, Lead
+from offers.models import Coupon, Offer, Order, Product
+
+
+class UserFactory(factory.django.DjangoModelFactory[User]):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    is_staff = True
+    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+
+    @factory.post_generation
+    def role(obj: User, create: bool, extracted: str | None, **kwargs: object) -> None:  # noqa: N805
+        if create and extracted:
+            obj.groups.add(Group.objects.get(name=extracted))
+
+
+class LeadFactory(factory.django.DjangoModelFactory[Lead]):
+    class Meta:
+        model = Lead
+
+    email = factory.Sequence(lambda n: f"lead{n}@example.com")
+    first_name = "Ada"
+    last_name = "Lovelace"
+    country = "US"
+
+
+class ConsentFactory(factory.django.DjangoModelFactory[Consent]):
+    class Meta:
+        model = Consent
+
+    lead = factory.SubFactory(LeadFactory)
+    purpose = Consent.Purpose.AD_AUDIENCES
+    status = Consent.Status.GRANTED
+    wording = "Show me relevant ads."
+    source = "test"
+    occurred_at = factory.LazyFunction(timezone.now)
+
+
+class EventFactory(factory.django.DjangoModelFactory[Event]):
+    class Meta:
+        model = Event
+
+    type = Event.Type.OPTIN
+    lead = factory.SubFactory(LeadFactory)
+    occurred_at = factory.LazyFunction(timezone.now)
+    idempotency_key = factory.Sequence(lambda n: f"test:{n}")
+
+
+class ProductFactory(factory.django.DjangoModelFactory[Product]):
+    class Meta:
+        model = Product
+
+    name = factory.Sequence(lambda n: f"Product {n}")
+    slug = factory.Sequence(lambda n: f"product-{n}")
+
+
+class OfferFactory(factory.django.DjangoModelFactory[Offer]):
+    class Meta:
+        model = Offer
+
+    product = factory.SubFactory(ProductFactory)
+    name = factory.Sequence(lambda n: f"Offer {n}")
+    slug = factory.Sequence(lambda n: f"offer-{n}")
+    role = Offer.Role.TRIPWIRE
+    amount_minor = 700
+    currency = "USD"
+
+
+class CouponFactory(factory.django.DjangoModelFactory[Coupon]):
+    class Meta:
+        model = Coupon
+
+    code = factory.Sequence(lambda n: f"SAVE{n}")
+    kind = Coupon.Kind.PERCENT
+    percent_off = 20
+
+
+class OrderFactory(factory.django.DjangoModelFactory[Order]):
+    class Meta:
+        model = Order
+
+    lead = factory.SubFactory(LeadFactory)
+    currency = "USD"
+    subtotal_minor = 700
+    discount_minor = 0
+    total_minor = 700
+    created_at = factory.LazyFunction(timezone.now)
+
+
+class FunnelFactory(factory.django.DjangoModelFactory[Funnel]):
+    class Meta:
+        model = Funnel
+
+    name = factory.Sequence(lambda n: f"Funnel {n}")
+    slug = factory.Sequence(lambda n: f"funnel-{n}")
+    currency = "USD"
+
+
+class StepFactory(factory.django.DjangoModelFactory[Step]):
+    class Meta:
+        model = Step
+
+    funnel = factory.SubFactory(FunnelFactory)
+    name = factory.Sequence(lambda n: f"Step {n}")
+    slug = factory.Sequence(lambda n: f"step-{n}")
+    kind = Step.Kind.OPTIN
+
+
+class AudienceFactory(factory.django.DjangoModelFactory[Audience]):
+    class Meta:
+        model = Audience
+
+    name = factory.Sequence(lambda n: f"Audience {n}")
+    slug = factory.Sequence(lambda n: f"audience-{n}")
+
+
+class DestinationFactory(factory.django.DjangoModelFactory[Destination]):
+    class Meta:
+        model = Destination
+
+    audience = factory.SubFactory(AudienceFactory)
+    name = "Meta prospects"
+    platform = Destination.Platform.META
+    account_id = factory.Sequence(lambda n: f"act_{n}")
+
+
+def ladder_funnel(*, currency: str = "USD") -> tuple[Funnel, dict[str, Step]]:
+    """A valid funnel: opt-in → order form (tripwire + bump) → upsell → (no) downsell → thank-you."""
+    funnel = FunnelFactory.create(currency=currency)
+
+    def offer(role: str, amount: int) -> Offer:
+        return OfferFactory.create(role=role, amount_minor=amount, currency=currency)
+
+    steps = {
+        "optin": StepFactory.create(
+            funnel=funnel, name="Opt-in", slug="optin", kind="optin", offer=offer("lead_magnet", 0)
+        ),
+        "order": StepFactory.create(
+            funnel=funnel,
+            name="Order",
+            slug="order",
+            kind="order_form",
+            offer=offer("tripwire", 700),
+            bump_offer=offer("order_bump", 1700),
+        ),
+        "upsell": StepFactory.create(
+            funnel=funnel, name="Upsell", slug="upsell", kind="upsell", offer=offer("core", 9700)
+        ),
+        "downsell": StepFactory.create(
+            funnel=funnel, name="Downsell", slug="downsell", kind="downsell", offer=offer("downsell", 4700)
+        ),
+        "thanks": StepFactory.create(funnel=funnel, name="Thanks", slug="thanks", kind="thank_you"),
+    }
+    for from_key, outcome, to_key in [
+        ("optin", "accept", "order"),
+        ("order", "accept", "upsell"),
+        ("upsell", "accept", "thanks"),
+        ("upsell", "decline", "downsell"),
+        ("downsell", "accept", "thanks"),
+        ("downsell", "decline", "thanks"),
+    ]:
+        Route.objects.create(funnel=funnel, from_step=steps[from_key], outcome=outcome, to_step=steps[to_key])
+    funnel.entry_step = steps["optin"]
+    funnel.save()
+    return funnel, steps
+
+
+def days_ago(days: float) -> dt.datetime:
+    return timezone.now() - dt.timedelta(days=days)
