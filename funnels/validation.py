@@ -21,6 +21,28 @@ OFFER_ROLES_BY_KIND: dict[Kind, frozenset[str] | None] = {
 }
 KINDS_REQUIRING_OFFER = frozenset({"order_form", "upsell", "downsell", "cross_sell"})
 KINDS_WITH_DECLINE = frozenset({"upsell", "downsell", "cross_sell"})
+KIND_LABELS = {
+    "optin": "opt-in",
+    "sales": "sales page",
+    "order_form": "order form",
+    "upsell": "upsell",
+    "downsell": "downsell",
+    "cross_sell": "cross-sell",
+    "thank_you": "thank-you",
+}
+ROLE_LABELS = {
+    "lead_magnet": "lead magnet",
+    "tripwire": "tripwire",
+    "core": "core",
+    "upsell": "upsell",
+    "downsell": "downsell",
+    "cross_sell": "cross-sell",
+    "order_bump": "order bump",
+}
+
+
+def _a(label: str) -> str:
+    return f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -88,18 +110,18 @@ def blocking_problems(graph: Graph) -> list[Problem]:
 
 def _step_problems(graph: Graph, node: StepNode) -> Iterable[Problem]:
     allowed = OFFER_ROLES_BY_KIND[node.kind]
-    kind_label = node.kind.replace("_", " ")
+    kind_label = KIND_LABELS[node.kind]
     if node.offer_role is None and node.kind in KINDS_REQUIRING_OFFER:
-        yield Problem(step=node.name, message=f"a {kind_label} step needs an offer to sell.")
+        yield Problem(step=node.name, message=f"{_a(kind_label)} step needs an offer to sell.")
     elif node.offer_role is not None:
         if allowed is None:
-            yield Problem(step=node.name, message=f"a {kind_label} step does not sell an offer; remove it.")
+            yield Problem(step=node.name, message=f"{_a(kind_label)} step does not sell an offer; remove it.")
         elif node.offer_role not in allowed:
-            roles = ", ".join(sorted(r.replace("_", " ") for r in allowed))
+            roles = " or ".join(sorted(ROLE_LABELS[r] for r in allowed))
             yield Problem(
                 step=node.name,
-                message=f"offer “{node.offer_name}” is a {node.offer_role.replace('_', ' ')}; "
-                f"a {kind_label} step takes a {roles} offer.",
+                message=f"offer “{node.offer_name}” is {_a(ROLE_LABELS[node.offer_role])} offer; "
+                f"{_a(kind_label)} step takes {_a(roles)} offer.",
             )
         if node.offer_currency != graph.currency:
             yield Problem(
@@ -131,7 +153,7 @@ def _step_problems(graph: Graph, node: StepNode) -> Iterable[Problem]:
     if node.kind in KINDS_WITH_DECLINE and "decline" not in outcomes:
         yield Problem(step=node.name, message="it has no decline route for visitors who say no.")
     if node.kind not in KINDS_WITH_DECLINE and "decline" in outcomes:
-        yield Problem(step=node.name, message=f"a {kind_label} step has no decline button; remove its decline route.")
+        yield Problem(step=node.name, message=f"{_a(kind_label)} step has no decline button; remove its decline route.")
 
 
 def _walk(graph: Graph, entry_id: int) -> tuple[list[Problem], set[int]]:
