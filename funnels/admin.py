@@ -5,7 +5,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -16,7 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from funnels import selectors, services
 from funnels.diagram import funnel_svg
 from funnels.models import Funnel, Route, Step, Variant
-from funnels.validation import blocking_problems
+from funnels.validation import Problem, blocking_problems
 
 
 def _funnel_id_from(request: HttpRequest) -> int | None:
@@ -38,11 +37,16 @@ class _SameFunnelStepsMixin:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
 
+class _LiveFunnelWouldBreak(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+
+
 class _LiveFunnelGuardMixin:
     """A live funnel stays publishable: a save that would break it is rolled back and explained.
 
-    The admin runs each change view in one transaction, so rolling back after the inlines are saved undoes
-    the whole edit.
+    The admin saves the form and its inlines inside one ``transaction.atomic`` block; raising out of it
+    after the inlines are saved undoes the whole edit, and the view then explains why.
     """
 
     funnel_attribute = ""  # where the edited object keeps its funnel; "" when it is the funnel
@@ -57,26 +61,20 @@ class _LiveFunnelGuardMixin:
         if funnel.status == Funnel.Status.LIVE:
             found = services.funnel_blocking_problems(funnel=funnel)
             if found:
-                transaction.set_rollback(True)
-                request._ladder_live_problems = found  # type: ignore[attr-defined]
+                raise _LiveFunnelWouldBreak(found)
 
-    def _refused(self, request: HttpRequest) -> HttpResponse | None:
-        found = getattr(request, "_ladder_live_problems", None)
-        if not found:
-            return None
-        self.message_user(  # type: ignore[attr-defined]
-            request,
-            "Not saved: the funnel is live and this change would break it. Unpublish it first, or fix: "
-            + "; ".join(str(p) for p in found),
-            messages.ERROR,
-        )
-        return HttpResponseRedirect(request.path)
-
-    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
-        return self._refused(request) or super().response_change(request, obj)  # type: ignore[misc]
-
-    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
-        return self._refused(request) or super().response_add(request, obj, post_url_continue)  # type: ignore[misc]
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        except _LiveFunnelWouldBreak as refusal:
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                f"Not saved: the funnel is live and this change would break it. Unpublish it first, or fix: {refusal}",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.path)
 
 
 class StepInline(admin.TabularInline):

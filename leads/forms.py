@@ -9,7 +9,14 @@ from leads.normalization import normalize_country, normalize_email, normalize_ph
 
 
 class LeadForm(forms.ModelForm):
-    """Normalizes what a person types so the database constraints never see an unnormalized value."""
+    """Normalizes what a person types so the database constraints never see an unnormalized value.
+
+    E-mail and country are plain text here so that the normalizers, not Django's generic validators, say
+    exactly what is wrong.
+    """
+
+    email = forms.CharField(max_length=320, help_text="Stored trimmed and lower-cased.")
+    country = forms.CharField(max_length=60, required=False, help_text="ISO 3166-1 alpha-2, e.g. US.")
 
     class Meta:
         model = Lead

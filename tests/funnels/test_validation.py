@@ -3,7 +3,7 @@
 import pytest
 
 from funnels.models import Funnel, Route
-from funnels.services import FunnelInvalid, funnel_blocking_problems, funnel_publish, funnel_problems
+from funnels.services import FunnelInvalid, funnel_blocking_problems, funnel_problems, funnel_publish
 from tests.factories import OfferFactory, StepFactory, ladder_funnel
 
 pytestmark = pytest.mark.django_db
