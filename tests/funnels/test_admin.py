@@ -122,7 +122,8 @@ def test_clone_copies_steps_routes_and_variants_as_a_draft(marketer):
     assert response.url == reverse("admin:funnels_funnel_change", args=[copy.pk])
     assert copy.status == Funnel.Status.DRAFT
     assert sorted(copy.steps.values_list("slug", flat=True)) == sorted(s.slug for s in steps.values())
-    entry = Step.objects.get(pk=copy.entry_step_id)
+    entry = copy.entry_step
+    assert entry is not None
     assert (entry.funnel, entry.slug) == (copy, "optin")
     routes = {(r.from_step.slug, r.outcome, r.to_step.slug) for r in copy.routes.select_related("from_step", "to_step")}
     originals = {
