@@ -1,0 +1,66 @@
+import hashlib
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from funnels.models import Funnel
+from funnels.services import funnel_blocking_problems
+from leads.models import Consent, Event, Lead, Touch
+from offers.models import Coupon, Order, OrderLine, Payment, Refund
+
+pytestmark = pytest.mark.django_db
+
+
+def fingerprint() -> str:
+    """A digest of every demo row that matters, so two runs can be compared exactly."""
+    parts = [
+        list(Lead.objects.order_by("email").values_list("email", "phone", "country", "stage__name", "created_at")),
+        list(Event.objects.order_by("idempotency_key").values_list("idempotency_key", "type", "occurred_at")),
+        list(Order.objects.order_by("public_id").values_list("public_id", "total_minor", "refunded_minor", "status")),
+        list(OrderLine.objects.order_by("order__public_id", "offer__slug").values_list("offer__slug", "amount_minor")),
+        list(
+            Payment.objects.order_by("stripe_payment_intent_id").values_list("stripe_payment_intent_id", "amount_minor")
+        ),
+        list(Refund.objects.order_by("stripe_refund_id").values_list("stripe_refund_id", "amount_minor")),
+        list(Consent.objects.order_by("lead__email", "purpose", "occurred_at").values_list("lead__email", "status")),
+        list(Touch.objects.order_by("lead__email", "kind").values_list("lead__email", "utm_source", "fbc", "gclid")),
+        list(Coupon.objects.values_list("code", "redemptions_count")),
+    ]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def test_demo_seed_builds_a_realistic_ladder_and_running_it_twice_changes_nothing():
+    out = StringIO()
+    call_command("demo_seed", stdout=out)
+    first = fingerprint()
+    call_command("demo_seed", stdout=StringIO())
+
+    assert fingerprint() == first
+    text = out.getvalue()
+    assert "Seeding demo   [##############################] 8000/8000 100%" in text
+    assert "admin login (superuser): admin / ladder-demo" in text
+
+    funnel = Funnel.objects.get(slug="ebook")
+    assert funnel.status == Funnel.Status.LIVE
+    assert funnel_blocking_problems(funnel=funnel) == []
+    prices = dict(funnel.steps.exclude(offer=None).values_list("slug", "offer__amount_minor"))
+    assert prices == {"optin": 0, "order": 700, "upsell": 9700, "downsell": 4700, "cross-sell": 19700}
+    assert funnel.steps.filter(slug="order", bump_offer__amount_minor=1700).exists()
+
+    assert Lead.objects.count() == 2000
+    orders = Order.objects.all()
+    assert 300 < orders.count() < 700
+    assert Refund.objects.count() > 10
+    assert orders.filter(status="refunded").exists()
+    assert orders.filter(status="partially_refunded").exists()
+    assert OrderLine.objects.filter(role="order_bump").exists()
+    assert OrderLine.objects.filter(role="core").exists()
+    assert OrderLine.objects.filter(role="cross_sell").exists()
+    # Purchase events match order lines one for one.
+    assert Event.objects.filter(type="purchase").count() == OrderLine.objects.count()
+    span = Lead.objects.order_by("created_at")
+    first_lead, last_lead = span.first(), span.last()
+    assert first_lead is not None
+    assert last_lead is not None
+    assert 80 <= (last_lead.created_at - first_lead.created_at).days <= 90
