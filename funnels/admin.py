@@ -116,11 +116,10 @@ class FunnelAdmin(_LiveFunnelGuardMixin, _SameFunnelStepsMixin, admin.ModelAdmin
     list_filter = ["status", "currency"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["status_badge", "published_at", "diagram", "problems"]
+    readonly_fields = ["status_badge", "published_at", "problems"]
     fieldsets = [
         (None, {"fields": [("name", "slug"), ("currency", "default_country"), "entry_step"]}),
         ("State", {"fields": [("status_badge", "published_at"), "problems"]}),
-        ("Diagram", {"fields": ["diagram"]}),
     ]
     inlines = [StepInline, RouteInline]
     actions = ["publish_selected", "unpublish_selected", "clone_selected"]
@@ -138,7 +137,7 @@ class FunnelAdmin(_LiveFunnelGuardMixin, _SameFunnelStepsMixin, admin.ModelAdmin
         colour = "#15803d" if obj.status == Funnel.Status.LIVE else "#64748b"
         return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_status_display())
 
-    @admin.display(description="Ready to publish?")
+    @admin.display(description="Ready to publish")
     def problems(self, obj: Funnel) -> SafeString:
         if obj.pk is None:
             return format_html("<em>{}</em>", "Save the funnel, then add steps and routes.")
@@ -153,10 +152,14 @@ class FunnelAdmin(_LiveFunnelGuardMixin, _SameFunnelStepsMixin, admin.ModelAdmin
         )
         return format_html('<strong>{}</strong><ul style="margin:0">{}</ul>', verdict, items)
 
-    @admin.display(description="")
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        funnel = self.get_object(request, object_id)
+        extra = {"funnel_diagram": self.diagram(funnel)} if funnel is not None else {}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
     def diagram(self, obj: Funnel) -> SafeString:
-        if obj.pk is None:
-            return format_html("<em>{}</em>", "The diagram appears once the funnel has steps.")
         graph = selectors.funnel_graph(funnel=obj)
         problem_steps = {p.step for p in blocking_problems(graph) if p.step}
         svg = funnel_svg(graph, prices=selectors.step_offer_prices(funnel=obj), problem_steps=problem_steps)

@@ -13,8 +13,8 @@ from django.utils.html import escape
 
 from funnels.validation import Graph
 
-BOX_W, BOX_H = 190, 70
-COL_GAP, ROW_GAP = 70, 40
+BOX_W, BOX_H = 172, 70
+COL_GAP, ROW_GAP = 64, 40
 MARGIN = 30
 TOP_SPACE = 60  # room for arcs above the boxes
 
@@ -36,7 +36,12 @@ KIND_LABELS = {
     "cross_sell": "Cross-sell",
     "thank_you": "Thank you",
 }
-ACCEPT, DECLINE = "#15803d", "#b91c1c"
+ACCEPT, DECLINE, EITHER = "#15803d", "#b91c1c", "#475569"
+EDGE_STYLES = {  # outcome → (colour, dash pattern, label)
+    "accept": (ACCEPT, "", "accept"),
+    "decline": (DECLINE, "6 4", "decline"),
+    "either": (EITHER, "", "either"),
+}
 
 
 def _columns(graph: Graph) -> dict[int, int]:
@@ -99,12 +104,14 @@ def funnel_svg(graph: Graph, *, prices: dict[int, str] | None = None, problem_st
         *(
             f'<marker id="arrow-{name}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
             f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>'
-            for name, colour in (("accept", ACCEPT), ("decline", DECLINE))
+            for name, (colour, _, _) in EDGE_STYLES.items()
         ),
         "</defs>",
     ]
     for from_id, outcomes in sorted(graph.routes.items()):
-        for outcome, to_id in sorted(outcomes.items()):
+        # Accept and decline to the same step are one arrow, so the two never draw over each other.
+        merged = {"either": outcomes["accept"]} if len(set(outcomes.values())) == 1 and len(outcomes) == 2 else outcomes
+        for outcome, to_id in sorted(merged.items()):
             if from_id in xy and to_id in xy:
                 parts.append(_edge(xy[from_id], xy[to_id], outcome, columns[to_id] - columns[from_id]))
     for step_id, node in graph.steps.items():
@@ -118,7 +125,7 @@ def funnel_svg(graph: Graph, *, prices: dict[int, str] | None = None, problem_st
             f'<text x="{x + 12}" y="{y + 22}" font-size="11" fill="#475569">'
             f"{escape(KIND_LABELS[node.kind].upper())}{' · ENTRY' if entry else ''}</text>"
             f'<text x="{x + 12}" y="{y + 42}" font-size="14" font-weight="600" fill="#0f172a">'
-            f"{escape(_clip(node.name, 22))}</text>"
+            f"{escape(_clip(node.name, 20))}</text>"
             f'<text x="{x + 12}" y="{y + 60}" font-size="12" fill="#334155">'
             f"{escape(_clip(prices.get(step_id, ''), 28))}</text></g>"
         )
@@ -128,6 +135,8 @@ def funnel_svg(graph: Graph, *, prices: dict[int, str] | None = None, problem_st
         f'stroke="{ACCEPT}" stroke-width="2"/><text x="{MARGIN + 36}" y="{legend_y}" fill="#334155">accept</text>'
         f'<line x1="{MARGIN + 100}" y1="{legend_y - 4}" x2="{MARGIN + 130}" y2="{legend_y - 4}" stroke="{DECLINE}" '
         f'stroke-width="2" stroke-dasharray="5 4"/><text x="{MARGIN + 136}" y="{legend_y}" fill="#334155">decline'
+        f'</text><line x1="{MARGIN + 200}" y1="{legend_y - 4}" x2="{MARGIN + 230}" y2="{legend_y - 4}" '
+        f'stroke="{EITHER}" stroke-width="2"/><text x="{MARGIN + 236}" y="{legend_y}" fill="#334155">either answer'
         "</text></g>"
     )
     parts.append("</svg>")
@@ -135,8 +144,8 @@ def funnel_svg(graph: Graph, *, prices: dict[int, str] | None = None, problem_st
 
 
 def _edge(start: tuple[int, int], end: tuple[int, int], outcome: str, span: int) -> str:
-    colour = ACCEPT if outcome == "accept" else DECLINE
-    dash = ' stroke-dasharray="6 4"' if outcome == "decline" else ""
+    colour, pattern, label = EDGE_STYLES[outcome]
+    dash = f' stroke-dasharray="{pattern}"' if pattern else ""
     if span == 1 and start[1] == end[1]:
         x1, y1 = start[0] + BOX_W, start[1] + BOX_H // 2
         x2, y2 = end[0], end[1] + BOX_H // 2
@@ -159,7 +168,7 @@ def _edge(start: tuple[int, int], end: tuple[int, int], outcome: str, span: int)
         label_x, label_y = (x1 + x2) // 2, bottom - 4
     return (
         f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash} marker-end="url(#arrow-{outcome})"/>'
-        f'<text x="{label_x}" y="{label_y}" font-size="11" fill="{colour}" text-anchor="middle">{outcome}</text>'
+        f'<text x="{label_x}" y="{label_y}" font-size="11" fill="{colour}" text-anchor="middle">{label}</text>'
     )
 
 

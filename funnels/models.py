@@ -14,7 +14,7 @@ class Funnel(models.Model):
         LIVE = "live", "Live"
 
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100, unique=True, help_text="The address: /f/<slug>/<step>/.")
+    slug = models.SlugField(max_length=100, unique=True, help_text="Part of the page address: /f/{slug}/{step}/.")
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="USD")
     default_country = models.CharField(
         max_length=2, blank=True, help_text="ISO country used for phone numbers typed without +country code."

@@ -23,8 +23,10 @@ def test_steps_are_placed_in_columns_by_their_longest_path_from_the_entry():
     svg = funnel_svg(graph, prices={2: "$97.00"})
     xs = {name: int(x) for x, name in re.findall(r'<rect x="(\d+)"[^>]*/>.*?font-weight="600"[^>]*>([^<]+)<', svg)}
     assert xs["Opt-in"] < xs["Upsell"] < xs["Down"] < xs["Thanks"]
-    assert svg.count("marker-end=") == 5
-    assert svg.count('stroke-dasharray="6 4"') == 2  # the two decline routes
+    # Down's accept and decline both lead to Thanks: one "either" arrow instead of two drawn over each other.
+    assert svg.count("marker-end=") == 4
+    assert svg.count('stroke-dasharray="6 4"') == 1
+    assert 'marker-end="url(#arrow-either)"' in svg
     assert "$97.00" in svg
 
 
