@@ -189,3 +189,7 @@ LOGGING = {
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ladder <noreply@localhost>")
+
+# The address visitors reach Ladder at; links in e-mails are built from it.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+LEAD_MAGNET_LINK_MAX_AGE = env.int("LEAD_MAGNET_LINK_MAX_AGE", default=7 * 24 * 3600)

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import secrets
+
 from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models import F, Q
 
 from common.money import CURRENCY_CHOICES
 from offers.models import Offer
+
+
+def new_public_key() -> str:
+    return "pk_" + secrets.token_urlsafe(18)
 
 
 class Funnel(models.Model):
@@ -23,6 +29,21 @@ class Funnel(models.Model):
     entry_step = models.ForeignKey(
         "Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Where visitors start."
     )
+    public_key = models.CharField(
+        max_length=40,
+        unique=True,
+        default=new_public_key,
+        editable=False,
+        help_text="Identifies this funnel to forms and beacons embedded on other sites. Not a secret.",
+    )
+    allowed_origins = models.TextField(
+        blank=True,
+        help_text="Sites allowed to post opt-ins and events to the API, one per line, e.g. https://www.example.com.",
+    )
+    eea_rules = models.BooleanField(
+        default=True,
+        help_text="Treat visitors as covered by EEA/UK rules (explicit consent) unless their country says otherwise.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -33,6 +54,10 @@ class Funnel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def origins(self) -> list[str]:
+        return [line.strip().rstrip("/").lower() for line in self.allowed_origins.splitlines() if line.strip()]
 
 
 class Step(models.Model):
@@ -67,6 +92,17 @@ class Step(models.Model):
     )
     accept_label = models.CharField(max_length=80, blank=True, help_text="e.g. 'Yes, add it to my order'.")
     decline_label = models.CharField(max_length=80, blank=True, help_text="e.g. 'No thanks'.")
+    consent_email_text = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Opt-in steps: the wording next to the marketing e-mail checkbox. Empty: no checkbox.",
+    )
+    consent_ads_text = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Opt-in steps: the wording next to the ad-audiences checkbox. Empty: no checkbox.",
+    )
+    ask_phone = models.BooleanField(default=False, help_text="Opt-in steps: show an optional phone field.")
 
     class Meta:
         ordering = ["funnel", "position", "id"]

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from funnels.models import Funnel, Route, Step
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+
+from funnels.models import Funnel, Route, Step, Variant
 from funnels.validation import Graph, StepNode
+from leads.models import Event
+from offers.models import Offer
 
 
 def funnel_graph(*, funnel: Funnel) -> Graph:
@@ -40,3 +46,86 @@ def step_offer_prices(*, funnel: Funnel) -> dict[int, str]:
             parts.append(f"+ bump {step.bump_offer.price_display}")
         prices[step.pk] = " ".join(parts)
     return prices
+
+
+def live_step(*, funnel_slug: str, step_slug: str) -> Step | None:
+    """A step of a live funnel with what its page shows (offer, bump, variants), or None."""
+    return (
+        Step.objects.filter(funnel__slug=funnel_slug, funnel__status=Funnel.Status.LIVE, slug=step_slug)
+        .select_related("funnel", "offer", "bump_offer")
+        .prefetch_related("variants")
+        .first()
+    )
+
+
+def live_funnel(*, funnel_slug: str) -> Funnel | None:
+    return Funnel.objects.filter(slug=funnel_slug, status=Funnel.Status.LIVE).select_related("entry_step").first()
+
+
+def next_step(*, step: Step, outcome: str) -> Step | None:
+    route = Route.objects.filter(from_step=step, outcome=outcome).select_related("to_step").first()
+    return route.to_step if route else None
+
+
+# What counts as converting on each kind of step, for split-test results.
+CONVERSION_EVENTS: dict[str, tuple[str, ...]] = {
+    "optin": ("optin",),
+    "sales": ("custom",),  # the "step_accept" click
+    "order_form": ("purchase",),
+    "upsell": ("upsell_accepted",),
+    "downsell": ("upsell_accepted",),
+    "cross_sell": ("upsell_accepted",),
+    "thank_you": (),
+}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VariantResult:
+    variant_id: int
+    name: str
+    weight: int
+    visitors: int
+    conversions: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.conversions / self.visitors if self.visitors else None
+
+
+def variant_results(*, step: Step) -> list[VariantResult]:
+    """Distinct visitors who saw each variant, and how many of them converted on the step (one query)."""
+    variants = list(Variant.objects.filter(step=step).order_by("id"))
+    conversion_types = CONVERSION_EVENTS[step.kind]
+    conversion_filter = Q(type__in=conversion_types)
+    if step.kind == "sales":
+        conversion_filter &= Q(name="step_accept")
+    rows = {
+        row["variant_id"]: row
+        for row in Event.objects.filter(step_id=step.pk, variant_id__in=[v.pk for v in variants])
+        .values("variant_id")
+        .annotate(
+            visitors=Count("visitor_id", filter=Q(type="page_view"), distinct=True),
+            conversions=Count("visitor_id", filter=conversion_filter, distinct=True),
+        )
+    }
+    return [
+        VariantResult(
+            variant_id=v.pk,
+            name=v.name,
+            weight=v.weight,
+            visitors=rows.get(v.pk, {}).get("visitors", 0),
+            conversions=rows.get(v.pk, {}).get("conversions", 0),
+        )
+        for v in variants
+    ]
+
+
+def funnel_lead_magnet(*, funnel: Funnel) -> Offer | None:
+    """The lead-magnet offer of the funnel's opt-in step, if it has one."""
+    step = (
+        Step.objects.filter(funnel=funnel, kind=Step.Kind.OPTIN, offer__role=Offer.Role.LEAD_MAGNET)
+        .select_related("offer")
+        .order_by("position", "id")
+        .first()
+    )
+    return step.offer if step else None

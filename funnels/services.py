@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+
 from django.db import transaction
 from django.utils import timezone
 
 from common.errors import ApplicationError
+from funnels import selectors, tasks
 from funnels.models import Funnel, Route, Step, Variant
 from funnels.selectors import funnel_graph
 from funnels.validation import Problem, blocking_problems, graph_problems
+from leads import selectors as lead_selectors
+from leads.contracts import Attribution, Capture, ConsentAnswer, EventRefs
+from leads.models import Consent, Event
+from leads.services import event_record, lead_capture
+from offers.models import Offer
 
 
 class FunnelInvalid(ApplicationError):
@@ -84,3 +93,119 @@ def funnel_clone(*, funnel: Funnel) -> Funnel:
         copy.entry_step = step_map[funnel.entry_step_id]
         copy.save(update_fields=["entry_step"])
     return copy
+
+
+# --- the hosted pages -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Visit:
+    """Who is looking at which step, and through which split-test variant."""
+
+    step: Step
+    visitor_id: uuid.UUID
+    variant: Variant | None
+
+    @property
+    def refs(self) -> EventRefs:
+        return EventRefs(
+            funnel_id=self.step.funnel_id,
+            step_id=self.step.pk,
+            variant_id=self.variant.pk if self.variant else None,
+            offer_id=self.step.offer_id,
+        )
+
+
+def page_view_record(*, visit: Visit, attribution: Attribution, first_visit: bool) -> None:
+    """Append a ``page_view``. Landings (a new visitor, a campaign, another site) carry full attribution."""
+    landing = first_visit or attribution.has_campaign or bool(attribution.referrer)
+    properties: dict[str, object] = {**attribution.as_properties(), "landing": landing}
+    if not landing:
+        properties = {"landing_url": attribution.landing_url, "landing": False}
+    event_record(
+        type=Event.Type.PAGE_VIEW,
+        idempotency_key=f"pv:{uuid.uuid4()}",
+        occurred_at=attribution.occurred_at,
+        lead=lead_selectors.lead_for_visitor(visitor_id=visit.visitor_id),
+        visitor_id=visit.visitor_id,
+        refs=visit.refs,
+        properties=properties,
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OptinResult:
+    capture: Capture
+    next_step: Step | None
+
+
+def funnel_optin(
+    *,
+    visit: Visit,
+    submission_id: str,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    phone: str = "",
+    consents: dict[str, bool],
+    attribution: Attribution | None = None,
+    source: str = "",
+) -> OptinResult:
+    """Capture an opt-in on ``visit.step`` and say where the visitor goes next.
+
+    ``consents`` maps each purpose the page asked about to whether it was ticked; the wording recorded is the
+    step's own. The lead magnet is e-mailed once per submission, after the transaction commits.
+    """
+    step, funnel = visit.step, visit.step.funnel
+    wording: dict[str, str] = {
+        Consent.Purpose.MARKETING_EMAIL: step.consent_email_text,
+        Consent.Purpose.AD_AUDIENCES: step.consent_ads_text,
+    }
+    answers = [
+        ConsentAnswer(purpose=purpose, wording=wording[purpose], granted=granted)
+        for purpose, granted in consents.items()
+        if wording.get(purpose)
+    ]
+    with transaction.atomic():
+        capture = lead_capture(
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            phone=phone,
+            default_country=funnel.default_country,
+            assume_eea=funnel.eea_rules,
+            consents=answers,
+            visitor_id=visit.visitor_id,
+            attribution=attribution,
+            refs=visit.refs,
+            idempotency_key=f"optin:{funnel.pk}:{submission_id}",
+            source=source or f"funnel {funnel.slug} / {step.slug}",
+        )
+        offer = step.offer
+        if capture.optin_recorded and offer is not None and offer.role == Offer.Role.LEAD_MAGNET:
+            lead_id, step_id = capture.lead_id, step.pk
+            transaction.on_commit(lambda: tasks.lead_magnet_email.delay(lead_id=lead_id, step_id=step_id))
+    return OptinResult(capture=capture, next_step=selectors.next_step(step=step, outcome=Route.Outcome.ACCEPT))
+
+
+def step_answer(*, visit: Visit, outcome: str, submission_id: str) -> Step | None:
+    """Record a visitor's answer on a sales or offer step and return the step its route leads to."""
+    step = visit.step
+    kind_events: dict[tuple[str, str], tuple[str, str]] = {
+        (Step.Kind.SALES, "accept"): (Event.Type.CUSTOM, "step_accept"),
+        (Step.Kind.UPSELL, "decline"): (Event.Type.UPSELL_DECLINED, ""),
+        (Step.Kind.DOWNSELL, "decline"): (Event.Type.UPSELL_DECLINED, ""),
+        (Step.Kind.CROSS_SELL, "decline"): (Event.Type.UPSELL_DECLINED, ""),
+    }
+    event = kind_events.get((step.kind, outcome))
+    if event is None:
+        raise ApplicationError(f"A {step.get_kind_display().lower()} step has no {outcome} answer here.")
+    event_record(
+        type=event[0],
+        name=event[1],
+        idempotency_key=f"{outcome}:{step.pk}:{submission_id}",
+        lead=lead_selectors.lead_for_visitor(visitor_id=visit.visitor_id),
+        visitor_id=visit.visitor_id,
+        refs=visit.refs,
+    )
+    return selectors.next_step(step=step, outcome=outcome)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, QuerySet, Subquery
+import uuid
+from collections.abc import Sequence
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from leads.models import Consent, Event, Lead
 
@@ -27,3 +30,18 @@ def lead_timeline(*, lead: Lead, limit: int = 200) -> list[Event]:
 
 def lead_countries() -> list[str]:
     return list(Lead.objects.exclude(country="").values_list("country", flat=True).distinct().order_by("country"))
+
+
+def leads_for_visitors(*, visitor_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """The lead each visitor became, if any (one query)."""
+    rows = (
+        Event.objects.filter(Q(visitor_id__in=list(visitor_ids)) & Q(lead__isnull=False))
+        .values_list("visitor_id", "lead_id")
+        .distinct()
+    )
+    return {visitor_id: lead_id for visitor_id, lead_id in rows if visitor_id is not None and lead_id is not None}
+
+
+def lead_for_visitor(*, visitor_id: uuid.UUID) -> Lead | None:
+    event = Event.objects.filter(visitor_id=visitor_id, lead__isnull=False).select_related("lead").first()
+    return event.lead if event else None

@@ -243,6 +243,15 @@ def _ensure_ladder() -> Ladder:
                 "decline_label": decline,
                 "body": "Everything we learned from $2M in ad spend, in plain language.",
                 "bullets": "The 3-step ladder that pays for your ads\nAudiences that convert\nWhat to test first",
+                **(
+                    {
+                        "consent_email_text": EMAIL_CONSENT_WORDING,
+                        "consent_ads_text": AD_CONSENT_WORDING,
+                        "ask_phone": True,
+                    }
+                    if kind == "optin"
+                    else {}
+                ),
             },
         )[0]
     routes = [

@@ -1,0 +1,48 @@
+"""Celery entry points for funnels: thin, idempotent, taking ids."""
+
+from __future__ import annotations
+
+import smtplib
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.urls import reverse
+
+from funnels.delivery import lead_magnet_token
+from funnels.models import Step
+from leads.models import Event, Lead
+from leads.services import event_record
+
+
+@shared_task(
+    name="funnels.lead_magnet_email",
+    acks_late=True,
+    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=6,
+)
+def lead_magnet_email(*, lead_id: int, step_id: int) -> None:
+    """E-mail the lead magnet of ``step_id`` to ``lead_id`` through a signed, expiring link.
+
+    Idempotent: a ``lead_magnet_sent`` event keyed by (lead, step) is written after the send, and a second
+    run that finds it sends nothing. Mail-server errors retry with backoff.
+    """
+    lead = Lead.objects.filter(pk=lead_id, erased_at__isnull=True).first()
+    step = Step.objects.filter(pk=step_id).select_related("funnel", "offer").first()
+    if lead is None or step is None or step.offer is None:
+        return  # erased or deleted before the worker ran: nothing to send
+    key = f"lead-magnet-sent:{lead_id}:{step_id}"
+    if Event.objects.filter(idempotency_key=key).exists():
+        return
+    token = lead_magnet_token(lead_id=lead.pk, offer_id=step.offer.pk)
+    path = reverse("funnels:lead_magnet", kwargs={"funnel_slug": step.funnel.slug, "token": token})
+    link = settings.PUBLIC_BASE_URL.rstrip("/") + path
+    days = settings.LEAD_MAGNET_LINK_MAX_AGE // 86400
+    greeting = f"Hi {lead.first_name}," if lead.first_name else "Hi,"
+    EmailMessage(
+        subject=f"Your copy of {step.offer.name}",
+        body=f"{greeting}\n\nHere is {step.offer.name}:\n{link}\n\nThe link works for {days} days.\n",
+        to=[lead.email],
+    ).send()
+    event_record(type=Event.Type.CUSTOM, name="lead_magnet_sent", idempotency_key=key, lead=lead)

@@ -1,0 +1,74 @@
+"""Visitors and where they came from: the signed first-party visitor cookie and attribution parsing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.http import HttpRequest, HttpResponse
+
+from leads.contracts import Attribution
+
+VISITOR_COOKIE = "ladder_vid"
+VISITOR_SALT = "ladder.visitor"
+VISITOR_MAX_AGE = 60 * 60 * 24 * 395  # about 13 months, the usual ceiling for analytics cookies
+_LIMITS = {"utm": 200, "click": 500, "url": 2000}
+
+
+def visitor_id_from(request: HttpRequest) -> tuple[uuid.UUID, bool]:
+    """The visitor's id from the signed cookie, or a new one (second value True) when absent or tampered."""
+    try:
+        raw = request.get_signed_cookie(VISITOR_COOKIE, salt=VISITOR_SALT, max_age=VISITOR_MAX_AGE)
+        return uuid.UUID(raw), False
+    except (KeyError, signing.BadSignature, ValueError):
+        return uuid.uuid4(), True
+
+
+def visitor_cookie_set(response: HttpResponse, visitor_id: uuid.UUID) -> None:
+    response.set_signed_cookie(
+        VISITOR_COOKIE,
+        str(visitor_id),
+        salt=VISITOR_SALT,
+        max_age=VISITOR_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=not settings.DEBUG and settings.SESSION_COOKIE_SECURE,
+    )
+
+
+def fbc_for(fbclid: str, seen_at: dt.datetime) -> str:
+    """Meta's click-id format: ``fb.1.<milliseconds since the epoch when the click was seen>.<fbclid>``."""
+    return f"fb.1.{int(seen_at.timestamp() * 1000)}.{fbclid}"
+
+
+def _clip(value: str, kind: str) -> str:
+    return "".join(ch for ch in value if ch.isprintable())[: _LIMITS[kind]]
+
+
+def attribution_from(request: HttpRequest, *, now: dt.datetime) -> Attribution:
+    """UTM parameters, click ids, referrer and landing URL of this request, trimmed to what we store."""
+    params = request.GET
+    fbclid = _clip(params.get("fbclid", ""), "click")
+    # A pixel on the page may already have set Meta's _fbc cookie; it wins, since it saw the click first.
+    fbc = _clip(request.COOKIES.get("_fbc", ""), "click") or (fbc_for(fbclid, now) if fbclid else "")
+    referrer = _clip(request.META.get("HTTP_REFERER", ""), "url")
+    if referrer and urlsplit(referrer).netloc == request.get_host():
+        referrer = ""  # moving between our own pages is not a source
+    return Attribution(
+        occurred_at=now,
+        utm_source=_clip(params.get("utm_source", ""), "utm"),
+        utm_medium=_clip(params.get("utm_medium", ""), "utm"),
+        utm_campaign=_clip(params.get("utm_campaign", ""), "utm"),
+        utm_content=_clip(params.get("utm_content", ""), "utm"),
+        utm_term=_clip(params.get("utm_term", ""), "utm"),
+        referrer=referrer,
+        landing_url=_clip(request.build_absolute_uri(), "url"),
+        fbclid=fbclid,
+        fbc=fbc,
+        gclid=_clip(params.get("gclid", ""), "click"),
+        gbraid=_clip(params.get("gbraid", ""), "click"),
+        wbraid=_clip(params.get("wbraid", ""), "click"),
+    )

@@ -1,0 +1,79 @@
+"""Data that crosses from the apps above into leads: frozen, keyword-only value objects."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+ATTRIBUTION_FIELDS = (
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "referrer",
+    "landing_url",
+    "fbclid",
+    "fbc",
+    "gclid",
+    "gbraid",
+    "wbraid",
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Attribution:
+    """Where a visit came from: UTM parameters, referrer, landing page and ad click ids."""
+
+    occurred_at: dt.datetime
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    utm_content: str = ""
+    utm_term: str = ""
+    referrer: str = ""
+    landing_url: str = ""
+    fbclid: str = ""
+    fbc: str = ""
+    gclid: str = ""
+    gbraid: str = ""
+    wbraid: str = ""
+
+    def as_properties(self) -> dict[str, str]:
+        return {name: value for name in ATTRIBUTION_FIELDS if (value := getattr(self, name))}
+
+    @property
+    def has_campaign(self) -> bool:
+        """Did this visit arrive from a campaign or a click id (rather than by typing the address)?"""
+        return any(
+            getattr(self, name)
+            for name in ("utm_source", "utm_medium", "utm_campaign", "fbclid", "gclid", "gbraid", "wbraid")
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConsentAnswer:
+    """One checkbox as the person saw it: its purpose, the exact wording, and whether they ticked it."""
+
+    purpose: str
+    wording: str
+    granted: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EventRefs:
+    funnel_id: int | None = None
+    step_id: int | None = None
+    variant_id: int | None = None
+    offer_id: int | None = None
+    order_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Capture:
+    lead_id: int
+    lead_public_id: uuid.UUID
+    lead_created: bool
+    optin_recorded: bool  # False when this submission was already recorded (a double submit or a retry)
+    consents_recorded: list[str] = field(default_factory=list)
