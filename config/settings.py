@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "common",
     "leads",
     "offers",
@@ -164,6 +166,24 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Throttle counters live in the default cache: Redis when REDIS_URL is set.
+    "DEFAULT_THROTTLE_RATES": {
+        "capture_ip": env.str("THROTTLE_CAPTURE_IP", default="600/minute"),
+        "capture_email": env.str("THROTTLE_CAPTURE_EMAIL", default="10/hour"),
+    },
+    "NUM_PROXIES": 1 if env.bool("BEHIND_PROXY", default=False) else 0,
+}
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Ladder capture API",
+    "DESCRIPTION": "Opt-ins and events from forms and beacons embedded on your own sites.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files, never a CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Production hardening. `manage.py check --deploy --fail-level WARNING` passes with DEBUG off.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,11 +14,12 @@ from common.errors import ApplicationError
 from funnels import selectors, tasks
 from funnels.models import Funnel, Route, Step, Variant
 from funnels.selectors import funnel_graph
+from funnels.splits import variant_for
 from funnels.validation import Problem, blocking_problems, graph_problems
 from leads import selectors as lead_selectors
 from leads.contracts import Attribution, Capture, ConsentAnswer, EventRefs
 from leads.models import Consent, Event
-from leads.services import event_record, lead_capture
+from leads.services import event_record, events_record_batch, lead_capture
 from offers.models import Offer
 
 
@@ -209,3 +212,59 @@ def step_answer(*, visit: Visit, outcome: str, submission_id: str) -> Step | Non
         refs=visit.refs,
     )
     return selectors.next_step(step=step, outcome=outcome)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReportedEvent:
+    """One event reported through the API by a page on another site."""
+
+    client_id: str
+    type: str
+    visitor_id: uuid.UUID
+    occurred_at: dt.datetime
+    name: str = ""
+    step: Step | None = None
+    properties: dict[str, object] = field(default_factory=dict)
+    attribution: Attribution | None = None
+
+
+def events_ingest(*, funnel: Funnel, events: Sequence[ReportedEvent]) -> tuple[int, int]:
+    """Record a batch of reported events once each (keyed by the client's id); returns (recorded, duplicates).
+
+    Each event gets the visitor's split-test variant of its step and, if the visitor has opted in, the lead.
+    """
+    lead_ids = lead_selectors.leads_for_visitors(visitor_ids=list({e.visitor_id for e in events}))
+    rows = []
+    for reported in events:
+        step = reported.step
+        variant = (
+            variant_for(visitor_id=reported.visitor_id, step_id=step.pk, variants=list(step.variants.all()))
+            if step
+            else None
+        )
+        properties = dict(reported.properties)
+        if reported.type == Event.Type.PAGE_VIEW and reported.attribution is not None:
+            landing = reported.attribution.has_campaign or bool(reported.attribution.referrer)
+            properties.update({**reported.attribution.as_properties(), "landing": landing})
+        rows.append(
+            Event(
+                type=reported.type,
+                name=reported.name,
+                lead_id=lead_ids.get(reported.visitor_id),
+                visitor_id=reported.visitor_id,
+                funnel_id=funnel.pk,
+                step_id=step.pk if step else None,
+                variant_id=variant.pk if variant else None,
+                offer_id=step.offer_id if step else None,
+                occurred_at=reported.occurred_at,
+                properties=properties,
+                idempotency_key=f"api:{funnel.pk}:{reported.client_id}",
+            )
+        )
+    recorded = events_record_batch(events=rows)
+    return recorded, len(rows) - recorded
+
+
+def visitor_for_submission(*, funnel: Funnel, submission_id: str) -> uuid.UUID:
+    """A stable visitor id for an API opt-in that sent none, so a retried submission keeps its variant."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"ladder:{funnel.pk}:{submission_id}")

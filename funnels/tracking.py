@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 
 from leads.contracts import Attribution
 
@@ -50,13 +50,38 @@ def _clip(value: str, kind: str) -> str:
 
 def attribution_from(request: HttpRequest, *, now: dt.datetime) -> Attribution:
     """UTM parameters, click ids, referrer and landing URL of this request, trimmed to what we store."""
-    params = request.GET
+    return _attribution(
+        params=request.GET,
+        landing_url=request.build_absolute_uri(),
+        referrer=request.META.get("HTTP_REFERER", ""),
+        own_host=request.get_host(),
+        fbc_cookie=request.COOKIES.get("_fbc", ""),
+        now=now,
+    )
+
+
+def attribution_from_url(*, url: str, referrer: str, now: dt.datetime, fbc_cookie: str = "") -> Attribution:
+    """The same, for a page on another site reported by the API: its URL carries the parameters."""
+    parts = urlsplit(url)
+    return _attribution(
+        params=QueryDict(parts.query),
+        landing_url=url,
+        referrer=referrer,
+        own_host=parts.netloc,
+        fbc_cookie=fbc_cookie,
+        now=now,
+    )
+
+
+def _attribution(
+    *, params: QueryDict, landing_url: str, referrer: str, own_host: str, fbc_cookie: str, now: dt.datetime
+) -> Attribution:
     fbclid = _clip(params.get("fbclid", ""), "click")
     # A pixel on the page may already have set Meta's _fbc cookie; it wins, since it saw the click first.
-    fbc = _clip(request.COOKIES.get("_fbc", ""), "click") or (fbc_for(fbclid, now) if fbclid else "")
-    referrer = _clip(request.META.get("HTTP_REFERER", ""), "url")
-    if referrer and urlsplit(referrer).netloc == request.get_host():
-        referrer = ""  # moving between our own pages is not a source
+    fbc = _clip(fbc_cookie, "click") or (fbc_for(fbclid, now) if fbclid else "")
+    referrer = _clip(referrer, "url")
+    if referrer and urlsplit(referrer).netloc == own_host:
+        referrer = ""  # moving between the site's own pages is not a source
     return Attribution(
         occurred_at=now,
         utm_source=_clip(params.get("utm_source", ""), "utm"),
@@ -65,7 +90,7 @@ def attribution_from(request: HttpRequest, *, now: dt.datetime) -> Attribution:
         utm_content=_clip(params.get("utm_content", ""), "utm"),
         utm_term=_clip(params.get("utm_term", ""), "utm"),
         referrer=referrer,
-        landing_url=_clip(request.build_absolute_uri(), "url"),
+        landing_url=_clip(landing_url, "url"),
         fbclid=fbclid,
         fbc=fbc,
         gclid=_clip(params.get("gclid", ""), "click"),

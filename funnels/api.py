@@ -1,0 +1,349 @@
+"""The public capture API for forms and beacons embedded on other sites.
+
+Every request names its funnel by the funnel's public key. A browser's ``Origin`` must be one of the funnel's
+allowed origins (requests without one, from servers, are accepted). Requests are throttled per IP address and,
+for opt-ins, per e-mail address; bodies are JSON, at most ``API_MAX_BODY_BYTES``, with no unknown fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from common.errors import ApplicationError
+from funnels import selectors, services
+from funnels.models import Funnel
+from funnels.splits import variant_for
+from funnels.tracking import attribution_from_url
+from leads.contracts import Attribution
+from leads.models import Consent
+from leads.services import CaptureInvalid
+
+EVENT_PAST_LIMIT = dt.timedelta(days=7)
+EVENT_FUTURE_LIMIT = dt.timedelta(minutes=5)
+PROPERTIES_MAX_KEYS = 50
+PROPERTIES_MAX_BYTES = 4096
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+class CaptureIPThrottle(SimpleRateThrottle):
+    scope = "capture_ip"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class CaptureEmailThrottle(SimpleRateThrottle):
+    """Limits opt-ins per address, keyed by a hash so the cache never holds the address itself."""
+
+    scope = "capture_email"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        data = request.data
+        email = data.get("email") if isinstance(data, dict) else None
+        if not isinstance(email, str) or not email.strip():
+            return None
+        ident = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, naming each one, instead of silently dropping them."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown[:20]})
+        return super().to_internal_value(data)
+
+
+class AttributionFields(serializers.Serializer):
+    url = serializers.URLField(max_length=2000, required=False, help_text="The page the visitor is on.")
+    referrer = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    fbc = serializers.CharField(max_length=500, required=False, allow_blank=True, help_text="Meta's _fbc cookie.")
+
+
+def _attribution(data: dict[str, Any], now: dt.datetime) -> Attribution | None:
+    if not data.get("url"):
+        return None
+    return attribution_from_url(
+        url=data["url"], referrer=data.get("referrer", ""), fbc_cookie=data.get("fbc", ""), now=now
+    )
+
+
+class _CaptureApi(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
+    throttle_classes: list[Any] = [CaptureIPThrottle]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > settings.API_MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"The body is {length} bytes; at most {settings.API_MAX_BODY_BYTES} are accepted.")
+        super().initial(request, *args, **kwargs)
+
+    def _funnel(self, request: Request) -> Funnel:
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+        key = request.data.get("key")
+        if not isinstance(key, str) or not key:
+            raise exceptions.ValidationError({"key": ["This field is required: the funnel's public key."]})
+        funnel = selectors.funnel_by_key(public_key=key[:40])
+        if funnel is None:
+            raise exceptions.AuthenticationFailed("Unknown funnel key.")
+        if funnel.status != Funnel.Status.LIVE:
+            raise exceptions.NotFound("This funnel is not published.")
+        origin = request.headers.get("Origin")
+        if origin and origin.rstrip("/").lower() not in funnel.origins:
+            raise exceptions.PermissionDenied(
+                f"Origin {origin[:200]} is not allowed for this funnel; add it to the funnel's allowed origins."
+            )
+        return funnel
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Key realm="ladder", charset="UTF-8"'  # so an unknown key is a 401, as HTTP asks
+
+    def options(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        origin = request.headers.get("Origin")
+        if origin and selectors.origin_allowed_anywhere(origin=origin):
+            response["Access-Control-Allow-Origin"] = origin
+            response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+            response["Access-Control-Allow-Headers"] = "Content-Type"
+            response["Access-Control-Max-Age"] = "600"
+        response["Vary"] = "Origin"
+        return response
+
+    def get_throttles(self) -> list[Any]:
+        if self.request.method == "OPTIONS":
+            return []
+        return super().get_throttles()
+
+
+class OptinApi(_CaptureApi):
+    throttle_classes = [CaptureIPThrottle, CaptureEmailThrottle]
+
+    @extend_schema_serializer(component_name="Optin")
+    class InputSerializer(StrictSerializer, AttributionFields):
+        key = serializers.CharField(max_length=40, help_text="The funnel's public key.")
+        id = serializers.CharField(
+            max_length=100, help_text="Your id for this submission; sending it again records nothing more."
+        )
+        email = serializers.CharField(max_length=320)
+        first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+        last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+        phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+        step = serializers.SlugField(required=False, help_text="The opt-in step; the funnel's first one if omitted.")
+        consents = serializers.ListField(
+            child=serializers.ChoiceField(choices=Consent.Purpose.choices),
+            required=False,
+            max_length=2,
+            help_text="The purposes the person ticked, next to the step's own wording.",
+        )
+        visitor_id = serializers.UUIDField(required=False)
+        website = serializers.CharField(
+            required=False, allow_blank=True, max_length=200, help_text="Honeypot: leave it out or empty."
+        )
+
+        def validate_website(self, value: str) -> str:
+            if value:
+                raise serializers.ValidationError("This field must be left empty.")
+            return value
+
+    @extend_schema_serializer(component_name="OptinResult")
+    class OutputSerializer(serializers.Serializer):
+        lead = serializers.UUIDField(help_text="The lead's public id.")
+        created = serializers.BooleanField(help_text="A new lead (rather than a known address).")
+        recorded = serializers.BooleanField(help_text="False when this submission id was already recorded.")
+        next_url = serializers.CharField(allow_blank=True, help_text="The page to send the visitor to next.")
+
+    @extend_schema(
+        operation_id="optin_create",
+        summary="Capture an opt-in",
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            200: OpenApiResponse(OutputSerializer, description="Already recorded (same id)."),
+            400: OpenApiResponse(description="Field errors: {field: [messages]}."),
+            401: OpenApiResponse(description="Unknown funnel key."),
+            403: OpenApiResponse(description="Origin not allowed for the funnel."),
+            404: OpenApiResponse(description="Funnel not published."),
+            413: OpenApiResponse(description="Body too large."),
+            415: OpenApiResponse(description="Not JSON."),
+            429: OpenApiResponse(description="Too many requests from this address or for this e-mail."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        funnel = self._funnel(request)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        step = selectors.optin_step(funnel=funnel, slug=data.get("step"))
+        if step is None:
+            raise exceptions.ValidationError({"step": ["This funnel has no such opt-in step."]})
+        visitor_id = data.get("visitor_id") or services.visitor_for_submission(funnel=funnel, submission_id=data["id"])
+        visit = services.Visit(
+            step=step,
+            visitor_id=visitor_id,
+            variant=variant_for(visitor_id=visitor_id, step_id=step.pk, variants=list(step.variants.all())),
+        )
+        ticked = set(data.get("consents", []))
+        asked = {
+            purpose
+            for purpose, text in (
+                (Consent.Purpose.MARKETING_EMAIL, step.consent_email_text),
+                (Consent.Purpose.AD_AUDIENCES, step.consent_ads_text),
+            )
+            if text
+        }
+        if ticked - asked:
+            raise exceptions.ValidationError(
+                {"consents": [f"This step does not ask for {', '.join(sorted(ticked - asked))} consent."]}
+            )
+        try:
+            result = services.funnel_optin(
+                visit=visit,
+                submission_id=data["id"],
+                email=data["email"],
+                first_name=data.get("first_name", ""),
+                last_name=data.get("last_name", ""),
+                phone=data.get("phone", ""),
+                consents={purpose: purpose in ticked for purpose in asked},
+                attribution=_attribution(data, timezone.now()),
+                source=f"api {funnel.slug} / {step.slug}",
+            )
+        except CaptureInvalid as invalid:
+            raise exceptions.ValidationError(invalid.errors) from invalid
+        except ApplicationError as refused:
+            raise exceptions.ValidationError({refused.field or "non_field_errors": [refused.message]}) from refused
+        next_url = f"/f/{funnel.slug}/{result.next_step.slug}/" if result.next_step is not None else ""
+        body = self.OutputSerializer(
+            {
+                "lead": result.capture.lead_public_id,
+                "created": result.capture.lead_created,
+                "recorded": result.capture.optin_recorded,
+                "next_url": next_url,
+            }
+        ).data
+        return Response(body, status=status.HTTP_201_CREATED if result.capture.optin_recorded else status.HTTP_200_OK)
+
+
+class EventsApi(_CaptureApi):
+    @extend_schema_serializer(component_name="Event")
+    class EventSerializer(StrictSerializer, AttributionFields):
+        id = serializers.CharField(max_length=100, help_text="Your id for this event; resending it is harmless.")
+        type = serializers.ChoiceField(choices=[("page_view", "page_view"), ("custom", "custom")])
+        name = serializers.CharField(max_length=100, required=False, allow_blank=True, help_text="Custom events.")
+        visitor_id = serializers.UUIDField()
+        step = serializers.SlugField(required=False)
+        occurred_at = serializers.DateTimeField(required=False, help_text="Defaults to when it arrives.")
+        properties = serializers.DictField(required=False)
+
+        def validate_properties(self, value: dict[str, Any]) -> dict[str, Any]:
+            if len(value) > PROPERTIES_MAX_KEYS:
+                raise serializers.ValidationError(f"At most {PROPERTIES_MAX_KEYS} properties.")
+            if len(json.dumps(value)) > PROPERTIES_MAX_BYTES:
+                raise serializers.ValidationError(f"Properties take at most {PROPERTIES_MAX_BYTES} bytes as JSON.")
+            return value
+
+        def validate_occurred_at(self, value: dt.datetime) -> dt.datetime:
+            now = timezone.now()
+            if value > now + EVENT_FUTURE_LIMIT:
+                raise serializers.ValidationError("This time is in the future; send the time the event happened.")
+            if value < now - EVENT_PAST_LIMIT:
+                raise serializers.ValidationError("Events older than 7 days are not accepted.")
+            return value
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            if attrs["type"] == "custom" and not attrs.get("name"):
+                raise serializers.ValidationError({"name": ["A custom event needs a name."]})
+            return attrs
+
+    @extend_schema_serializer(component_name="EventsBatchShape")
+    class InputSerializer(StrictSerializer):
+        key = serializers.CharField(max_length=40, help_text="The funnel's public key.")
+        events = serializers.ListField(min_length=1, max_length=100)
+
+    @extend_schema_serializer(component_name="EventsResult")
+    class OutputSerializer(serializers.Serializer):
+        recorded = serializers.IntegerField(help_text="Events stored now.")
+        duplicates = serializers.IntegerField(help_text="Events whose id had already been recorded.")
+
+    @extend_schema(
+        operation_id="events_create",
+        summary="Record a batch of up to 100 events",
+        request=inline_serializer(
+            "EventsBatch",
+            {"key": serializers.CharField(), "events": EventSerializer(many=True)},
+        ),
+        responses={
+            202: OutputSerializer,
+            400: OpenApiResponse(description="Field errors; for events, keyed by their position."),
+            401: OpenApiResponse(description="Unknown funnel key."),
+            403: OpenApiResponse(description="Origin not allowed for the funnel."),
+            404: OpenApiResponse(description="Funnel not published."),
+            413: OpenApiResponse(description="Body too large."),
+            415: OpenApiResponse(description="Not JSON."),
+            429: OpenApiResponse(description="Too many requests from this address."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        funnel = self._funnel(request)
+        batch = self.InputSerializer(data=request.data)
+        batch.is_valid(raise_exception=True)
+        items = self.EventSerializer(data=batch.validated_data["events"], many=True)
+        if not items.is_valid():
+            raw = items.errors
+            pairs = raw.items() if isinstance(raw, dict) else enumerate(raw)
+            raise exceptions.ValidationError({"events": {str(i): e for i, e in pairs if e}})
+        rows = items.validated_data
+        ids = [row["id"] for row in rows]
+        if len(set(ids)) != len(ids):
+            raise exceptions.ValidationError({"events": ["Each event in a batch needs its own id."]})
+        steps = selectors.steps_by_slug(funnel=funnel, slugs={row["step"] for row in rows if row.get("step")})
+        unknown = sorted({row["step"] for row in rows if row.get("step")} - set(steps))
+        if unknown:
+            raise exceptions.ValidationError({"events": [f"No step {slug!r} in this funnel." for slug in unknown]})
+        now = timezone.now()
+        recorded, duplicates = services.events_ingest(
+            funnel=funnel,
+            events=[
+                services.ReportedEvent(
+                    client_id=row["id"],
+                    type=row["type"],
+                    name=row.get("name", ""),
+                    visitor_id=row["visitor_id"],
+                    occurred_at=row.get("occurred_at") or now,
+                    step=steps.get(row.get("step", "")),
+                    properties=row.get("properties", {}),
+                    attribution=_attribution(row, now),
+                )
+                for row in rows
+            ],
+        )
+        return Response(
+            self.OutputSerializer({"recorded": recorded, "duplicates": duplicates}).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
