@@ -248,6 +248,7 @@ class StepAdmin(_LiveFunnelGuardMixin, admin.ModelAdmin):
     funnel_attribute = "funnel"
 
     list_display = ["name", "funnel", "kind", "offer", "position"]
+    readonly_fields = ["split_test_results"]
     list_filter = ["kind", "funnel"]
     search_fields = ["name", "funnel__name"]
     list_select_related = ["funnel", "offer"]
@@ -256,5 +257,35 @@ class StepAdmin(_LiveFunnelGuardMixin, admin.ModelAdmin):
         (None, {"fields": ["funnel", ("name", "slug"), ("kind", "position")]}),
         ("Offer", {"fields": [("offer", "bump_offer")]}),
         ("Page", {"fields": ["headline", "body", "bullets", "image", ("accept_label", "decline_label")]}),
+        ("Opt-in form", {"fields": ["consent_email_text", "consent_ads_text", "ask_phone"], "classes": ["collapse"]}),
+        ("Split test", {"fields": ["split_test_results"]}),
     ]
     inlines = [VariantInline]
+
+    @admin.display(description="Results by variant")
+    def split_test_results(self, obj: Step) -> SafeString:
+        results = selectors.variant_results(step=obj) if obj.pk else []
+        if not results:
+            return format_html("<em>{}</em>", "No variants: add two or more below to split-test this page.")
+        best = max((r.rate or 0.0) for r in results)
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            '<td><div style="background:#15803d;height:10px;width:{}px;border-radius:3px"></div></td></tr>',
+            (
+                (
+                    r.name,
+                    r.weight,
+                    r.visitors,
+                    r.conversions,
+                    "–" if r.rate is None else f"{r.rate:.1%}",
+                    0 if not r.rate or not best else int(160 * r.rate / best),
+                )
+                for r in results
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Variant</th><th>Weight</th><th>Visitors</th><th>Converted</th><th>Rate</th>"
+            "<th></th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )

@@ -15,7 +15,13 @@ class OptinForm(forms.Form):
     email = forms.CharField(max_length=320, label="E-mail")
     # Hidden from people by CSS; bots fill every field they find.
     website = forms.CharField(required=False, label="Leave this empty")
-    submission_id = forms.UUIDField(widget=forms.HiddenInput)
+    submission_id = forms.UUIDField(
+        widget=forms.HiddenInput,
+        error_messages={
+            "invalid": "This form was changed or is out of date; reload the page and try again.",
+            "required": "This form was changed or is out of date; reload the page and try again.",
+        },
+    )
 
     def __init__(self, *args: Any, step: Step, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {}).setdefault("submission_id", uuid.uuid4())

@@ -24,6 +24,8 @@ def live_funnel(db):
     steps["optin"].consent_ads_text = ADS_WORDING
     steps["optin"].ask_phone = True
     steps["optin"].save()
+    steps["optin"].offer.asset_url = "https://files.example.com/playbook.pdf"
+    steps["optin"].offer.save()
     funnel.allowed_origins = "https://shop.example.com\nhttps://www.example.com/"
     funnel.default_country = "US"
     funnel.save()
