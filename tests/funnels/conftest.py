@@ -24,8 +24,10 @@ def live_funnel(db):
     steps["optin"].consent_ads_text = ADS_WORDING
     steps["optin"].ask_phone = True
     steps["optin"].save()
-    steps["optin"].offer.asset_url = "https://files.example.com/playbook.pdf"
-    steps["optin"].offer.save()
+    magnet = steps["optin"].offer
+    assert magnet is not None
+    magnet.asset_url = "https://files.example.com/playbook.pdf"
+    magnet.save()
     funnel.allowed_origins = "https://shop.example.com\nhttps://www.example.com/"
     funnel.default_country = "US"
     funnel.save()

@@ -24,6 +24,12 @@ from tests.funnels.conftest import ADS_WORDING, EMAIL_WORDING
 pytestmark = pytest.mark.django_db
 
 
+def found(pattern: str, text: str, group: int = 1) -> str:
+    match = re.search(pattern, text)
+    assert match, f"{pattern!r} not in the page"
+    return match.group(group)
+
+
 def url(funnel, step):
     return reverse("funnels:step", kwargs={"funnel_slug": funnel.slug, "step_slug": step})
 
@@ -31,7 +37,7 @@ def url(funnel, step):
 def optin_form(client, funnel, query=""):
     page = client.get(url(funnel, "optin") + query)
     assert page.status_code == 200
-    submission_id = re.search(r'name="submission_id" value="([^"]+)"', page.content.decode()).group(1)
+    submission_id = found(r'name="submission_id" value="([^"]+)"', page.content.decode())
     return {"email": "ada@example.com", "first_name": "Ada", "website": "", "submission_id": submission_id}
 
 
@@ -54,7 +60,7 @@ def test_first_visit_sets_a_signed_visitor_cookie_and_records_attribution(client
     assert view.properties["landing"] is True
 
     client.get(url(funnel, "optin"))  # same visitor, no new cookie, not a landing
-    second = Event.objects.filter(type="page_view").order_by("-id").first()
+    second = Event.objects.filter(type="page_view").latest("id")
     assert second.visitor_id == visitor_id
     assert second.properties == {"landing_url": f"http://testserver{url(funnel, 'optin')}", "landing": False}
 
@@ -85,7 +91,7 @@ def test_optin_walks_to_the_next_step_and_captures_everything(client, live_funne
     first = Touch.objects.get(lead=lead, kind="first")
     assert (first.utm_source, first.gclid) == ("google", "GCLID1")
     assert len(mail.outbox) == 1
-    link = re.search(r"http://\S+/download/\S+/", mail.outbox[0].body).group(0)
+    link = found(r"(http://\S+/download/\S+/)", str(mail.outbox[0].body))
     download = client.get(link.replace("http://127.0.0.1:8000", ""))
     assert download.status_code == 302
     assert download.url == "https://files.example.com/playbook.pdf"
@@ -183,7 +189,7 @@ def test_split_test_variant_sticks_and_is_recorded_on_every_event(client, live_f
     b = Variant.objects.create(step=steps["optin"], name="B", weight=1, headline="Headline B")
     headlines = set()
     for _ in range(4):
-        headlines.add(re.search(r"<h1>(.*?)</h1>", client.get(url(funnel, "optin")).content.decode()).group(1))
+        headlines.add(found(r"<h1>(.*?)</h1>", client.get(url(funnel, "optin")).content.decode()))
     assert len(headlines) == 1
     shown = a if headlines == {"Headline A"} else b
     client.post(url(funnel, "optin"), optin_form(client, funnel))
