@@ -163,15 +163,15 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
+# Capture API limits; counters live in the default cache (Redis when REDIS_URL is set).
+CAPTURE_THROTTLE_RATES: dict[str, str] = {
+    "capture_ip": env.str("THROTTLE_CAPTURE_IP", default="600/minute"),
+    "capture_email": env.str("THROTTLE_CAPTURE_EMAIL", default="10/hour"),
+}
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # Throttle counters live in the default cache: Redis when REDIS_URL is set.
-    "DEFAULT_THROTTLE_RATES": {
-        "capture_ip": env.str("THROTTLE_CAPTURE_IP", default="600/minute"),
-        "capture_email": env.str("THROTTLE_CAPTURE_EMAIL", default="10/hour"),
-    },
     "NUM_PROXIES": 1 if env.bool("BEHIND_PROXY", default=False) else 0,
 }
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
@@ -213,3 +213,5 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ladder <noreply@loca
 # The address visitors reach Ladder at; links in e-mails are built from it.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 LEAD_MAGNET_LINK_MAX_AGE = env.int("LEAD_MAGNET_LINK_MAX_AGE", default=7 * 24 * 3600)
+# How long each server process keeps a funnel's snapshot for the capture API (see funnels/snapshots.py).
+CAPTURE_FUNNEL_CACHE_SECONDS = env.int("CAPTURE_FUNNEL_CACHE_SECONDS", default=10)

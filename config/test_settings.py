@@ -16,3 +16,5 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 # Serve static files straight from the apps, as in development: the suite never runs collectstatic.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Every test sees funnel changes at once; tests/funnels/test_snapshots.py covers the cache itself.
+CAPTURE_FUNNEL_CACHE_SECONDS = 0

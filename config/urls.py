@@ -1,11 +1,19 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness for load balancers: answers from the process alone, touching no database or cache."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("", RedirectView.as_view(url="/" + settings.ADMIN_URL, permanent=False)),
     path(settings.ADMIN_URL, admin.site.urls),
     path("f/", include("funnels.urls")),

@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -20,12 +22,12 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from common.errors import ApplicationError
-from funnels import selectors, services
-from funnels.models import Funnel
+from funnels import services
+from funnels.snapshots import FunnelSnapshot, funnel_snapshot, live_origins
 from funnels.splits import variant_for
 from funnels.tracking import attribution_from_url
 from leads.contracts import Attribution
@@ -43,25 +45,61 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
-class CaptureIPThrottle(SimpleRateThrottle):
+class FixedWindowThrottle(BaseThrottle):
+    """At most N requests per identity in each fixed window, counted with one atomic increment.
+
+    DRF's SimpleRateThrottle keeps a list of every request time per identity and rewrites it on each request:
+    O(N) work and a lost-update race under concurrency. A counter per window is O(1) and exact in Redis.
+    """
+
+    scope = ""
+    _durations = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    def __init__(self) -> None:
+        rate = settings.CAPTURE_THROTTLE_RATES[self.scope]
+        count, period = rate.split("/")
+        self.limit = int(count)
+        self.duration = self._durations[period[0]]
+        self.retry_after = 0
+
+    def identity(self, request: Request, view: APIView) -> str | None:
+        return self.get_ident(request)
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        ident = self.identity(request, view)
+        if ident is None:
+            return True
+        now = int(time.time())
+        window = now // self.duration
+        key = f"throttle:{self.scope}:{ident}:{window}"
+        cache.add(key, 0, timeout=self.duration + 1)
+        try:
+            used = cache.incr(key)
+        except ValueError:  # expired between add and incr: this request opens the window
+            cache.add(key, 1, timeout=self.duration + 1)
+            used = 1
+        self.retry_after = (window + 1) * self.duration - now
+        return used <= self.limit
+
+    def wait(self) -> float | None:
+        return self.retry_after
+
+
+class CaptureIPThrottle(FixedWindowThrottle):
     scope = "capture_ip"
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
-
-class CaptureEmailThrottle(SimpleRateThrottle):
+class CaptureEmailThrottle(FixedWindowThrottle):
     """Limits opt-ins per address, keyed by a hash so the cache never holds the address itself."""
 
     scope = "capture_email"
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+    def identity(self, request: Request, view: APIView) -> str | None:
         data = request.data
         email = data.get("email") if isinstance(data, dict) else None
         if not isinstance(email, str) or not email.strip():
             return None
-        ident = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
 class StrictSerializer(serializers.Serializer):
@@ -101,23 +139,23 @@ class _CaptureApi(APIView):
             raise PayloadTooLarge(f"The body is {length} bytes; at most {settings.API_MAX_BODY_BYTES} are accepted.")
         super().initial(request, *args, **kwargs)
 
-    def _funnel(self, request: Request) -> Funnel:
+    def _funnel(self, request: Request) -> FunnelSnapshot:
         if not isinstance(request.data, dict):
             raise exceptions.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
         key = request.data.get("key")
         if not isinstance(key, str) or not key:
             raise exceptions.ValidationError({"key": ["This field is required: the funnel's public key."]})
-        funnel = selectors.funnel_by_key(public_key=key[:40])
-        if funnel is None:
+        snapshot = funnel_snapshot(public_key=key[:40])
+        if snapshot is None:
             raise exceptions.AuthenticationFailed("Unknown funnel key.")
-        if funnel.status != Funnel.Status.LIVE:
+        if not snapshot.live:
             raise exceptions.NotFound("This funnel is not published.")
         origin = request.headers.get("Origin")
-        if origin and origin.rstrip("/").lower() not in funnel.origins:
+        if origin and origin.rstrip("/").lower() not in snapshot.origins:
             raise exceptions.PermissionDenied(
                 f"Origin {origin[:200]} is not allowed for this funnel; add it to the funnel's allowed origins."
             )
-        return funnel
+        return snapshot
 
     def get_authenticate_header(self, request: Request) -> str:
         return 'Key realm="ladder", charset="UTF-8"'  # so an unknown key is a 401, as HTTP asks
@@ -128,7 +166,7 @@ class _CaptureApi(APIView):
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         origin = request.headers.get("Origin")
-        if origin and selectors.origin_allowed_anywhere(origin=origin):
+        if origin and origin.rstrip("/").lower() in live_origins():
             response["Access-Control-Allow-Origin"] = origin
             response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
             response["Access-Control-Allow-Headers"] = "Content-Type"
@@ -196,11 +234,12 @@ class OptinApi(_CaptureApi):
         },
     )
     def post(self, request: Request) -> Response:
-        funnel = self._funnel(request)
+        snapshot = self._funnel(request)
+        funnel = snapshot.funnel
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        step = selectors.optin_step(funnel=funnel, slug=data.get("step"))
+        step = snapshot.optin_step(data.get("step"))
         if step is None:
             raise exceptions.ValidationError({"step": ["This funnel has no such opt-in step."]})
         visitor_id = data.get("visitor_id") or services.visitor_for_submission(funnel=funnel, submission_id=data["id"])
@@ -223,7 +262,7 @@ class OptinApi(_CaptureApi):
                 {"consents": [f"This step does not ask for {', '.join(sorted(ticked - asked))} consent."]}
             )
         try:
-            result = services.funnel_optin(
+            capture = services.funnel_optin(
                 visit=visit,
                 submission_id=data["id"],
                 email=data["email"],
@@ -238,16 +277,17 @@ class OptinApi(_CaptureApi):
             raise exceptions.ValidationError(invalid.errors) from invalid
         except ApplicationError as refused:
             raise exceptions.ValidationError({refused.field or "non_field_errors": [refused.message]}) from refused
-        next_url = f"/f/{funnel.slug}/{result.next_step.slug}/" if result.next_step is not None else ""
+        next_slug = snapshot.next_slug(step, "accept")
+        next_url = f"/f/{funnel.slug}/{next_slug}/" if next_slug else ""
         body = self.OutputSerializer(
             {
-                "lead": result.capture.lead_public_id,
-                "created": result.capture.lead_created,
-                "recorded": result.capture.optin_recorded,
+                "lead": capture.lead_public_id,
+                "created": capture.lead_created,
+                "recorded": capture.optin_recorded,
                 "next_url": next_url,
             }
         ).data
-        return Response(body, status=status.HTTP_201_CREATED if result.capture.optin_recorded else status.HTTP_200_OK)
+        return Response(body, status=status.HTTP_201_CREATED if capture.optin_recorded else status.HTTP_200_OK)
 
 
 class EventsApi(_CaptureApi):
@@ -310,7 +350,7 @@ class EventsApi(_CaptureApi):
         },
     )
     def post(self, request: Request) -> Response:
-        funnel = self._funnel(request)
+        snapshot = self._funnel(request)
         batch = self.InputSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
         items = self.EventSerializer(data=batch.validated_data["events"], many=True)
@@ -322,13 +362,13 @@ class EventsApi(_CaptureApi):
         ids = [row["id"] for row in rows]
         if len(set(ids)) != len(ids):
             raise exceptions.ValidationError({"events": ["Each event in a batch needs its own id."]})
-        steps = selectors.steps_by_slug(funnel=funnel, slugs={row["step"] for row in rows if row.get("step")})
+        steps = snapshot.steps
         unknown = sorted({row["step"] for row in rows if row.get("step")} - set(steps))
         if unknown:
             raise exceptions.ValidationError({"events": [f"No step {slug!r} in this funnel." for slug in unknown]})
         now = timezone.now()
         recorded, duplicates = services.events_ingest(
-            funnel=funnel,
+            funnel=snapshot.funnel,
             events=[
                 services.ReportedEvent(
                     client_id=row["id"],

@@ -129,26 +129,3 @@ def funnel_lead_magnet(*, funnel: Funnel) -> Offer | None:
         .first()
     )
     return step.offer if step else None
-
-
-def funnel_by_key(*, public_key: str) -> Funnel | None:
-    return Funnel.objects.filter(public_key=public_key).first()
-
-
-def origin_allowed_anywhere(*, origin: str) -> bool:
-    """Is ``origin`` listed by any live funnel? Decides CORS headers before the funnel is known."""
-    origin = origin.rstrip("/").lower()
-    candidates = Funnel.objects.filter(status=Funnel.Status.LIVE, allowed_origins__icontains=origin)
-    return any(origin in funnel.origins for funnel in candidates)
-
-
-def optin_step(*, funnel: Funnel, slug: str | None) -> Step | None:
-    """The named opt-in step of ``funnel``, or its first opt-in step when no slug is given."""
-    steps = Step.objects.filter(funnel=funnel, kind=Step.Kind.OPTIN).select_related("funnel", "offer")
-    if slug:
-        steps = steps.filter(slug=slug)
-    return steps.prefetch_related("variants").order_by("position", "id").first()
-
-
-def steps_by_slug(*, funnel: Funnel, slugs: set[str]) -> dict[str, Step]:
-    return {step.slug: step for step in Step.objects.filter(funnel=funnel, slug__in=slugs).prefetch_related("variants")}

@@ -136,12 +136,6 @@ def page_view_record(*, visit: Visit, attribution: Attribution, first_visit: boo
     )
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class OptinResult:
-    capture: Capture
-    next_step: Step | None
-
-
 def funnel_optin(
     *,
     visit: Visit,
@@ -153,8 +147,8 @@ def funnel_optin(
     consents: dict[str, bool],
     attribution: Attribution | None = None,
     source: str = "",
-) -> OptinResult:
-    """Capture an opt-in on ``visit.step`` and say where the visitor goes next.
+) -> Capture:
+    """Capture an opt-in on ``visit.step``.
 
     ``consents`` maps each purpose the page asked about to whether it was ticked; the wording recorded is the
     step's own. The lead magnet is e-mailed once per submission, after the transaction commits.
@@ -169,26 +163,26 @@ def funnel_optin(
         for purpose, granted in consents.items()
         if wording.get(purpose)
     ]
-    with transaction.atomic():
-        capture = lead_capture(
-            email=email,
-            first_name=first_name,
-            last_name=last_name,
-            phone=phone,
-            default_country=funnel.default_country,
-            assume_eea=funnel.eea_rules,
-            consents=answers,
-            visitor_id=visit.visitor_id,
-            attribution=attribution,
-            refs=visit.refs,
-            idempotency_key=f"optin:{funnel.pk}:{submission_id}",
-            source=source or f"funnel {funnel.slug} / {step.slug}",
-        )
-        offer = step.offer
-        if capture.optin_recorded and offer is not None and offer.role == Offer.Role.LEAD_MAGNET:
-            lead_id, step_id = capture.lead_id, step.pk
-            transaction.on_commit(lambda: tasks.lead_magnet_email.delay(lead_id=lead_id, step_id=step_id))
-    return OptinResult(capture=capture, next_step=selectors.next_step(step=step, outcome=Route.Outcome.ACCEPT))
+    capture = lead_capture(
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
+        default_country=funnel.default_country,
+        assume_eea=funnel.eea_rules,
+        consents=answers,
+        visitor_id=visit.visitor_id,
+        attribution=attribution,
+        refs=visit.refs,
+        idempotency_key=f"optin:{funnel.pk}:{submission_id}",
+        source=source or f"funnel {funnel.slug} / {step.slug}",
+    )
+    offer = step.offer
+    if capture.optin_recorded and offer is not None and offer.role == Offer.Role.LEAD_MAGNET:
+        lead_id, step_id = capture.lead_id, step.pk
+        # After the capture's commit (at once here, or when an enclosing transaction commits).
+        transaction.on_commit(lambda: tasks.lead_magnet_email.delay(lead_id=lead_id, step_id=step_id))
+    return capture
 
 
 def step_answer(*, visit: Visit, outcome: str, submission_id: str) -> Step | None:

@@ -5,11 +5,20 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
-from funnels.models import Variant
+
+class Weighted(Protocol):
+    @property
+    def pk(self) -> int: ...
+    @property
+    def weight(self) -> int: ...
 
 
-def variant_for(*, visitor_id: uuid.UUID, step_id: int, variants: Sequence[Variant]) -> Variant | None:
+W = TypeVar("W", bound=Weighted)
+
+
+def variant_for(*, visitor_id: uuid.UUID, step_id: int, variants: Sequence[W]) -> W | None:
     """Pick by a hash of (visitor, step) over the weights, so the choice is sticky without storing it.
 
     Variants are taken in id order; weight 0 pauses a variant. Changing weights moves only the visitors

@@ -90,7 +90,7 @@ def _optin_post(request: HttpRequest, visit: services.Visit) -> HttpResponse:
         return _render(request, visit, form=form, status=400)
     data = form.cleaned_data
     try:
-        result = services.funnel_optin(
+        services.funnel_optin(
             visit=visit,
             submission_id=str(data["submission_id"]),
             email=data["email"],
@@ -113,7 +113,7 @@ def _optin_post(request: HttpRequest, visit: services.Visit) -> HttpResponse:
     except ApplicationError as refused:
         form.add_error(refused.field if refused.field in form.fields else None, refused.message)
         return _render(request, visit, form=form, status=400)
-    return _go(result.next_step)
+    return _go(selectors.next_step(step=visit.step, outcome="accept"))
 
 
 def _answer_post(request: HttpRequest, visit: services.Visit) -> HttpResponse:

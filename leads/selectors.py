@@ -36,6 +36,7 @@ def leads_for_visitors(*, visitor_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, i
     """The lead each visitor became, if any (one query)."""
     rows = (
         Event.objects.filter(Q(visitor_id__in=list(visitor_ids)) & Q(lead__isnull=False))
+        .order_by()  # the model's default ordering would widen DISTINCT to every event
         .values_list("visitor_id", "lead_id")
         .distinct()
     )

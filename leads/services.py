@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common.db import insert_ignoring_conflicts
 from common.errors import ApplicationError
 from leads.contracts import ATTRIBUTION_FIELDS, Attribution, Capture, ConsentAnswer, EventRefs
 from leads.models import Consent, Event, Lead, Touch
@@ -56,7 +57,9 @@ def _clean_identity(*, email: str, phone: str, first_name: str, last_name: str, 
 def _upsert_lead(identity: dict[str, str], *, country: str) -> tuple[Lead, bool]:
     """One lead per normalized e-mail, even when two requests race: the unique index decides."""
     defaults = {**{k: v for k, v in identity.items() if k != "email"}, "country": country}
-    lead, created = Lead.objects.get_or_create(email=identity["email"], defaults=defaults)
+    inserted = insert_ignoring_conflicts([Lead(email=identity["email"], **defaults)], conflict_fields=["email"])
+    created = bool(inserted)
+    lead = Lead.objects.get(pk=inserted[0]) if created else Lead.objects.get(email=identity["email"])
     if not created:
         # New details fill in or replace old ones; an empty field never erases what we knew.
         changed = [name for name, value in defaults.items() if value and getattr(lead, name) != value]
@@ -93,8 +96,12 @@ def event_record(
         "occurred_at": occurred_at or timezone.now(),
         "properties": properties or {},
     }
-    with transaction.atomic():
-        return Event.objects.get_or_create(idempotency_key=idempotency_key, defaults=defaults)
+    inserted = insert_ignoring_conflicts(
+        [Event(idempotency_key=idempotency_key, **defaults)], conflict_fields=["idempotency_key"]
+    )
+    if inserted:
+        return Event(pk=inserted[0], idempotency_key=idempotency_key, **defaults), True
+    return Event.objects.get(idempotency_key=idempotency_key), False
 
 
 def _touch_from_event(event: Event) -> dict[str, Any]:
@@ -114,7 +121,8 @@ def _record_touches(lead: Lead, visitor_id: uuid.UUID | None, current: Attributi
         landings = Event.objects.filter(
             visitor_id=visitor_id, type=Event.Type.PAGE_VIEW, properties__landing=True
         ).order_by("occurred_at", "id")
-    first_event, last_event = landings.first(), landings.last()
+    found = list(landings)  # a visitor has a handful of landings; one query for first and last
+    first_event, last_event = (found[0], found[-1]) if found else (None, None)
     current_values = (
         {**{name: getattr(current, name) for name in ATTRIBUTION_FIELDS}, "occurred_at": current.occurred_at}
         if current is not None
@@ -125,9 +133,14 @@ def _record_touches(lead: Lead, visitor_id: uuid.UUID | None, current: Attributi
     if last is None:
         last = _touch_from_event(last_event) if last_event else current_values
     if first is not None:
-        Touch.objects.get_or_create(lead=lead, kind=Touch.Kind.FIRST, defaults=first)
+        insert_ignoring_conflicts([Touch(lead=lead, kind=Touch.Kind.FIRST, **first)], conflict_fields=["lead", "kind"])
     if last is not None:
-        Touch.objects.update_or_create(lead=lead, kind=Touch.Kind.LAST, defaults=last)
+        Touch.objects.bulk_create(
+            [Touch(lead=lead, kind=Touch.Kind.LAST, **last)],
+            update_conflicts=True,
+            unique_fields=["lead", "kind"],
+            update_fields=[*ATTRIBUTION_FIELDS, "occurred_at"],
+        )
 
 
 @transaction.atomic
@@ -177,19 +190,22 @@ def lead_capture(
     recorded: list[str] = []
     if optin_created:
         eea = (lead.country in EEA_COUNTRIES) if lead.country else assume_eea
-        for answer in consents:
-            if answer.granted:
-                Consent.objects.create(
-                    lead=lead,
-                    purpose=answer.purpose,
-                    status=Consent.Status.GRANTED,
-                    wording=answer.wording,
-                    source=source,
-                    legal_basis=Consent.LegalBasis.CONSENT,
-                    eea=eea,
-                    occurred_at=occurred_at,
-                )
-                recorded.append(answer.purpose)
+        grants = [
+            Consent(
+                lead=lead,
+                purpose=answer.purpose,
+                status=Consent.Status.GRANTED,
+                wording=answer.wording,
+                source=source,
+                legal_basis=Consent.LegalBasis.CONSENT,
+                eea=eea,
+                occurred_at=occurred_at,
+            )
+            for answer in consents
+            if answer.granted
+        ]
+        Consent.objects.bulk_create(grants)
+        recorded = [grant.purpose for grant in grants]
         if visitor_id is not None:
             Event.objects.filter(visitor_id=visitor_id, lead__isnull=True).update(lead=lead)
         _record_touches(lead, visitor_id, attribution)
@@ -208,9 +224,5 @@ def _country_of(phone_e164: str, fallback: str) -> str:
 
 
 def events_record_batch(*, events: Sequence[Event]) -> int:
-    """Insert events whose idempotency keys are new; returns how many were new. Never raises on duplicates."""
-    keys = [event.idempotency_key for event in events]
-    existing = set(Event.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
-    fresh = [event for event in events if event.idempotency_key not in existing]
-    Event.objects.bulk_create(fresh, ignore_conflicts=True)
-    return len(fresh)
+    """Insert the events whose idempotency keys are new, in one statement; returns how many were new."""
+    return len(insert_ignoring_conflicts(events, conflict_fields=["idempotency_key"]))

@@ -13,12 +13,10 @@ CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-# Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make there are safe.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One chromium per test module; its event loop ends with the module, before any other test runs."""
     if not CHROMIUM.exists():
         message = f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"
         if CI:
@@ -26,6 +24,8 @@ def browser() -> Iterator[Any]:
         pytest.skip(message)
     from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only browser tests load Playwright
 
+    # Playwright's sync API runs an event loop in the test thread; the ORM calls these tests make are safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -42,6 +42,7 @@ def browser() -> Iterator[Any]:
         )
         yield chromium
         chromium.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture

@@ -1,0 +1,138 @@
+"""Opt-in and event-beacon throughput under gunicorn, as ratios to a bare Django view measured in the same run.
+
+    python -m bench.capture            # 3 rounds of 8 s per endpoint (BENCH_SECONDS, BENCH_ROUNDS)
+
+Targets: beacons >= 0.85x the floor, opt-ins >= 0.5x, p99 <= 50 ms, and every 2xx answer has its row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import uuid
+
+from bench import harness
+
+SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+RUN = uuid.uuid4().hex[:10]
+PHASE = {"name": "warm"}  # client processes are forked, so each phase's keys carry its own prefix
+ORIGIN = "https://bench.example.com"
+
+SETUP = """
+from funnels.models import Funnel, Route, Step
+from funnels.services import funnel_publish
+from offers.models import Offer, Product
+funnel, created = Funnel.objects.get_or_create(slug="bench", defaults={"name": "Bench", "currency": "USD",
+    "default_country": "US", "allowed_origins": "__ORIGIN__"})
+if created:
+    product = Product.objects.create(name="Bench e-book", slug="bench-ebook")
+    magnet = Offer.objects.create(product=product, name="Bench e-book", slug="bench-ebook", role="lead_magnet",
+        amount_minor=0, asset_url="https://example.com/bench.pdf")
+    optin = Step.objects.create(funnel=funnel, name="Opt-in", slug="optin", kind="optin", offer=magnet,
+        consent_ads_text="Show me ads.", consent_email_text="E-mail me.")
+    thanks = Step.objects.create(funnel=funnel, name="Thanks", slug="thanks", kind="thank_you", position=1)
+    Route.objects.create(funnel=funnel, from_step=optin, outcome="accept", to_step=thanks)
+    funnel.entry_step = optin
+    funnel.save()
+    funnel_publish(funnel=funnel)
+print(Funnel.objects.get(slug="bench").public_key, Funnel.objects.get(slug="bench").pk)
+""".replace("__ORIGIN__", ORIGIN)
+
+COUNT = """
+from leads.models import Event
+print(Event.objects.filter(type="%s", idempotency_key__startswith="%s").count())
+"""
+
+HEADERS = {"Content-Type": "application/json", "Origin": ORIGIN}
+
+
+def main() -> None:
+    harness.ensure_database()
+    key, funnel_id = harness.manage("shell", "-c", SETUP).split()[-2:]
+
+    def healthz(worker: int, n: int) -> tuple[str, str, bytes | None, dict[str, str]]:
+        return "GET", "/healthz", None, {}
+
+    def beacon(worker: int, n: int) -> tuple[str, str, bytes | None, dict[str, str]]:
+        visitor = str(uuid.UUID(int=(worker << 64) + n + 1))
+        body = {
+            "key": key,
+            "events": [
+                {
+                    "id": f"bench-{RUN}-{PHASE['name']}-b{worker}-{n}",
+                    "type": "page_view",
+                    "visitor_id": visitor,
+                    "step": "optin",
+                    "url": "https://bench.example.com/?utm_source=bench",
+                }
+            ],
+        }
+        return "POST", "/api/v1/events", json.dumps(body).encode(), HEADERS
+
+    def optin(worker: int, n: int) -> tuple[str, str, bytes | None, dict[str, str]]:
+        tag = f"{RUN}-{PHASE['name']}"
+        body = {
+            "key": key,
+            "id": f"bench-{tag}-o{worker}-{n}",
+            "email": f"bench.{tag}.{worker}.{n}@example.com",
+            "first_name": "Bench",
+            "consents": ["ad_audiences"],
+            "url": "https://bench.example.com/?utm_source=x",
+        }
+        return "POST", "/api/v1/optins", json.dumps(body).encode(), HEADERS
+
+    rounds: dict[str, list[harness.LoadResult]] = {"healthz": [], "beacon": [], "optin": []}
+    with harness.gunicorn(workers=WORKERS) as port:
+        for make in (healthz, beacon, optin):  # warm every worker's imports and connections
+            harness.load(port, make, clients=CLIENTS, seconds=1.5)
+        PHASE["name"] = "run"
+        for round_no in range(ROUNDS):
+            for name, make in (("healthz", healthz), ("beacon", beacon), ("optin", optin)):
+                result = harness.load(port, make, clients=CLIENTS, seconds=SECONDS)
+                rounds[name].append(result)
+                print(
+                    f"round {round_no + 1}/{ROUNDS} {name:<8} {result.rps:8.0f} req/s  p50 {result.p50_ms:5.1f} ms  "
+                    f"p99 {result.p99_ms:5.1f} ms  statuses {result.statuses}",
+                    flush=True,
+                )
+
+    stored = {
+        "beacon": int(
+            harness.manage("shell", "-c", COUNT % ("page_view", f"api:{funnel_id}:bench-{RUN}-run-b")).split()[-1]
+        ),
+        "optin": int(
+            harness.manage("shell", "-c", COUNT % ("optin", f"optin:{funnel_id}:bench-{RUN}-run-o")).split()[-1]
+        ),
+    }
+    floor = statistics.median(r.rps for r in rounds["healthz"])
+    results = []
+    for name, target in (("beacon", 0.85), ("optin", 0.5)):
+        runs = rounds[name]
+        rps = statistics.median(r.rps for r in runs)
+        p99 = statistics.median(r.p99_ms for r in runs)
+        answered_2xx = sum(len(r.payloads_ok) for r in runs)
+        errors = sum(count for r in runs for status, count in r.statuses.items() if not 200 <= status < 300)
+        ratio = rps / floor
+        results.append(
+            {
+                "name": f"capture_{name}",
+                "measured": round(rps, 1),
+                "baseline": round(floor, 1),
+                "ratio": round(ratio, 3),
+                "target": target,
+                "p99_ms": round(p99, 1),
+                "non_2xx": errors,
+                "answered_2xx": answered_2xx,
+                "rows_stored": stored[name],
+                "passed": ratio >= target and p99 <= 50 and errors == 0 and stored[name] == answered_2xx,
+            }
+        )
+    harness.report(results, "capture")
+
+
+if __name__ == "__main__":
+    main()
