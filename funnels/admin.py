@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
@@ -16,6 +17,7 @@ from funnels import selectors, services
 from funnels.diagram import funnel_svg
 from funnels.models import Funnel, Route, Step, Variant
 from funnels.validation import Problem, blocking_problems
+from leads.normalization import normalize_country
 
 
 def _funnel_id_from(request: HttpRequest) -> int | None:
@@ -110,16 +112,48 @@ class RouteInline(_SameFunnelStepsMixin, admin.TabularInline):
     verbose_name_plural = "Routes (save new steps first, then connect them here)"
 
 
+class FunnelForm(forms.ModelForm):
+    class Meta:
+        model = Funnel
+        fields = ["name", "slug", "currency", "default_country", "entry_step", "allowed_origins", "eea_rules"]
+
+    def clean_default_country(self) -> str:
+        return normalize_country(self.cleaned_data.get("default_country", ""))
+
+    def clean_allowed_origins(self) -> str:
+        origins = []
+        for line in self.cleaned_data.get("allowed_origins", "").splitlines():
+            text = line.strip().rstrip("/")
+            if not text:
+                continue
+            parts = urlsplit(text)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+                raise forms.ValidationError(
+                    f"{text!r} is not an origin: write the scheme and host only, e.g. https://www.example.com."
+                )
+            origins.append(f"{parts.scheme}://{parts.netloc}".lower())
+        return "\n".join(origins)
+
+
 @admin.register(Funnel)
 class FunnelAdmin(_LiveFunnelGuardMixin, _SameFunnelStepsMixin, admin.ModelAdmin):
+    form = FunnelForm
     list_display = ["name", "slug", "status_badge", "currency", "step_count", "published_at"]
     list_filter = ["status", "currency"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["status_badge", "published_at", "problems"]
+    readonly_fields = ["status_badge", "published_at", "problems", "public_key"]
     fieldsets = [
         (None, {"fields": [("name", "slug"), ("currency", "default_country"), "entry_step"]}),
         ("State", {"fields": [("status_badge", "published_at"), "problems"]}),
+        (
+            "Embedding on other sites",
+            {
+                "fields": ["public_key", "allowed_origins", "eea_rules"],
+                "description": "Forms and beacons on your own sites post to /api/v1/optins and /api/v1/events "
+                "with this key (documented at /api/docs/).",
+            },
+        ),
     ]
     inlines = [StepInline, RouteInline]
     actions = ["publish_selected", "unpublish_selected", "clone_selected"]
