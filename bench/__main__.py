@@ -16,7 +16,9 @@ HELPERS = {"common", "harness"}
 
 
 def main() -> int:
-    names = sorted(m.name for m in pkgutil.iter_modules([str(HERE)]) if m.name not in HELPERS)
+    names = sorted(
+        m.name for m in pkgutil.iter_modules([str(HERE)]) if m.name not in HELPERS and not m.name.startswith("_")
+    )
     if not names:
         print("No benchmarks in bench/ yet.")
         return 0
