@@ -40,6 +40,15 @@ PROPERTIES_MAX_KEYS = 50
 PROPERTIES_MAX_BYTES = 4096
 
 
+COMMON_ERRORS = {
+    401: OpenApiResponse(description="Unknown funnel key."),
+    403: OpenApiResponse(description="Origin not allowed for the funnel."),
+    404: OpenApiResponse(description="Funnel not published."),
+    413: OpenApiResponse(description="Body too large."),
+    415: OpenApiResponse(description="Not JSON."),
+}
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
@@ -225,11 +234,7 @@ class OptinApi(_CaptureApi):
             201: OutputSerializer,
             200: OpenApiResponse(OutputSerializer, description="Already recorded (same id)."),
             400: OpenApiResponse(description="Field errors: {field: [messages]}."),
-            401: OpenApiResponse(description="Unknown funnel key."),
-            403: OpenApiResponse(description="Origin not allowed for the funnel."),
-            404: OpenApiResponse(description="Funnel not published."),
-            413: OpenApiResponse(description="Body too large."),
-            415: OpenApiResponse(description="Not JSON."),
+            **COMMON_ERRORS,
             429: OpenApiResponse(description="Too many requests from this address or for this e-mail."),
         },
     )
@@ -341,11 +346,7 @@ class EventsApi(_CaptureApi):
         responses={
             202: OutputSerializer,
             400: OpenApiResponse(description="Field errors; for events, keyed by their position."),
-            401: OpenApiResponse(description="Unknown funnel key."),
-            403: OpenApiResponse(description="Origin not allowed for the funnel."),
-            404: OpenApiResponse(description="Funnel not published."),
-            413: OpenApiResponse(description="Body too large."),
-            415: OpenApiResponse(description="Not JSON."),
+            **COMMON_ERRORS,
             429: OpenApiResponse(description="Too many requests from this address."),
         },
     )

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from common.admin import ReadOnlyAdminMixin
 from common.money import format_money
 from leads import selectors
 from leads.forms import LeadForm
@@ -299,7 +300,7 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The event log is append-only: nobody adds, edits or deletes rows here."""
 
     list_display = ["occurred_at", "type", "name", "lead", "funnel_id", "offer_id", "order_id"]
@@ -309,15 +310,6 @@ class EventAdmin(admin.ModelAdmin):
     list_select_related = ["lead"]
     show_full_result_count = False
     readonly_fields = tuple(f.name for f in Event._meta.fields)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Consent)

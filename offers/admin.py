@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from common.admin import ReadOnlyAdminMixin
 from common.forms import major_to_minor, minor_to_major
 from common.money import format_money
 from offers.models import Coupon, CouponRedemption, Offer, Order, OrderLine, Payment, Product, Refund
@@ -196,7 +197,7 @@ class PaymentInline(_ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Orders are written by checkout and Stripe's webhooks, never by hand."""
 
     list_display = ["__str__", "lead", "status", "total", "net_of_refunds", "created_at"]
@@ -219,15 +220,6 @@ class OrderAdmin(admin.ModelAdmin):
     )
     fields = readonly_fields
     inlines = [OrderLineInline, PaymentInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Total", ordering="total_minor")
     def total(self, obj: Order) -> str:
@@ -258,7 +250,7 @@ class RefundInline(_ReadOnlyInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["stripe_payment_intent_id", "order", "status", "amount", "created_at"]
     list_filter = ["status", "currency"]
     search_fields = ["stripe_payment_intent_id", "order__lead__email"]
@@ -266,34 +258,16 @@ class PaymentAdmin(admin.ModelAdmin):
     readonly_fields = tuple(f.name for f in Payment._meta.fields)
     inlines = [RefundInline]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.display(description="Amount", ordering="amount_minor")
     def amount(self, obj: Payment) -> str:
         return format_money(obj.amount_minor, obj.currency)
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["stripe_refund_id", "payment", "amount", "reason", "created_at"]
     search_fields = ["stripe_refund_id", "payment__stripe_payment_intent_id"]
     readonly_fields = tuple(f.name for f in Refund._meta.fields)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Amount", ordering="amount_minor")
     def amount(self, obj: Refund) -> str:

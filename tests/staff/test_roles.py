@@ -36,8 +36,11 @@ def test_marketer_builds_funnels_offers_audiences_and_works_leads(marketer_clien
     assert marketer_client.get(reverse("admin:funnels_funnel_change", args=[funnel.pk])).status_code == 200
 
 
-def test_marketer_cannot_manage_staff_accounts(marketer_client):
+def test_marketer_cannot_manage_staff_accounts_or_rewrite_history(marketer_client):
     assert marketer_client.get(reverse("admin:auth_user_changelist")).status_code == 403
+    assert marketer_client.get(reverse("admin:leads_event_changelist")).status_code == 200
+    assert marketer_client.get(reverse("admin:leads_event_add")).status_code == 403
+    assert marketer_client.get(reverse("admin:offers_order_add")).status_code == 403
 
 
 def test_sales_works_leads_and_the_pipeline(sales_client):
