@@ -45,6 +45,7 @@ def server_env() -> dict[str, str]:
         LOG_LEVEL="WARNING",
         THROTTLE_CAPTURE_IP="100000000/minute",
         THROTTLE_CAPTURE_EMAIL="1000/minute",
+        EVENT_INBOX="true",
     )
     return env
 
@@ -110,6 +111,22 @@ def gunicorn(workers: int = 4) -> Iterator[int]:
         else:
             raise SystemExit("gunicorn did not start")
         yield port
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+@contextmanager
+def inbox_flusher() -> Iterator[None]:
+    """The beacon inbox's flusher, running beside the server for the whole load as it would in production."""
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "events_inbox_flush", "--follow", "--interval", "0.2"],
+        cwd=ROOT,
+        env=server_env(),
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        yield
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

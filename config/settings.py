@@ -215,3 +215,10 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 LEAD_MAGNET_LINK_MAX_AGE = env.int("LEAD_MAGNET_LINK_MAX_AGE", default=7 * 24 * 3600)
 # How long each server process keeps a funnel's snapshot for the capture API (see funnels/snapshots.py).
 CAPTURE_FUNNEL_CACHE_SECONDS = env.int("CAPTURE_FUNNEL_CACHE_SECONDS", default=10)
+
+# Beacons through the Redis inbox (see leads/inbox.py): needs REDIS_URL, Celery beat (or a flusher process)
+# and Redis with appendonly on, since accepted events wait there until the next flush.
+EVENT_INBOX = env.bool("EVENT_INBOX", default=False)
+CELERY_BEAT_SCHEDULE = {
+    "events-inbox-flush": {"task": "leads.events_inbox_flush", "schedule": 1.0},
+}

@@ -197,9 +197,9 @@ def test_event_batch_is_recorded_once_per_client_id(client, live_funnel):
         {"id": "e2", "type": "custom", "name": "video_played", "visitor_id": visitor, "properties": {"seconds": 30}},
     ]
     first = post(client, "/api/v1/events", events_body(funnel, events))
-    assert (first.status_code, first.json()) == (202, {"recorded": 2, "duplicates": 0})
+    assert (first.status_code, first.json()) == (202, {"accepted": 2, "recorded": 2, "duplicates": 0})
     again = post(client, "/api/v1/events", events_body(funnel, events))
-    assert again.json() == {"recorded": 0, "duplicates": 2}
+    assert again.json() == {"accepted": 2, "recorded": 0, "duplicates": 2}
     view = Event.objects.get(type="page_view")
     assert (view.step_id, view.properties["utm_source"], view.properties["gclid"], view.properties["landing"]) == (
         steps["optin"].pk,
