@@ -94,6 +94,9 @@ def main() -> None:
             for name, make in (("healthz", healthz), ("beacon", beacon), ("optin", optin)):
                 result = harness.load(port, make, clients=CLIENTS, seconds=SECONDS)
                 rounds[name].append(result)
+                if name == "beacon":  # the next phase starts once the flusher has caught up
+                    drained = harness.wait_for_empty_inbox()
+                    print(f"round {round_no + 1}/{ROUNDS} inbox drained {drained:.1f} s after the load", flush=True)
                 print(
                     f"round {round_no + 1}/{ROUNDS} {name:<8} {result.rps:8.0f} req/s  p50 {result.p50_ms:5.1f} ms  "
                     f"p99 {result.p99_ms:5.1f} ms  statuses {result.statuses}",

@@ -132,6 +132,22 @@ def inbox_flusher() -> Iterator[None]:
         proc.wait(timeout=30)
 
 
+def wait_for_empty_inbox(timeout: float = 120.0) -> float:
+    """Wait until the flusher has written every queued beacon; returns how long that took."""
+    import redis
+
+    key = manage(
+        "shell",
+        "-c",
+        "from django.core.cache import cache; from leads.inbox import INBOX_KEY; print(cache.make_key(INBOX_KEY))",
+    ).split()[-1]
+    conn = redis.Redis.from_url(BENCH_REDIS)
+    started = time.monotonic()
+    while conn.llen(key) and time.monotonic() - started < timeout:
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
 @dataclass
 class LoadResult:
     requests: int
