@@ -188,7 +188,8 @@ class Event(models.Model):
             models.Index(fields=["type", "occurred_at"], name="event_type_time"),
             models.Index(fields=["funnel_id", "type", "occurred_at"], name="event_funnel_type_time"),
             models.Index(fields=["offer_id", "type"], name="event_offer_type"),
-            models.Index(fields=["visitor_id"], name="event_visitor"),
+            # Serves the first/last-touch lookup and, by its prefix, linking a visitor's events to the lead.
+            models.Index(fields=["visitor_id", "type", "occurred_at"], name="event_visitor_type_time"),
         ]
 
     def __str__(self) -> str:
