@@ -163,7 +163,10 @@ class Event(models.Model):
 
     type = models.CharField(max_length=20, choices=Type.choices)
     name = models.CharField(max_length=100, blank=True, help_text="For custom events: the event's own name.")
-    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: event_lead_type_time (lead, type, occurred_at) serves every lookup by lead.
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     visitor_id = models.UUIDField(null=True, blank=True)
     funnel_id = models.BigIntegerField(null=True, blank=True)
     step_id = models.BigIntegerField(null=True, blank=True)
@@ -190,6 +193,8 @@ class Event(models.Model):
             models.Index(fields=["offer_id", "type"], name="event_offer_type"),
             # Serves the first/last-touch lookup and, by its prefix, linking a visitor's events to the lead.
             models.Index(fields=["visitor_id", "type", "occurred_at"], name="event_visitor_type_time"),
+            # A visitor's events from before they opted in, which capture links to the new lead.
+            models.Index(fields=["visitor_id"], condition=Q(lead__isnull=True), name="event_anonymous_visitor"),
         ]
 
     def __str__(self) -> str:
