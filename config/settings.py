@@ -221,4 +221,5 @@ CAPTURE_FUNNEL_CACHE_SECONDS = env.int("CAPTURE_FUNNEL_CACHE_SECONDS", default=1
 EVENT_INBOX = env.bool("EVENT_INBOX", default=False)
 CELERY_BEAT_SCHEDULE = {
     "events-inbox-flush": {"task": "leads.events_inbox_flush", "schedule": 1.0},
+    "lead-magnet-sweep": {"task": "funnels.lead_magnet_sweep", "schedule": 60.0},
 }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import CharField, Count, Exists, OuterRef, Q, Value
+from django.db.models.functions import Cast, Concat
 
 from funnels.models import Funnel, Route, Step, Variant
 from funnels.validation import Graph, StepNode
@@ -129,3 +131,28 @@ def funnel_lead_magnet(*, funnel: Funnel) -> Offer | None:
         .first()
     )
     return step.offer if step else None
+
+
+def lead_magnets_owed(*, since: dt.datetime, limit: int = 500) -> list[tuple[int, int]]:
+    """(lead id, step id) of opt-ins on lead-magnet steps since ``since`` whose e-mail was never marked sent.
+
+    The opt-in event is the durable record that an e-mail is owed; the ``lead_magnet_sent`` event, keyed
+    ``lead-magnet-sent:<lead>:<step>``, records that it went. One query, newest last.
+    """
+    magnet_steps = Step.objects.filter(kind=Step.Kind.OPTIN, offer__role=Offer.Role.LEAD_MAGNET).values("pk")
+    sent_key = Concat(
+        Value("lead-magnet-sent:"),
+        Cast(OuterRef("lead_id"), CharField()),
+        Value(":"),
+        Cast(OuterRef("step_id"), CharField()),
+    )
+    owed = (
+        Event.objects.filter(
+            type=Event.Type.OPTIN, occurred_at__gte=since, lead__isnull=False, step_id__in=magnet_steps
+        )
+        .exclude(Exists(Event.objects.filter(idempotency_key=sent_key)))
+        .order_by("occurred_at")
+        .values_list("lead_id", "step_id")
+        .distinct()[:limit]
+    )
+    return [(lead_id, step_id) for lead_id, step_id in owed if lead_id is not None and step_id is not None]

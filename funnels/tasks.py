@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import smtplib
 
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.urls import reverse
+from django.utils import timezone
 
+from funnels import selectors
 from funnels.delivery import lead_magnet_token
 from funnels.models import Step
 from leads.models import Event, Lead
@@ -46,3 +49,16 @@ def lead_magnet_email(*, lead_id: int, step_id: int) -> None:
         to=[lead.email],
     ).send()
     event_record(type=Event.Type.CUSTOM, name="lead_magnet_sent", idempotency_key=key, lead=lead)
+
+
+@shared_task(name="funnels.lead_magnet_sweep", acks_late=True, ignore_result=True)
+def lead_magnet_sweep() -> int:
+    """Send every lead magnet owed from the last day that was never marked sent (see lead_magnets_owed).
+
+    The opt-in's own on-commit task normally sends at once; this catches the ones lost to a crash between the
+    commit and the enqueue, or to a broker outage. Each send is idempotent, so a race with that task is harmless.
+    """
+    owed = selectors.lead_magnets_owed(since=timezone.now() - dt.timedelta(days=1))
+    for lead_id, step_id in owed:
+        lead_magnet_email.delay(lead_id=lead_id, step_id=step_id)
+    return len(owed)

@@ -9,11 +9,12 @@ from django.core import mail, signing
 from django.db import connection
 from django.db.models import Count
 from django.urls import reverse
+from django.utils import timezone
 
 from funnels.delivery import lead_magnet_token
 from funnels.models import Funnel, Variant
 from funnels.services import funnel_unpublish
-from funnels.tasks import lead_magnet_email
+from funnels.tasks import lead_magnet_email, lead_magnet_sweep
 from funnels.tracking import VISITOR_COOKIE
 from leads.contracts import ConsentAnswer
 from leads.models import Consent, Event, Lead, Touch
@@ -297,3 +298,30 @@ def test_concurrent_optins_of_one_address_make_one_lead():
     assert Event.objects.filter(type="optin").count() == 6
     assert Consent.objects.count() == 6
     assert Funnel.objects.count() == 0
+
+
+def test_sweep_sends_lead_magnets_whose_enqueue_was_lost(live_funnel):
+    """An opt-in committed, then the process died before its task was queued: the sweep still delivers."""
+    funnel, steps = live_funnel
+    lead = Lead.objects.create(email="ada@example.com")
+    Event.objects.create(
+        type="optin",
+        lead=lead,
+        funnel_id=funnel.pk,
+        step_id=steps["optin"].pk,
+        occurred_at=timezone.now(),
+        idempotency_key="optin:lost",
+    )
+    Event.objects.create(
+        type="optin",
+        lead=lead,
+        funnel_id=funnel.pk,
+        step_id=steps["upsell"].pk,
+        occurred_at=timezone.now(),
+        idempotency_key="optin:not-a-magnet-step",
+    )
+
+    assert lead_magnet_sweep() == 1
+    assert [m.to for m in mail.outbox] == [["ada@example.com"]]
+    assert lead_magnet_sweep() == 0  # marked sent: nothing owed any more
+    assert len(mail.outbox) == 1
