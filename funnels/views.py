@@ -7,7 +7,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -67,6 +75,8 @@ def step_page(request: HttpRequest, funnel_slug: str, step_slug: str) -> HttpRes
         visitor_id=visitor_id,
         variant=variant_for(visitor_id=visitor_id, step_id=step.pk, variants=list(step.variants.all())),
     )
+    if request.method == "POST" and step.kind == Step.Kind.THANK_YOU:
+        return HttpResponseNotAllowed(["GET"])  # nothing to answer on a thank-you page
     if request.method == "POST":
         response = _optin_post(request, visit) if step.kind == Step.Kind.OPTIN else _answer_post(request, visit)
     else:

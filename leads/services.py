@@ -57,9 +57,15 @@ def _clean_identity(*, email: str, phone: str, first_name: str, last_name: str, 
 def _upsert_lead(identity: dict[str, str], *, country: str) -> tuple[Lead, bool]:
     """One lead per normalized e-mail, even when two requests race: the unique index decides."""
     defaults = {**{k: v for k, v in identity.items() if k != "email"}, "country": country}
-    inserted = insert_ignoring_conflicts([Lead(email=identity["email"], **defaults)], conflict_fields=["email"])
+    candidate = Lead(email=identity["email"], **defaults)
+    inserted = insert_ignoring_conflicts([candidate], conflict_fields=["email"])
     created = bool(inserted)
-    lead = Lead.objects.get(pk=inserted[0]) if created else Lead.objects.get(email=identity["email"])
+    if created:  # the instance already holds every stored value (defaults, and timestamps from pre_save)
+        candidate.pk = inserted[0]
+        candidate._state.adding = False
+        lead = candidate
+    else:
+        lead = Lead.objects.get(email=identity["email"])
     if not created:
         # New details fill in or replace old ones; an empty field never erases what we knew.
         changed = [name for name, value in defaults.items() if value and getattr(lead, name) != value]

@@ -149,6 +149,13 @@ def test_upsell_decline_follows_its_route_and_accept_explains_payments(client, l
     assert bogus.status_code == 400
 
 
+def test_thank_you_pages_take_no_answers(client, live_funnel):
+    funnel, _ = live_funnel
+    response = client.post(url(funnel, "thanks"), {"outcome": "accept", "submission_id": str(uuid.uuid4())})
+    assert response.status_code == 405
+    assert not Event.objects.exists()
+
+
 def test_order_form_says_payments_are_not_configured(client, live_funnel):
     funnel, _ = live_funnel
     page = client.get(url(funnel, "order")).content.decode()
