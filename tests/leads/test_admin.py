@@ -1,21 +1,14 @@
 import datetime as dt
 
 import pytest
-from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
 from leads.models import Lead, Note
 from tests.admin_forms import errors_of, form_data
-from tests.factories import ConsentFactory, EventFactory, LeadFactory, UserFactory, ladder_funnel
+from tests.factories import ConsentFactory, EventFactory, LeadFactory, ladder_funnel
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(UserFactory.create(username="root", is_superuser=True))
-    return client
 
 
 def add_lead(client, **fields):
@@ -55,7 +48,7 @@ def test_duplicate_email_in_other_case_is_refused(admin_client):
     assert Lead.objects.count() == 1
 
 
-def test_note_records_its_author(admin_client):
+def test_note_records_its_author(admin_client, admin_user):
     lead = LeadFactory.create()
     url = reverse("admin:leads_lead_change", args=[lead.pk])
     data = form_data(admin_client, url)
@@ -64,7 +57,7 @@ def test_note_records_its_author(admin_client):
     note = Note.objects.get()
     assert (note.lead, note.author, note.body) == (
         lead,
-        User.objects.get(username="root"),
+        admin_user,
         "Asked for a call next week.",
     )
 

@@ -3,15 +3,9 @@ from django.urls import reverse
 
 from offers.models import Coupon, Offer
 from tests.admin_forms import errors_of, form_data
-from tests.factories import ProductFactory, UserFactory
+from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(UserFactory.create(username="root", is_superuser=True))
-    return client
 
 
 def add_offer(client, **fields):
