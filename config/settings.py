@@ -223,3 +223,10 @@ CELERY_BEAT_SCHEDULE = {
     "events-inbox-flush": {"task": "leads.events_inbox_flush", "schedule": 1.0},
     "lead-magnet-sweep": {"task": "funnels.lead_magnet_sweep", "schedule": 60.0},
 }
+
+# Stripe. The secret key is used by checkout (payments); the webhook secret verifies /webhooks/stripe/.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+STRIPE_WEBHOOK_MAX_BYTES = env.int("STRIPE_WEBHOOK_MAX_BYTES", default=256 * 1024)
+CELERY_BEAT_SCHEDULE["stripe-events-sweep"] = {"task": "offers.stripe_events_sweep", "schedule": 60.0}

@@ -6,6 +6,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from offers import views as offers_views
+
 
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness for load balancers: answers from the process alone, touching no database or cache."""
@@ -18,6 +20,7 @@ urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("f/", include("funnels.urls")),
     path("api/v1/", include("funnels.api_urls")),
+    path("webhooks/stripe/", offers_views.stripe_webhook, name="stripe-webhook"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from common.admin import ReadOnlyAdminMixin
 from common.forms import major_to_minor, minor_to_major
 from common.money import format_money
-from offers.models import Coupon, CouponRedemption, Offer, Order, OrderLine, Payment, Product, Refund
+from offers.models import Coupon, CouponRedemption, Offer, Order, OrderLine, Payment, Product, Refund, StripeEvent
 
 
 class OfferForm(forms.ModelForm):
@@ -272,3 +272,13 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Amount", ordering="amount_minor")
     def amount(self, obj: Refund) -> str:
         return format_money(obj.amount_minor, obj.currency)
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every verified Stripe webhook, with what became of it; failed ones say why."""
+
+    list_display = ["received_at", "type", "stripe_event_id", "status", "attempts", "error"]
+    list_filter = ["status", "type"]
+    search_fields = ["stripe_event_id"]
+    readonly_fields = tuple(f.name for f in StripeEvent._meta.fields)

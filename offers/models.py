@@ -175,6 +175,14 @@ class Order(models.Model):
 
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    payment = models.ForeignKey(
+        "Payment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="lines",
+        help_text="The charge that paid for this line (an upsell is its own charge).",
+    )
     offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="order_lines")
     role = models.CharField(max_length=20, choices=Offer.Role.choices, help_text="The offer's role when sold.")
     description = models.CharField(max_length=200)
@@ -259,3 +267,30 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return self.stripe_refund_id
+
+
+class StripeEvent(models.Model):
+    """A verified Stripe webhook, stored once (unique event id) and processed once by a task."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (a type Ladder does not act on)"
+        FAILED = "failed", "Failed"
+
+    stripe_event_id = models.CharField(max_length=100, unique=True)
+    type = models.CharField(max_length=100)
+    livemode = models.BooleanField(default=False)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["status", "received_at"], name="stripe_event_status")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.stripe_event_id}"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.auth.management import create_permissions
+
 ALL = ("add", "change", "delete", "view")
 VIEW = ("view",)
 
@@ -19,6 +23,7 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("offers", "orderline"): VIEW,
     ("offers", "payment"): VIEW,
     ("offers", "refund"): VIEW,
+    ("offers", "stripeevent"): VIEW,
     ("audiences", "audience"): ALL,
     ("audiences", "destination"): ALL,
     ("leads", "lead"): ALL,
@@ -50,3 +55,20 @@ SALES: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 ROLES = {"marketer": MARKETER, "sales": SALES}
+
+
+def sync_role_permissions(apps: Any) -> None:
+    """Make each group hold exactly its permissions; used by the migrations, with their historical models."""
+    # Permissions are normally created after all migrations; create them now so the groups can hold them.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for group_name, grants in ROLES.items():
+        group, _ = group_model.objects.get_or_create(name=group_name)
+        wanted = [(app, f"{action}_{model}") for (app, model), actions in grants.items() for action in actions]
+        group.permissions.set(
+            [permission_model.objects.get(content_type__app_label=app, codename=code) for app, code in wanted]
+        )

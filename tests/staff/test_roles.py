@@ -31,6 +31,7 @@ def test_marketer_builds_funnels_offers_audiences_and_works_leads(marketer_clien
         "admin:audiences_destination_changelist",
         "admin:leads_lead_changelist",
         "admin:offers_order_changelist",
+        "admin:offers_stripeevent_changelist",
     ]:
         assert marketer_client.get(reverse(name)).status_code == 200, name
     assert marketer_client.get(reverse("admin:funnels_funnel_change", args=[funnel.pk])).status_code == 200
@@ -83,6 +84,7 @@ def test_sales_cannot_see_destinations_secrets_or_payment_internals(sales_client
         reverse("admin:offers_payment_changelist"),
         reverse("admin:offers_refund_changelist"),
         reverse("admin:offers_coupon_changelist"),
+        reverse("admin:offers_stripeevent_changelist"),
     ]:
         assert sales_client.get(url).status_code == 403, url
     audience_page = sales_client.get(reverse("admin:audiences_audience_change", args=[destination.audience.pk]))

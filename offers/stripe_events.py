@@ -1,0 +1,146 @@
+"""Stripe webhooks: store each verified event once, then apply it once.
+
+The webhook, not the browser, is the source of truth for money: ``payment_intent.succeeded`` marks a charge
+and its order paid and records one ``purchase`` event per order line; ``payment_intent.payment_failed`` marks
+the charge failed; ``charge.refunded`` records each refund once and a ``refund`` event; and
+``charge.dispute.created`` records a ``chargeback`` event. Other types are acknowledged and ignored. Every
+effect is keyed (PaymentIntent, refund and dispute ids, idempotency keys), so Stripe's duplicates and
+out-of-order deliveries change nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from common.errors import ApplicationError
+from leads.contracts import EventRefs
+from leads.models import Event
+from leads.services import event_record
+from offers.models import Order, Payment, StripeEvent
+from offers.services import payment_record_succeeded, refund_record
+
+
+def _payment_for(intent_id: str | None) -> Payment | None:
+    if not intent_id:
+        return None
+    return Payment.objects.select_related("order__lead").filter(stripe_payment_intent_id=intent_id).first()
+
+
+def _order_refs(order: Order, offer_id: int | None = None) -> EventRefs:
+    return EventRefs(funnel_id=order.funnel_id, offer_id=offer_id, order_id=order.pk)
+
+
+def _intent_succeeded(intent: dict[str, Any]) -> None:
+    payment = _payment_for(intent.get("id"))
+    if payment is None:
+        public_id = (intent.get("metadata") or {}).get("order")
+        order = Order.objects.filter(public_id=public_id).first() if public_id else None
+        if order is None:
+            raise ApplicationError(f"No order is known for PaymentIntent {intent.get('id')}.")
+    else:
+        order = payment.order
+    amount = int(intent.get("amount_received") or intent.get("amount") or 0)
+    payment = payment_record_succeeded(order=order, payment_intent_id=str(intent["id"]), amount_minor=amount)
+    lines = list(payment.lines.all()) or list(order.lines.filter(payment__isnull=True))
+    for line in lines:
+        event_record(
+            type=Event.Type.PURCHASE,
+            idempotency_key=f"purchase:{order.pk}:{line.offer_id}",
+            lead=order.lead,
+            refs=_order_refs(order, line.offer_id),
+            properties={"amount_minor": line.amount_minor, "currency": line.currency, "role": line.role},
+        )
+
+
+def _intent_failed(intent: dict[str, Any]) -> None:
+    payment = _payment_for(intent.get("id"))
+    if payment is None:
+        raise ApplicationError(f"No charge is known for PaymentIntent {intent.get('id')}.")
+    if payment.status == Payment.Status.SUCCEEDED:
+        return  # a late failure notice for an attempt that later succeeded
+    error = intent.get("last_payment_error") or {}
+    payment.status = Payment.Status.FAILED
+    payment.failure_code = str(error.get("decline_code") or error.get("code") or "")[:100]
+    payment.save(update_fields=["status", "failure_code", "updated_at"])
+
+
+def _charge_refunded(charge: dict[str, Any]) -> None:
+    payment = _payment_for(charge.get("payment_intent"))
+    if payment is None:
+        raise ApplicationError(f"No charge is known for PaymentIntent {charge.get('payment_intent')}.")
+    refunds = (charge.get("refunds") or {}).get("data") or []
+    if not refunds:
+        # Newer API versions omit the list: record the difference from what is already known.
+        known = sum(r.amount_minor for r in payment.refunds.all())
+        missing = int(charge.get("amount_refunded") or 0) - known
+        refunds = [{"id": f"{charge['id']}:{charge['amount_refunded']}", "amount": missing}] if missing > 0 else []
+    for item in refunds:
+        refund = refund_record(
+            payment=payment,
+            stripe_refund_id=str(item["id"]),
+            amount_minor=int(item["amount"]),
+            reason=str(item.get("reason") or ""),
+        )
+        event_record(
+            type=Event.Type.REFUND,
+            idempotency_key=f"refund:{refund.stripe_refund_id}",
+            lead=payment.order.lead,
+            refs=_order_refs(payment.order),
+            properties={"amount_minor": refund.amount_minor, "currency": refund.currency},
+        )
+
+
+def _dispute_created(dispute: dict[str, Any]) -> None:
+    payment = _payment_for(dispute.get("payment_intent"))
+    if payment is None:
+        raise ApplicationError(f"No charge is known for PaymentIntent {dispute.get('payment_intent')}.")
+    event_record(
+        type=Event.Type.CHARGEBACK,
+        idempotency_key=f"chargeback:{dispute['id']}",
+        lead=payment.order.lead,
+        refs=_order_refs(payment.order),
+        properties={
+            "amount_minor": int(dispute.get("amount") or 0),
+            "currency": str(dispute.get("currency") or payment.currency).upper(),
+            "reason": str(dispute.get("reason") or ""),
+        },
+    )
+
+
+HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "payment_intent.succeeded": _intent_succeeded,
+    "payment_intent.payment_failed": _intent_failed,
+    "charge.refunded": _charge_refunded,
+    "charge.dispute.created": _dispute_created,
+}
+
+
+@transaction.atomic
+def stripe_event_process(*, stripe_event: StripeEvent) -> str:
+    """Apply one stored event exactly once; returns its final status.
+
+    The row is locked for the duration, so concurrent workers serialize and the second finds it done. A rule of
+    the domain refusing the event (an unknown order, too large a refund) marks it failed with the reason, for a
+    person to look at; anything else raises, so the task retries.
+    """
+    locked = StripeEvent.objects.select_for_update().get(pk=stripe_event.pk)
+    if locked.status != StripeEvent.Status.RECEIVED:
+        return locked.status
+    locked.attempts += 1
+    handler = HANDLERS.get(locked.type)
+    if handler is None:
+        locked.status = StripeEvent.Status.IGNORED
+    else:
+        try:
+            with transaction.atomic():
+                handler((locked.payload.get("data") or {}).get("object") or {})
+            locked.status = StripeEvent.Status.PROCESSED
+        except ApplicationError as refused:
+            locked.status, locked.error = StripeEvent.Status.FAILED, refused.message
+    locked.processed_at = timezone.now()
+    locked.save(update_fields=["status", "error", "attempts", "processed_at"])
+    return locked.status
