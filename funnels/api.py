@@ -255,6 +255,7 @@ class OptinApi(_CaptureApi):
         step = snapshot.optin_step(data.get("step"))
         if step is None:
             raise exceptions.ValidationError({"step": ["This funnel has no such opt-in step."]})
+        visitor_is_new = "visitor_id" not in data  # made here for this submission: no earlier visits to link
         visitor_id = data.get("visitor_id") or services.visitor_for_submission(funnel=funnel, submission_id=data["id"])
         visit = services.Visit(
             step=step,
@@ -285,6 +286,7 @@ class OptinApi(_CaptureApi):
                 consents={purpose: purpose in ticked for purpose in asked},
                 attribution=_attribution(data, timezone.now()),
                 source=f"api {funnel.slug} / {step.slug}",
+                visitor_is_new=visitor_is_new,
             )
         except CaptureInvalid as invalid:
             raise exceptions.ValidationError(invalid.errors) from invalid

@@ -147,6 +147,7 @@ def funnel_optin(
     consents: dict[str, bool],
     attribution: Attribution | None = None,
     source: str = "",
+    visitor_is_new: bool = False,
 ) -> Capture:
     """Capture an opt-in on ``visit.step``.
 
@@ -172,6 +173,7 @@ def funnel_optin(
         assume_eea=funnel.eea_rules,
         consents=answers,
         visitor_id=visit.visitor_id,
+        visitor_is_new=visitor_is_new,
         attribution=attribution,
         refs=visit.refs,
         idempotency_key=f"optin:{funnel.pk}:{submission_id}",

@@ -120,7 +120,7 @@ def _touch_from_event(event: Event) -> dict[str, Any]:
     return {**values, "occurred_at": event.occurred_at}
 
 
-def _record_touches(lead: Lead, visitor_id: uuid.UUID | None, current: Attribution | None) -> None:
+def _record_touches(lead: Lead, visitor_id: uuid.UUID | None, current: Attribution | None, *, new_lead: bool) -> None:
     """First touch: the visitor's earliest landing; last touch: their latest one (or this request's)."""
     landings = Event.objects.none()
     if visitor_id is not None:
@@ -138,6 +138,12 @@ def _record_touches(lead: Lead, visitor_id: uuid.UUID | None, current: Attributi
     last = current_values if current is not None and current.has_campaign else None
     if last is None:
         last = _touch_from_event(last_event) if last_event else current_values
+    if new_lead and first is not None and last is not None:  # nothing to keep or replace: one statement
+        insert_ignoring_conflicts(
+            [Touch(lead=lead, kind=Touch.Kind.FIRST, **first), Touch(lead=lead, kind=Touch.Kind.LAST, **last)],
+            conflict_fields=["lead", "kind"],
+        )
+        return
     if first is not None:
         insert_ignoring_conflicts([Touch(lead=lead, kind=Touch.Kind.FIRST, **first)], conflict_fields=["lead", "kind"])
     if last is not None:
@@ -162,6 +168,7 @@ def lead_capture(
     assume_eea: bool = True,
     consents: Sequence[ConsentAnswer] = (),
     visitor_id: uuid.UUID | None = None,
+    visitor_is_new: bool = False,
     attribution: Attribution | None = None,
     refs: EventRefs | None = None,
     occurred_at: dt.datetime | None = None,
@@ -172,7 +179,8 @@ def lead_capture(
     (two concurrent posts of one address make one lead), records the ``optin`` event under
     ``idempotency_key`` (a double submit records nothing more), and only for a new submission: each ticked
     consent with its exact wording, the first- and last-touch attribution, and the visitor's earlier
-    anonymous events linked to the lead. Raises CaptureInvalid, writing nothing, for bad input.
+    anonymous events linked to the lead (``visitor_is_new``: the id was made for this submission, so there are
+    none to look for). Raises CaptureInvalid, writing nothing, for bad input.
     """
     identity = _clean_identity(
         email=email, phone=phone, first_name=first_name, last_name=last_name, default_country=default_country
@@ -212,9 +220,10 @@ def lead_capture(
         ]
         Consent.objects.bulk_create(grants)
         recorded = [grant.purpose for grant in grants]
-        if visitor_id is not None:
-            Event.objects.filter(visitor_id=visitor_id, lead__isnull=True).update(lead=lead)
-        _record_touches(lead, visitor_id, attribution)
+        earlier_visits = None if visitor_is_new else visitor_id
+        if earlier_visits is not None:
+            Event.objects.filter(visitor_id=earlier_visits, lead__isnull=True).update(lead=lead)
+        _record_touches(lead, earlier_visits, attribution, new_lead=created)
     return Capture(
         lead_id=lead.pk,
         lead_public_id=lead.public_id,

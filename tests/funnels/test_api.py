@@ -58,6 +58,8 @@ def test_optin_creates_the_lead_with_consent_attribution_and_one_event(
     touch = Touch.objects.get(lead=lead, kind="first")
     assert (touch.utm_source, touch.utm_campaign, touch.fbclid) == ("facebook", "spring", "IwAR1")
     assert re.fullmatch(r"fb\.1\.\d{13}\.IwAR1", touch.fbc)
+    last = Touch.objects.get(lead=lead, kind="last")
+    assert (last.utm_source, last.utm_campaign, last.fbc) == ("facebook", "spring", touch.fbc)
     event = Event.objects.get(type="optin")
     assert (event.lead, event.funnel_id, event.step_id) == (lead, funnel.pk, steps["optin"].pk)
     assert len(mail.outbox) == 1
