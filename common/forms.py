@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 
-from common.money import Money, UnknownCurrency, currency_exponent, format_money
+from common.money import Money, UnknownCurrency, currency_exponent
 
 
 def major_to_minor(value: Decimal, currency: str, *, label: str) -> int:
@@ -34,6 +34,3 @@ def minor_to_major(amount_minor: int | None, currency: str) -> Decimal | None:
         return Money(amount_minor, currency).to_decimal()
     except UnknownCurrency:
         return None
-
-
-__all__ = ["format_money", "major_to_minor", "minor_to_major"]

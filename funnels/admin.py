@@ -196,7 +196,7 @@ class FunnelAdmin(_LiveFunnelGuardMixin, _SameFunnelStepsMixin, admin.ModelAdmin
     def diagram(self, obj: Funnel) -> SafeString:
         graph = selectors.funnel_graph(funnel=obj)
         problem_steps = {p.step for p in blocking_problems(graph) if p.step}
-        svg = funnel_svg(graph, prices=selectors.step_offer_prices(funnel=obj), problem_steps=problem_steps)
+        svg = funnel_svg(graph, problem_steps=problem_steps)
         # funnel_svg escapes every piece of stored text it places in the picture.
         return mark_safe(f'<div style="overflow-x:auto">{svg}</div>')  # noqa: S308
 

@@ -110,8 +110,7 @@ def beacon_rows(*, data: Any, snapshot: FunnelSnapshot, now: dt.datetime) -> lis
                 return None
             if kind == "page_view":
                 attribution = attribution_from_url(url=url, referrer=referrer, fbc_cookie=fbc, now=now)
-                landing = attribution.has_campaign or bool(attribution.referrer)
-                properties.update({**attribution.as_properties(), "landing": landing})
+                properties.update({**attribution.as_properties(), "landing": attribution.arrived_from_outside})
         elif "referrer" in item or "fbc" in item:
             return None  # the full path decides what these mean without a url
         variant = (

@@ -77,8 +77,7 @@ def _columns(graph: Graph) -> dict[int, int]:
     return depth
 
 
-def funnel_svg(graph: Graph, *, prices: dict[int, str] | None = None, problem_steps: set[str] | None = None) -> str:
-    prices = prices or {}
+def funnel_svg(graph: Graph, *, problem_steps: set[str] | None = None) -> str:
     problem_steps = problem_steps or set()
     if not graph.steps:
         return (
@@ -127,7 +126,7 @@ def funnel_svg(graph: Graph, *, prices: dict[int, str] | None = None, problem_st
             f'<text x="{x + 12}" y="{y + 42}" font-size="14" font-weight="600" fill="#0f172a">'
             f"{escape(_clip(node.name, 20))}</text>"
             f'<text x="{x + 12}" y="{y + 60}" font-size="12" fill="#334155">'
-            f"{escape(_clip(prices.get(step_id, ''), 28))}</text></g>"
+            f"{escape(_clip(node.price_label, 28))}</text></g>"
         )
     legend_y = height - 14
     parts.append(

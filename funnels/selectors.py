@@ -28,6 +28,12 @@ def funnel_graph(*, funnel: Funnel) -> Graph:
             bump_role=step.bump_offer.role if step.bump_offer else None,
             bump_currency=step.bump_offer.currency if step.bump_offer else None,
             bump_name=step.bump_offer.name if step.bump_offer else None,
+            price_label=" ".join(
+                [
+                    *([step.offer.price_display] if step.offer else []),
+                    *([f"+ bump {step.bump_offer.price_display}"] if step.bump_offer else []),
+                ]
+            ),
         )
         for step in steps
     }
@@ -37,17 +43,6 @@ def funnel_graph(*, funnel: Funnel) -> Graph:
     ):
         routes.setdefault(from_id, {})[outcome] = to_id
     return Graph(currency=funnel.currency, entry_id=funnel.entry_step_id, steps=nodes, routes=routes)
-
-
-def step_offer_prices(*, funnel: Funnel) -> dict[int, str]:
-    """Display prices of each step's offer (and bump), keyed by step id, for the diagram."""
-    prices: dict[int, str] = {}
-    for step in Step.objects.filter(funnel=funnel).select_related("offer", "bump_offer"):
-        parts = [step.offer.price_display] if step.offer else []
-        if step.bump_offer:
-            parts.append(f"+ bump {step.bump_offer.price_display}")
-        prices[step.pk] = " ".join(parts)
-    return prices
 
 
 def live_step(*, funnel_slug: str, step_slug: str) -> Step | None:

@@ -121,10 +121,12 @@ class Visit:
 
 def page_view_record(*, visit: Visit, attribution: Attribution, first_visit: bool) -> None:
     """Append a ``page_view``. Landings (a new visitor, a campaign, another site) carry full attribution."""
-    landing = first_visit or attribution.has_campaign or bool(attribution.referrer)
-    properties: dict[str, object] = {**attribution.as_properties(), "landing": landing}
-    if not landing:
-        properties = {"landing_url": attribution.landing_url, "landing": False}
+    landing = first_visit or attribution.arrived_from_outside
+    properties: dict[str, object] = (
+        {**attribution.as_properties(), "landing": True}
+        if landing
+        else {"landing_url": attribution.landing_url, "landing": False}
+    )
     event_record(
         type=Event.Type.PAGE_VIEW,
         idempotency_key=f"pv:{uuid.uuid4()}",
@@ -240,8 +242,9 @@ def events_ingest(*, funnel: Funnel, events: Sequence[ReportedEvent]) -> tuple[i
         )
         properties = dict(reported.properties)
         if reported.type == Event.Type.PAGE_VIEW and reported.attribution is not None:
-            landing = reported.attribution.has_campaign or bool(reported.attribution.referrer)
-            properties.update({**reported.attribution.as_properties(), "landing": landing})
+            properties.update(
+                {**reported.attribution.as_properties(), "landing": reported.attribution.arrived_from_outside}
+            )
         rows.append(
             Event(
                 type=reported.type,

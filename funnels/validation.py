@@ -56,6 +56,7 @@ class StepNode:
     bump_role: str | None = None
     bump_currency: str | None = None
     bump_name: str | None = None
+    price_label: str = ""  # for the diagram: "$7.00 + bump $17.00"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -175,7 +175,6 @@ class NoteInline(admin.TabularInline):
         "author",
         "created_at",
     )
-    formfield_overrides = {}
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         kwargs["widgets"] = {"body": forms.Textarea(attrs={"rows": 2, "cols": 80})}

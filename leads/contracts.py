@@ -40,6 +40,11 @@ class Attribution:
     gbraid: str = ""
     wbraid: str = ""
 
+    @property
+    def arrived_from_outside(self) -> bool:
+        """A landing: a campaign or click id, or a referrer on another site."""
+        return self.has_campaign or bool(self.referrer)
+
     def as_properties(self) -> dict[str, str]:
         return {name: value for name in ATTRIBUTION_FIELDS if (value := getattr(self, name))}
 

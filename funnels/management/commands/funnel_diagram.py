@@ -23,6 +23,4 @@ class Command(BaseCommand):
             raise CommandError(f"No funnel with slug {options['slug']!r}; known slugs: {known}.")
         graph = selectors.funnel_graph(funnel=funnel)
         problem_steps = {p.step for p in blocking_problems(graph) if p.step}
-        self.stdout.write(
-            funnel_svg(graph, prices=selectors.step_offer_prices(funnel=funnel), problem_steps=problem_steps)
-        )
+        self.stdout.write(funnel_svg(graph, problem_steps=problem_steps))
