@@ -1,9 +1,27 @@
 from __future__ import annotations
 
-from django import forms
-from django.contrib import admin
+import datetime as dt
+import json
+from typing import Any
 
-from audiences.models import Audience, Destination
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.text import slugify
+
+from audiences import tasks
+from audiences.models import Audience, AudienceMember, Destination, SyncBatch, SyncRun
+from audiences.presets import presets
+from audiences.rules import rule_members, rule_problems
+from audiences.services import audience_refresh
+from audiences.sync import destination_sync
+from common.admin import ReadOnlyAdminMixin
 
 
 class DestinationForm(forms.ModelForm):
@@ -25,6 +43,7 @@ class DestinationForm(forms.ModelForm):
             "remote_audience_id",
             "credentials",
             "mode",
+            "schedule_minutes",
             "is_active",
         ]
 
@@ -41,21 +60,225 @@ class DestinationInline(admin.TabularInline):
     show_change_link = True
 
 
+class AudienceForm(forms.ModelForm):
+    rule = forms.JSONField(
+        widget=forms.Textarea(attrs={"rows": 14, "cols": 90, "style": "font-family:monospace"}),
+        help_text=(
+            "Conditions: all / any / not; event (type, funnel, step, variant, offer, min_count, within_days or "
+            "between, utm_source, utm_campaign); purchase (offer, product, role, not_refunded, within_days, "
+            "min_amount_minor + currency); lead (country, region, postal_code_prefix, tags_any, stage, min_score, "
+            "consent, created_within_days); revenue (top_percent, currency). Ids are shown in each list's admin."
+        ),
+    )
+
+    class Meta:
+        model = Audience
+        fields = ["name", "slug", "description", "rule", "refresh_minutes"]
+
+    def clean_refresh_minutes(self) -> int:
+        minutes: int = self.cleaned_data["refresh_minutes"]
+        if minutes < 5:
+            raise forms.ValidationError("Rebuild at most every 5 minutes; live updates keep it current in between.")
+        return minutes
+
+
+def _size_chart(sizes: list[tuple[dt.date, int]]) -> SafeString:
+    """A small SVG line of the audience's daily size."""
+    if len(sizes) < 2:
+        return format_html("<em>{}</em>", "The chart appears after two days of refreshes.")
+    width, height, pad = 480, 120, 8
+    top = max(size for _, size in sizes) or 1
+    step = (width - 2 * pad) / (len(sizes) - 1)
+    points = " ".join(
+        f"{pad + i * step:.1f},{height - pad - (size / top) * (height - 2 * pad):.1f}"
+        for i, (_, size) in enumerate(sizes)
+    )
+    return format_html(
+        '<svg width="{}" height="{}" role="img" aria-label="{}"><polyline fill="none" stroke="#15803d" '
+        'stroke-width="2" points="{}"/><text x="{}" y="14" font-size="12">{}</text></svg>',
+        width,
+        height,
+        f"Size from {sizes[0][1]} on {sizes[0][0]} to {sizes[-1][1]} on {sizes[-1][0]}",
+        points,
+        pad,
+        f"max {top}",
+    )
+
+
 @admin.register(Audience)
 class AudienceAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "created_at"]
+    form = AudienceForm
+    list_display = ["name", "member_count", "refreshed_at", "rule_status"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["member_count", "refreshed_at", "rule_status", "growth", "preview"]
     inlines = [DestinationInline]
+    actions = ["refresh_now"]
+    change_form_template = "admin/audiences/audience/change_form.html"
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path("preview/", self.admin_site.admin_view(self.preview_view), name="audiences_audience_preview"),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        """The rule being edited, evaluated without saving: its problems, or the member count and 20 leads."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        problems: list[str] = []
+        count, sample = 0, []
+        try:
+            rule = json.loads(request.POST.get("rule", ""))
+        except json.JSONDecodeError as error:
+            problems = [f"The rule is not JSON: {error.msg} (line {error.lineno}, column {error.colno})."]
+        else:
+            problems = rule_problems(rule)
+            if not problems:
+                members = rule_members(rule)
+                count = members.count()
+                sample = list(members.order_by("-created_at")[:20])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Audience preview",
+            "opts": self.model._meta,
+            "problems": problems,
+            "count": count,
+            "sample": sample,
+        }
+        return TemplateResponse(request, "admin/audiences/audience/preview.html", context)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Audience | None = None) -> Any:
+        main = ["name", "slug", "description", "rule", "refresh_minutes"]
+        if obj is None:
+            return [(None, {"fields": ["start_from", *main]})]
+        return [
+            (None, {"fields": main}),
+            ("Members", {"fields": ["member_count", "refreshed_at", "rule_status", "growth", "preview"]}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Audience | None = None) -> Any:
+        return [*self.readonly_fields, "start_from"] if obj is None else self.readonly_fields
+
+    @admin.display(description="Start from")
+    def start_from(self, obj: Audience | None) -> SafeString:
+        """One click on a standard audience fills in its name and rule; then edit them."""
+        return format_html_join(
+            "",
+            '<p><a href="?preset={}">{}</a> — {}</p>',
+            ((p.key, p.name, p.description) for p in presets()),
+        )
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
+        chosen = next((p for p in presets() if p.key == request.GET.get("preset")), None)
+        if chosen is not None:
+            initial.update({"name": chosen.name, "slug": slugify(chosen.name)[:100], "description": chosen.description})
+            initial["rule"] = chosen.rule
+        return initial
+
+    def save_model(self, request: HttpRequest, obj: Audience, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(lambda: tasks.audience_refresh.delay(audience_pk=obj.pk))
+
+    @admin.display(description="Rule")
+    def rule_status(self, obj: Audience) -> SafeString:
+        if obj.rule_error:
+            return format_html('<strong style="color:#b91c1c">{}</strong>', obj.rule_error)
+        return format_html('<span style="color:#15803d">{}</span>', "OK")
+
+    @admin.display(description="Growth (daily size)")
+    def growth(self, obj: Audience) -> SafeString:
+        return _size_chart(list(obj.sizes.order_by("day").values_list("day", "size"))[-90:])
+
+    @admin.display(description="Some members")
+    def preview(self, obj: Audience) -> SafeString:
+        rows = AudienceMember.objects.filter(audience=obj).select_related("lead").order_by("-since")[:20]
+        if not rows:
+            return format_html("<em>{}</em>", "No members yet: nobody matches the rule, or it has not run.")
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                '<li><a href="{}">{}</a> since {}</li>',
+                (
+                    (reverse("admin:leads_lead_change", args=[m.lead_id]), m.lead.email, f"{m.since:%Y-%m-%d %H:%M}")
+                    for m in rows
+                ),
+            ),
+        )
+
+    @admin.action(description="Rebuild the selected audiences now")
+    def refresh_now(self, request: HttpRequest, queryset: Any) -> None:
+        for audience in queryset:
+            result = audience_refresh(audience=audience)
+            if result is None:
+                audience.refresh_from_db()
+                self.message_user(request, f"{audience}: {audience.rule_error}", messages.ERROR)
+            else:
+                self.message_user(request, f"{audience}: {result.size} members (+{result.added}, −{result.removed}).")
+
+
+class SyncBatchInline(admin.TabularInline):
+    model = SyncBatch
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("kind", "size", "accepted", "invalid", "reasons", "error", "attempts", "duration_ms")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every sync: what the diff found, what was sent, what the platform said (never identifiers)."""
+
+    list_display = ["started_at", "destination", "status", "dry_run", "to_add", "to_remove", "accepted", "invalid"]
+    list_filter = ["status", "dry_run", "destination__platform"]
+    list_select_related = ["destination"]
+    readonly_fields = tuple(f.name for f in SyncRun._meta.fields)
+    inlines = [SyncBatchInline]
 
 
 @admin.register(Destination)
 class DestinationAdmin(admin.ModelAdmin):
     form = DestinationForm
-    list_display = ["name", "audience", "platform", "mode", "has_credentials", "is_active"]
+    list_display = ["name", "audience", "platform", "mode", "has_credentials", "is_active", "health", "last_synced_at"]
     list_filter = ["platform", "mode", "is_active"]
     list_select_related = ["audience"]
+    readonly_fields = ["health", "last_synced_at"]
+    actions = ["sync_now", "dry_run"]
 
     @admin.display(description="Credentials", boolean=True)
     def has_credentials(self, obj: Destination) -> bool:
         return bool(obj.credentials)
+
+    @admin.display(description="Last sync")
+    def health(self, obj: Destination) -> SafeString:
+        run = obj.runs.filter(dry_run=False).first()
+        if run is None:
+            return format_html("<em>{}</em>", "Not synced yet.")
+        if run.status == SyncRun.Status.FAILED:
+            return format_html('<strong style="color:#b91c1c">Failed: {}</strong>', run.error)
+        return format_html(
+            '<span style="color:#15803d">{}</span>',
+            f"OK at {run.started_at:%Y-%m-%d %H:%M}: {run.accepted} accepted, {run.invalid} invalid",
+        )
+
+    def _run(self, request: HttpRequest, queryset: Any, *, dry_run: bool) -> None:
+        for destination in queryset.select_related("audience"):
+            run = destination_sync(destination=destination, dry_run=dry_run)
+            verb = "would send" if dry_run else "sent"
+            text = f"{destination}: {run.to_add} to add, {run.to_remove} to remove; {verb} {run.sent or run.to_add}."
+            if run.status == SyncRun.Status.FAILED:
+                self.message_user(request, f"{destination}: {run.error}", messages.ERROR)
+            else:
+                self.message_user(request, text)
+
+    @admin.action(description="Sync the selected destinations now")
+    def sync_now(self, request: HttpRequest, queryset: Any) -> None:
+        self._run(request, queryset, dry_run=False)
+
+    @admin.action(description="Dry run: count and preview, send nothing")
+    def dry_run(self, request: HttpRequest, queryset: Any) -> None:
+        self._run(request, queryset, dry_run=True)

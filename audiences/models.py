@@ -1,23 +1,79 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import ValidationError
 from django.db import models
 
+from audiences.rules import rule_problems
 from common.fields import EncryptedTextField
 
 
+def _default_rule() -> dict[str, Any]:
+    return {"event": {"type": "optin", "within_days": 7}}
+
+
 class Audience(models.Model):
-    """A named group of leads to retarget or exclude, kept in sync with ad platforms through destinations."""
+    """A named group of leads to retarget or exclude, kept in sync with ad platforms through destinations.
+
+    ``rule`` says who belongs (see audiences/rules.py); the members are stored and kept current.
+    """
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
+    rule = models.JSONField(default=_default_rule, help_text="Who belongs: conditions on events, purchases, fields.")
+    refresh_minutes = models.PositiveIntegerField(
+        default=60, help_text="Besides the live updates, rebuild the whole audience this often (repairs drift)."
+    )
+    member_count = models.PositiveIntegerField(default=0, editable=False)
+    rule_error = models.TextField(
+        blank=True, editable=False, help_text="Why the last refresh could not run (members were left as they were)."
+    )
+    refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=models.Q(refresh_minutes__gte=5), name="audience_refresh_5m")]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        problems = rule_problems(self.rule)
+        if problems:
+            raise ValidationError({"rule": problems})
+
+
+class AudienceMember(models.Model):
+    """A lead in an audience now, and since when."""
+
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="members")
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="audience_memberships")
+    since = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["audience", "lead"], name="audience_member_once")]
+        indexes = [models.Index(fields=["lead"], name="audience_member_lead")]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} in {self.audience_id}"
+
+
+class AudienceSize(models.Model):
+    """An audience's size on a day (the last full refresh of that day), for its growth chart."""
+
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="sizes")
+    day = models.DateField()
+    size = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["audience", "day"]
+        constraints = [models.UniqueConstraint(fields=["audience", "day"], name="audience_size_daily")]
+
+    def __str__(self) -> str:
+        return f"{self.audience_id} on {self.day}: {self.size}"
 
 
 class Destination(models.Model):
@@ -41,6 +97,8 @@ class Destination(models.Model):
     credentials = EncryptedTextField(blank=True, help_text="Access token or key; encrypted, never shown again.")
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.MIRROR)
     is_active = models.BooleanField(default=True)
+    schedule_minutes = models.PositiveIntegerField(default=60, help_text="Send what changed this often.")
+    last_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -51,3 +109,85 @@ class Destination(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_platform_display()})"
+
+
+class SyncRun(models.Model):
+    """One sync of a destination: what the diff found, what was sent, what the platform said."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="runs")
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    to_add = models.PositiveIntegerField(default=0)
+    to_remove = models.PositiveIntegerField(default=0)
+    to_update = models.PositiveIntegerField(default=0, help_text="Members whose identifiers changed.")
+    sent = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    invalid = models.PositiveIntegerField(default=0)
+    retries = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="The platform's reason; never identifiers.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.destination} at {self.started_at:%Y-%m-%d %H:%M}: {self.get_status_display()}"
+
+
+class SyncBatch(models.Model):
+    """One call to the platform within a run."""
+
+    class Kind(models.TextChoices):
+        ADD = "add", "Add"
+        REMOVE = "remove", "Remove"
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="batches")
+    kind = models.CharField(max_length=6, choices=Kind.choices)
+    size = models.PositiveIntegerField()
+    accepted = models.PositiveIntegerField(default=0)
+    invalid = models.PositiveIntegerField(default=0)
+    reasons = models.JSONField(default=dict, blank=True, help_text="Invalid rows by the platform's reason.")
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(default=0)
+    payload = models.JSONField(
+        null=True, blank=True, help_text="Sandbox destinations: the hashed rows that would have been sent."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.size}"
+
+
+class SyncLedger(models.Model):
+    """What a destination has been told about one lead: the hashes sent, added or removed, when, in which run.
+
+    The next sync sends the difference between the audience's consented members and this ledger.
+    """
+
+    class State(models.TextChoices):
+        ADDED = "added", "Added"
+        REMOVED = "removed", "Removed"
+
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="ledger")
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
+    hashes = models.JSONField(default=dict)
+    state = models.CharField(max_length=8, choices=State.choices)
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["destination", "lead"], name="sync_ledger_once")]
+        indexes = [models.Index(fields=["destination", "state"], name="sync_ledger_state")]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} {self.state} at {self.destination_id}"

@@ -204,7 +204,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # The Stripe library logs request and response bodies (client secrets, e-mail addresses) below WARNING.
+        "stripe": {"level": "WARNING"},
+    },
 }
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -226,7 +230,20 @@ CELERY_BEAT_SCHEDULE = {
 
 # Stripe. The secret key is used by checkout (payments); the webhook secret verifies /webhooks/stripe/.
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+# Where the library and the pages reach Stripe; empty means Stripe's own (tests point them at loopback fakes).
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+STRIPE_CONNECT_TIMEOUT = env.float("STRIPE_CONNECT_TIMEOUT", default=5.0)
+STRIPE_READ_TIMEOUT = env.float("STRIPE_READ_TIMEOUT", default=20.0)
+# After a purchase, upsells charge the saved card with one click for this long; then they ask for the card.
+ONE_CLICK_WINDOW_MINUTES = env.int("ONE_CLICK_WINDOW_MINUTES", default=15)
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 STRIPE_WEBHOOK_MAX_BYTES = env.int("STRIPE_WEBHOOK_MAX_BYTES", default=256 * 1024)
 CELERY_BEAT_SCHEDULE["stripe-events-sweep"] = {"task": "offers.stripe_events_sweep", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["audiences-refresh-marked"] = {"task": "audiences.refresh_marked", "schedule": 10.0}
+CELERY_BEAT_SCHEDULE["audiences-refresh-due"] = {"task": "audiences.refresh_due", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["audiences-sync-due"] = {"task": "audiences.sync_due", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["refund-requests-sweep"] = {"task": "offers.refund_requests_sweep", "schedule": 60.0}

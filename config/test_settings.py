@@ -6,13 +6,15 @@ os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production-01
 os.environ.setdefault("FIELD_ENCRYPTION_KEY", "mJf2q5n8m3xQ0G7s9wS0a1b2c3d4e5f6g7h8i9j0k1Y=")
 
 from config.settings import *  # noqa: E402,F403
+from config.settings import LOGGING as PRODUCTION_LOGGING  # noqa: E402
 from config.settings import STORAGES  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECURE_SSL_REDIRECT = False
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-LOGGING = {"version": 1, "disable_existing_loggers": False}
+# No console output, but the production levels of each logger (the log-capture tests rely on them).
+LOGGING = {"version": 1, "disable_existing_loggers": False, "loggers": PRODUCTION_LOGGING["loggers"]}
 # Serve static files straight from the apps, as in development: the suite never runs collectstatic.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True

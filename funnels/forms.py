@@ -49,3 +49,15 @@ class AnswerForm(forms.Form):
 
     outcome = forms.ChoiceField(choices=[("accept", "accept"), ("decline", "decline")])
     submission_id = forms.UUIDField(widget=forms.HiddenInput)
+
+
+class CheckoutForm(forms.Form):
+    """The order form's fields; the card itself never reaches Ladder (Stripe.js sends it to Stripe)."""
+
+    submission_id = forms.UUIDField(
+        error_messages={"invalid": "This form is out of date; reload the page.", "required": "Reload the page."}
+    )
+    bump = forms.BooleanField(required=False)
+    coupon = forms.CharField(max_length=40, required=False, label="Coupon code")
+    email = forms.CharField(max_length=320, required=False, label="E-mail")
+    first_name = forms.CharField(max_length=100, required=False, label="First name")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Sequence
@@ -18,9 +19,11 @@ from funnels.splits import variant_for
 from funnels.validation import Problem, blocking_problems, graph_problems
 from leads import selectors as lead_selectors
 from leads.contracts import Attribution, Capture, ConsentAnswer, EventRefs
-from leads.models import Consent, Event
-from leads.services import event_record, events_record_batch, lead_capture
-from offers.models import Offer
+from leads.models import Consent, Event, Lead
+from leads.services import CaptureInvalid, event_record, events_record_batch, lead_capture
+from offers import payments
+from offers.models import Offer, Order
+from offers.selectors import current_order
 
 
 class FunnelInvalid(ApplicationError):
@@ -267,3 +270,77 @@ def events_ingest(*, funnel: Funnel, events: Sequence[ReportedEvent]) -> tuple[i
 def visitor_for_submission(*, funnel: Funnel, submission_id: str) -> uuid.UUID:
     """A stable visitor id for an API opt-in that sent none, so a retried submission keeps its variant."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"ladder:{funnel.pk}:{submission_id}")
+
+
+# --- buying on the pages ------------------------------------------------------------------------------------
+
+PAID_STEP_KINDS = (Step.Kind.ORDER_FORM, Step.Kind.UPSELL, Step.Kind.DOWNSELL, Step.Kind.CROSS_SELL)
+
+
+def buyer_for(*, visit: Visit, submission_id: str, email: str, first_name: str, attribution: Attribution) -> Lead:
+    """The lead buying on this visit: the visitor's, or one captured from the order form's e-mail."""
+    lead = lead_selectors.lead_for_visitor(visitor_id=visit.visitor_id)
+    if lead is not None:
+        return lead
+    if not email.strip():
+        raise CaptureInvalid({"email": ["Enter your e-mail address; the receipt goes there."]})
+    capture = funnel_optin(
+        visit=visit,
+        submission_id=submission_id,
+        email=email,
+        first_name=first_name,
+        consents={},
+        attribution=attribution,
+        source=f"checkout {visit.step.funnel.slug} / {visit.step.slug}",
+    )
+    return Lead.objects.get(pk=capture.lead_id)
+
+
+def checkout_begin(
+    *, visit: Visit, lead: Lead, bump: bool, coupon_code: str, submission_id: str
+) -> payments.CheckoutStarted:
+    """Open the payment for this step: the order form's offer (and bump, if ticked) as a new order, or an offer
+    step's offer added to the visitor's paid order in this funnel (a new order when there is none)."""
+    step = visit.step
+    if step.kind not in PAID_STEP_KINDS or step.offer is None:
+        raise ApplicationError("Nothing is sold on this page.")
+    order = None if step.kind == Step.Kind.ORDER_FORM else current_order(lead_id=lead.pk, funnel_id=step.funnel_id)
+    if order is not None:
+        started = payments.addon_checkout_start(order=order, offer=step.offer)
+    else:
+        offers = [step.offer, *([step.bump_offer] if bump and step.bump_offer else [])]
+        started = payments.checkout_start(
+            lead=lead,
+            offers=offers,
+            funnel_id=step.funnel_id,
+            coupon_code=coupon_code,
+            submission_key=f"{step.pk}:{submission_id}",
+        )
+    event_record(
+        type=Event.Type.CHECKOUT_STARTED,
+        idempotency_key=f"checkout:{started.payment.pk}",
+        lead=lead,
+        visitor_id=visit.visitor_id,
+        refs=dataclasses.replace(visit.refs, order_id=started.order.pk),
+        properties={"amount_minor": started.total.amount_minor, "currency": started.total.currency},
+    )
+    return started
+
+
+def offer_accepted(*, visit: Visit, order: Order) -> Step | None:
+    """Record that the visitor bought this step's offer, once, and return where the accept route leads."""
+    event_record(
+        type=Event.Type.UPSELL_ACCEPTED,
+        idempotency_key=f"accept:{visit.step.pk}:{order.pk}",
+        lead=order.lead,
+        visitor_id=visit.visitor_id,
+        refs=dataclasses.replace(visit.refs, order_id=order.pk),
+    )
+    return selectors.next_step(step=visit.step, outcome="accept")
+
+
+def step_purchase_done(*, step: Step, order: Order) -> bool:
+    """Whether what this step sells has been paid for on ``order`` (the webhook decides)."""
+    if step.kind == Step.Kind.ORDER_FORM:
+        return order.status in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)
+    return step.offer is not None and order.lines.filter(offer=step.offer).exists()

@@ -18,6 +18,7 @@ from common.money import format_money
 from leads import selectors
 from leads.forms import LeadForm
 from leads.models import Consent, Event, Lead, Note, Stage, Tag, Touch
+from leads.services import leads_mark_changed
 
 
 class FunnelFilter(admin.SimpleListFilter):
@@ -183,6 +184,10 @@ class NoteInline(admin.TabularInline):
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        leads_mark_changed(lead_ids=[form.instance.pk])  # tags, stage, score, consents: audiences may change
+
     form = LeadForm
     list_display = ["email", "full_name", "country", "stage", "owner", "score", "ad_consent_badge", "created_at"]
     list_filter = [

@@ -212,3 +212,30 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return self.body[:60]
+
+
+class LeadMark(models.Model):
+    """A lead whose audiences may have changed (a new event, an edit); the audience refresher takes these.
+
+    One row per lead however many changes there were (the marks coalesce); ``marked_at`` moves with each change, so
+    a change made while the refresher works on the lead is not cleared with the older mark.
+    """
+
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["marked_at"], name="lead_mark_time")]
+
+    def __str__(self) -> str:
+        return f"lead {self.pk} changed at {self.marked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Suppression(models.Model):
+    """An erased person's e-mail, kept only as a SHA-256 fingerprint so the address is never captured again."""
+
+    email_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"suppressed {self.email_sha256[:12]}…"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +16,7 @@ from django.utils import timezone
 from common.db import insert_ignoring_conflicts
 from common.errors import ApplicationError
 from leads.contracts import ATTRIBUTION_FIELDS, Attribution, Capture, ConsentAnswer, EventRefs
-from leads.models import Consent, Event, Lead, Touch
+from leads.models import Consent, Event, Lead, LeadMark, Note, Suppression, Touch
 from leads.normalization import normalize_email, normalize_phone
 
 # Countries where GDPR-style rules apply (EEA, UK, Switzerland): ad-audience consent must be explicit.
@@ -106,8 +107,21 @@ def event_record(
         [Event(idempotency_key=idempotency_key, **defaults)], conflict_fields=["idempotency_key"]
     )
     if inserted:
+        if lead is not None:
+            leads_mark_changed(lead_ids=[lead.pk])
         return Event(pk=inserted[0], idempotency_key=idempotency_key, **defaults), True
     return Event.objects.get(idempotency_key=idempotency_key), False
+
+
+def leads_mark_changed(*, lead_ids: Sequence[int]) -> None:
+    """Mark leads whose audience memberships may have changed, in the caller's transaction."""
+    now = timezone.now()
+    LeadMark.objects.bulk_create(
+        [LeadMark(lead_id=lead_id, marked_at=now) for lead_id in sorted(set(lead_ids))],
+        update_conflicts=True,
+        unique_fields=["lead"],
+        update_fields=["marked_at"],
+    )
 
 
 def _touch_from_event(event: Event) -> dict[str, Any]:
@@ -187,6 +201,8 @@ def lead_capture(
     )
     occurred_at = occurred_at or timezone.now()
     country = default_country.upper() if identity["phone"] == "" else _country_of(identity["phone"], default_country)
+    if Suppression.objects.filter(email_sha256=email_fingerprint(identity["email"])).exists():
+        raise ApplicationError("This address asked to be forgotten; it cannot be captured again.", field="email")
     try:
         lead, created = _upsert_lead(identity, country=country)
     except IntegrityError as error:  # only a check constraint can get here: normalization is out of step
@@ -240,4 +256,32 @@ def _country_of(phone_e164: str, fallback: str) -> str:
 
 def events_record_batch(*, events: Sequence[Event]) -> int:
     """Insert the events whose idempotency keys are new, in one statement; returns how many were new."""
-    return len(insert_ignoring_conflicts(events, conflict_fields=["idempotency_key"]))
+    inserted = insert_ignoring_conflicts(events, conflict_fields=["idempotency_key"])
+    lead_ids = [event.lead_id for event in events if event.lead_id is not None]
+    if inserted and lead_ids:
+        leads_mark_changed(lead_ids=lead_ids)
+    return len(inserted)
+
+
+def email_fingerprint(normalized_email: str) -> str:
+    return hashlib.sha256(normalized_email.encode("utf-8")).hexdigest()
+
+
+@transaction.atomic
+def lead_forget(*, lead: Lead) -> Lead:
+    """Erase a person's data (GDPR): the row stays as a pseudonymous tombstone for the event history, and the
+    e-mail's fingerprint stays as a suppression key, so the address is never captured again."""
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if lead.erased_at is not None:
+        return lead
+    Suppression.objects.get_or_create(email_sha256=email_fingerprint(lead.email))
+    lead.email = f"erased-{lead.public_id}@erased.invalid"
+    lead.phone = lead.first_name = lead.last_name = lead.region = lead.city = lead.postal_code = ""
+    lead.erased_at = timezone.now()
+    lead.save()
+    lead.tags.clear()
+    Touch.objects.filter(lead=lead).delete()
+    Consent.objects.filter(lead=lead).delete()
+    Note.objects.filter(lead=lead).delete()
+    leads_mark_changed(lead_ids=[lead.pk])
+    return lead

@@ -147,6 +147,9 @@ class Order(models.Model):
     refunded_minor = models.BigIntegerField(default=0)
     coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     stripe_customer_id = models.CharField(max_length=100, blank=True)
+    submission_key = models.CharField(
+        max_length=100, null=True, blank=True, unique=True, editable=False, help_text="One order per form submission."
+    )
     created_at = models.DateTimeField(db_index=True)
     paid_at = models.DateTimeField(null=True, blank=True)
 
@@ -219,9 +222,20 @@ class CouponRedemption(models.Model):
 
 
 class Payment(models.Model):
-    """One Stripe PaymentIntent. Its status mirrors Stripe's; the webhook is the source of truth."""
+    """One Stripe PaymentIntent. Its status mirrors Stripe's; the webhook is the source of truth.
+
+    A payment is recorded (``pending``, with its idempotency key) before Stripe is asked, so a crash, a retry
+    or a double click reaches Stripe as the same request. ``offer`` is set on a payment that buys one more
+    offer for a paid order (a one-click upsell, or its checkout once the one-click window has passed): its
+    order line is added when the payment succeeds.
+    """
+
+    class Kind(models.TextChoices):
+        CHECKOUT = "checkout", "Checkout (card entered)"
+        ONE_CLICK = "one_click", "One click (saved card)"
 
     class Status(models.TextChoices):
+        PENDING = "pending", "Recorded, not yet accepted by Stripe"
         REQUIRES_PAYMENT_METHOD = "requires_payment_method", "Requires payment method"
         REQUIRES_CONFIRMATION = "requires_confirmation", "Requires confirmation"
         REQUIRES_ACTION = "requires_action", "Requires action (3-D Secure)"
@@ -231,11 +245,18 @@ class Payment(models.Model):
         CANCELED = "canceled", "Canceled"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payments")
-    stripe_payment_intent_id = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CHECKOUT)
+    offer = models.ForeignKey(
+        Offer, null=True, blank=True, on_delete=models.PROTECT, related_name="payments", help_text="Add-on offer."
+    )
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True, editable=False)
+    stripe_payment_intent_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    stripe_payment_method_id = models.CharField(max_length=100, blank=True)
     amount_minor = models.BigIntegerField()
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     status = models.CharField(max_length=30, choices=Status.choices)
     failure_code = models.CharField(max_length=100, blank=True)
+    failure_message = models.CharField(max_length=255, blank=True, help_text="What the buyer was told.")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -247,7 +268,11 @@ class Payment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.stripe_payment_intent_id
+        return self.stripe_payment_intent_id or f"payment {self.pk} ({self.get_status_display().lower()})"
+
+    @property
+    def refunded_minor(self) -> int:
+        return sum(refund.amount_minor for refund in self.refunds.all())
 
 
 class Refund(models.Model):
@@ -294,3 +319,40 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.stripe_event_id}"
+
+
+class RefundRequest(models.Model):
+    """A refund a person asked for in the admin, sent to Stripe by a retried task (the outbox of refunds)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Sending to Stripe"
+        SUCCEEDED = "succeeded", "Refunded"
+        FAILED = "failed", "Refused"
+
+    class Reason(models.TextChoices):
+        REQUESTED_BY_CUSTOMER = "requested_by_customer", "Requested by the customer"
+        DUPLICATE = "duplicate", "Duplicate charge"
+        FRAUDULENT = "fraudulent", "Fraudulent"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refund_requests")
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    reason = models.CharField(max_length=30, choices=Reason.choices, default=Reason.REQUESTED_BY_CUSTOMER)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    refund = models.OneToOneField(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="request")
+    requested_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="refund_request_amount_positive"),
+            models.CheckConstraint(condition=_CURRENCY_FORMAT, name="refund_request_currency_iso"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="refund_request_status")]
+
+    def __str__(self) -> str:
+        return f"Refund of {format_money(self.amount_minor, self.currency)} ({self.get_status_display().lower()})"

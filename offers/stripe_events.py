@@ -17,17 +17,25 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.errors import ApplicationError
+from integrations.errors import IntegrationPermanentError, IntegrationTransientError
+from integrations.stripe.amounts import from_stripe
 from leads.contracts import EventRefs
 from leads.models import Event
 from leads.services import event_record
 from offers.models import Order, Payment, StripeEvent
+from offers.payments import payment_failed, payment_succeeded, payments_enabled, refund_event_record, stripe_gateway
 from offers.services import payment_record_succeeded, refund_record
 
 
-def _payment_for(intent_id: str | None) -> Payment | None:
-    if not intent_id:
-        return None
-    return Payment.objects.select_related("order__lead").filter(stripe_payment_intent_id=intent_id).first()
+def _payment_for(intent_id: str | None, metadata: dict[str, Any] | None = None) -> Payment | None:
+    """The payment a Stripe object is about: by PaymentIntent id, or by the payment id Ladder put in its metadata
+    (the webhook can arrive before Stripe's answer to the request that made the PaymentIntent)."""
+    payments = Payment.objects.select_related("order__lead")
+    found = payments.filter(stripe_payment_intent_id=intent_id).first() if intent_id else None
+    reference = str((metadata or {}).get("payment") or "")
+    if found is None and reference.isdigit():
+        found = payments.filter(pk=int(reference)).first()
+    return found
 
 
 def _order_refs(order: Order, offer_id: int | None = None) -> EventRefs:
@@ -35,37 +43,64 @@ def _order_refs(order: Order, offer_id: int | None = None) -> EventRefs:
 
 
 def _intent_succeeded(intent: dict[str, Any]) -> None:
-    payment = _payment_for(intent.get("id"))
+    metadata = intent.get("metadata") or {}
+    payment = _payment_for(intent.get("id"), metadata)
+    currency = str(intent.get("currency") or "").upper()
+    amount = from_stripe(int(intent.get("amount_received") or intent.get("amount") or 0), currency)
     if payment is None:
-        public_id = (intent.get("metadata") or {}).get("order")
+        public_id = metadata.get("order")
         order = Order.objects.filter(public_id=public_id).first() if public_id else None
         if order is None:
             raise ApplicationError(f"No order is known for PaymentIntent {intent.get('id')}.")
-    else:
-        order = payment.order
-    amount = int(intent.get("amount_received") or intent.get("amount") or 0)
-    payment = payment_record_succeeded(order=order, payment_intent_id=str(intent["id"]), amount_minor=amount)
-    lines = list(payment.lines.all()) or list(order.lines.filter(payment__isnull=True))
-    for line in lines:
-        event_record(
-            type=Event.Type.PURCHASE,
-            idempotency_key=f"purchase:{order.pk}:{line.offer_id}",
-            lead=order.lead,
-            refs=_order_refs(order, line.offer_id),
-            properties={"amount_minor": line.amount_minor, "currency": line.currency, "role": line.role},
-        )
+        payment = payment_record_succeeded(order=order, payment_intent_id=str(intent["id"]), amount_minor=amount)
+        if not payment.lines.exists():
+            order.lines.filter(payment__isnull=True).update(payment=payment)
+    payment_succeeded(
+        payment=payment,
+        intent_id=str(intent["id"]),
+        amount_minor=amount,
+        payment_method_id=_ref(intent.get("payment_method")),
+        customer_id=_ref(intent.get("customer")),
+    )
+
+
+def _ref(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("id") or "")
+    return str(value or "")
 
 
 def _intent_failed(intent: dict[str, Any]) -> None:
-    payment = _payment_for(intent.get("id"))
+    payment = _payment_for(intent.get("id"), intent.get("metadata"))
     if payment is None:
         raise ApplicationError(f"No charge is known for PaymentIntent {intent.get('id')}.")
-    if payment.status == Payment.Status.SUCCEEDED:
-        return  # a late failure notice for an attempt that later succeeded
-    error = intent.get("last_payment_error") or {}
-    payment.status = Payment.Status.FAILED
-    payment.failure_code = str(error.get("decline_code") or error.get("code") or "")[:100]
-    payment.save(update_fields=["status", "failure_code", "updated_at"])
+    current = _current_state(intent)
+    if current.get("status") == "succeeded":
+        _intent_succeeded(current)  # the failure notice is older than the buyer's successful retry
+        return
+    error = current.get("last_payment_error") or {}
+    code = str(error.get("decline_code") or error.get("code") or "")
+    if payment.status == Payment.Status.REQUIRES_ACTION and code == "authentication_required":
+        return  # the buyer is being asked to confirm on the page; not a failure yet
+    payment_failed(payment=payment, code=code, message=str(error.get("message") or ""))
+
+
+def _current_state(intent: dict[str, Any]) -> dict[str, Any]:
+    """Stripe delivers events out of order: before acting on a failure, ask Stripe for the intent as it is now."""
+    if not payments_enabled() or not intent.get("id"):
+        return intent
+    try:
+        current = stripe_gateway().intent_retrieve(str(intent["id"]))
+    except IntegrationTransientError:
+        raise  # the task retries
+    except IntegrationPermanentError:
+        return intent
+    return {
+        **intent,
+        "status": current.status,
+        "payment_method": current.payment_method_id or intent.get("payment_method"),
+        "last_payment_error": intent.get("last_payment_error") if current.status != "succeeded" else None,
+    }
 
 
 def _charge_refunded(charge: dict[str, Any]) -> None:
@@ -82,16 +117,10 @@ def _charge_refunded(charge: dict[str, Any]) -> None:
         refund = refund_record(
             payment=payment,
             stripe_refund_id=str(item["id"]),
-            amount_minor=int(item["amount"]),
+            amount_minor=from_stripe(int(item["amount"]), payment.currency),
             reason=str(item.get("reason") or ""),
         )
-        event_record(
-            type=Event.Type.REFUND,
-            idempotency_key=f"refund:{refund.stripe_refund_id}",
-            lead=payment.order.lead,
-            refs=_order_refs(payment.order),
-            properties={"amount_minor": refund.amount_minor, "currency": refund.currency},
-        )
+        refund_event_record(refund=refund)
 
 
 def _dispute_created(dispute: dict[str, Any]) -> None:

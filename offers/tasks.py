@@ -8,14 +8,15 @@ from celery import shared_task
 from django.db import DatabaseError
 from django.utils import timezone
 
-from offers import stripe_events
-from offers.models import StripeEvent
+from integrations.errors import IntegrationTransientError
+from offers import payments, stripe_events
+from offers.models import RefundRequest, StripeEvent
 
 
 @shared_task(
     name="offers.stripe_event_process",
     acks_late=True,
-    autoretry_for=(DatabaseError,),
+    autoretry_for=(DatabaseError, IntegrationTransientError),
     retry_backoff=True,
     max_retries=8,
 )
@@ -35,4 +36,30 @@ def stripe_events_sweep() -> int:
     ).values_list("pk", flat=True)[:1000]
     for pk in stale:
         stripe_event_process.delay(stripe_event_pk=pk)
+    return len(stale)
+
+
+@shared_task(
+    name="offers.refund_request_send",
+    acks_late=True,
+    autoretry_for=(DatabaseError, IntegrationTransientError),
+    retry_backoff=True,
+    max_retries=10,
+)
+def refund_request_send(*, refund_request_pk: int) -> str | None:
+    """Send a refund asked for in the admin; the same idempotency key every time, so a retry refunds once."""
+    request = RefundRequest.objects.select_related("payment__order").filter(pk=refund_request_pk).first()
+    if request is None:
+        return None
+    return payments.refund_request_send(request=request).status
+
+
+@shared_task(name="offers.refund_requests_sweep", acks_late=True, ignore_result=True)
+def refund_requests_sweep() -> int:
+    """Queue refunds still pending after a minute (their enqueue was lost, or their retries ran out)."""
+    stale = RefundRequest.objects.filter(
+        status=RefundRequest.Status.PENDING, created_at__lt=timezone.now() - dt.timedelta(minutes=1)
+    ).values_list("pk", flat=True)[:1000]
+    for pk in stale:
+        refund_request_send.delay(refund_request_pk=pk)
     return len(stale)

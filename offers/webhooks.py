@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from common.db import insert_ignoring_conflicts
+from common.tasks import enqueue_on_commit
 from integrations.stripe.webhooks import VerifiedEvent
 from offers import tasks
 from offers.models import StripeEvent
@@ -19,5 +20,5 @@ def stripe_event_receive(*, event: VerifiedEvent) -> bool:
         )
         if inserted:
             pk = inserted[0]
-            transaction.on_commit(lambda: tasks.stripe_event_process.delay(stripe_event_pk=pk))
+            enqueue_on_commit(tasks.stripe_event_process, stripe_event_pk=pk)
     return bool(inserted)

@@ -18,6 +18,9 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from audiences.models import Audience, Destination
+from audiences.presets import presets
+from audiences.services import audience_refresh
+from audiences.sync import destination_sync
 from funnels.models import Funnel, Route, Step, Variant
 from funnels.services import funnel_publish
 from leads.models import Consent, Event, Lead, Note, Stage, Tag, Touch
@@ -282,16 +285,6 @@ def _ensure_ladder() -> Ladder:
     coupon = Coupon.objects.get_or_create(
         code="LAUNCH20", defaults={"kind": "percent", "percent_off": 20, "max_redemptions": 500}
     )[0]
-    audience, _ = Audience.objects.get_or_create(
-        slug="optin-no-tripwire",
-        defaults={"name": "Opted in, no tripwire", "description": "Retarget e-book readers who did not buy."},
-    )
-    Destination.objects.get_or_create(
-        audience=audience,
-        platform=Destination.Platform.SANDBOX,
-        account_id="",
-        defaults={"name": "Sandbox preview"},
-    )
     return Ladder(funnel=funnel, steps=steps, offers=offers, coupon=coupon)
 
 
@@ -365,6 +358,7 @@ def demo_seed(*, progress: Callable[[int, str], None] | None = None) -> dict[str
         ladder = _ensure_ladder()
         if not Lead.objects.filter(email__endswith="@" + DEMO_DOMAIN).exists():
             _seed_history(ladder, users, report)
+        _ensure_audiences(ladder)
     return {
         "leads": Lead.objects.filter(email__endswith="@" + DEMO_DOMAIN).count(),
         "events": Event.objects.filter(idempotency_key__startswith="demo:").count(),
@@ -675,3 +669,26 @@ def _seed_orders(ladder: Ladder, leads: list[Lead], plans: list[_Plan]) -> dict[
     Refund.objects.bulk_create(refunds)
     Order.objects.bulk_update(refunded_orders, ["refunded_minor", "status"])
     return result
+
+
+DEMO_AUDIENCES = ("optin_no_tripwire", "tripwire_not_core", "abandoned_checkout", "recent_customers", "top_revenue")
+
+
+def _ensure_audiences(ladder: Ladder) -> None:
+    """The standard audiences, built from the demo's history, each synced once to a sandbox destination."""
+    for preset in presets(days=30):
+        if preset.key not in DEMO_AUDIENCES:
+            continue
+        audience, created = Audience.objects.get_or_create(
+            slug=preset.key.replace("_", "-"),
+            defaults={"name": preset.name, "description": preset.description, "rule": preset.rule},
+        )
+        destination, _ = Destination.objects.get_or_create(
+            audience=audience,
+            platform=Destination.Platform.SANDBOX,
+            account_id="",
+            defaults={"name": "Sandbox preview"},
+        )
+        if created:
+            audience_refresh(audience=audience)
+            destination_sync(destination=destination)

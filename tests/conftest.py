@@ -59,3 +59,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture
+def stripe_fake(settings: Any) -> Any:
+    """The loopback Stripe (tests/fakes/stripe_api.py), with Ladder's settings pointed at it."""
+    from tests.fakes.stripe_api import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, fake_stripe
+
+    with fake_stripe() as fake:
+        settings.STRIPE_SECRET_KEY = SECRET_KEY
+        settings.STRIPE_PUBLISHABLE_KEY = PUBLISHABLE_KEY
+        settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+        settings.STRIPE_API_BASE = fake.base_url
+        settings.STRIPE_JS_URL = f"{fake.base_url}/v3/"
+        settings.STRIPE_MAX_NETWORK_RETRIES = 2
+        yield fake

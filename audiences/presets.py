@@ -1,0 +1,77 @@
+"""Standard audiences a marketer starts from with one click, then edits: each returns a rule (see rules.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Preset:
+    key: str
+    name: str
+    description: str
+    rule: dict[str, Any]
+
+
+def presets(*, days: int = 7, offer_a: int | None = None, offer_b: int | None = None) -> list[Preset]:
+    bought_a_not_b: dict[str, Any] = {
+        "all": [
+            {"purchase": {"offer": offer_a} if offer_a else {"role": "tripwire"}},
+            {"not": {"purchase": {"offer": offer_b} if offer_b else {"role": "core"}}},
+        ]
+    }
+    return [
+        Preset(
+            key="optin_no_tripwire",
+            name=f"Opted in, no tripwire within {days} days",
+            description="Retarget people who took the lead magnet but have not bought the tripwire.",
+            rule={
+                "all": [
+                    {"event": {"type": "optin", "within_days": days}},
+                    {"not": {"purchase": {"role": "tripwire"}}},
+                ]
+            },
+        ),
+        Preset(
+            key="tripwire_not_core",
+            name="Bought the tripwire, not the core offer",
+            description="Show tripwire buyers the next step up the ladder.",
+            rule={"all": [{"purchase": {"role": "tripwire"}}, {"not": {"purchase": {"role": "core"}}}]},
+        ),
+        Preset(
+            key="bought_a_not_b",
+            name="Bought A, not B",
+            description="Cross-sell: replace the offers with the ones you mean.",
+            rule=bought_a_not_b,
+        ),
+        Preset(
+            key="abandoned_checkout",
+            name=f"Abandoned checkout (last {days} days)",
+            description="Started a checkout and bought nothing since.",
+            rule={
+                "all": [
+                    {"event": {"type": "checkout_started", "within_days": days}},
+                    {"not": {"purchase": {"within_days": days}}},
+                ]
+            },
+        ),
+        Preset(
+            key="refunded",
+            name="Refunded",
+            description="People who had a refund: exclude them from upsell campaigns.",
+            rule={"event": {"type": "refund"}},
+        ),
+        Preset(
+            key="recent_customers",
+            name=f"Customers of the last {days} days",
+            description="An exclusion list: do not pay to show ads for what they just bought.",
+            rule={"purchase": {"within_days": days, "not_refunded": True}},
+        ),
+        Preset(
+            key="top_revenue",
+            name="Top 20% by net revenue",
+            description="Your best customers by revenue net of refunds (USD); a seed for lookalikes.",
+            rule={"revenue": {"top_percent": 20, "currency": "USD"}},
+        ),
+    ]

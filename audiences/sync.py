@@ -1,0 +1,221 @@
+"""Syncing an audience to a destination: send only the difference between the members and the ledger.
+
+Who may be uploaded: members of the audience, not erased, whose latest ad-audience consent is a grant. The diff
+is two queries: members the ledger does not hold as added (to add), and ledger rows held as added whose lead is
+no longer eligible (to remove, in mirror mode). Rows go out in the destination's batch size; the ledger records
+each accepted batch, so a failed batch is simply part of the next diff and the ledger converges.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from django.db.models import Exists, F, OuterRef, QuerySet
+from django.utils import timezone
+
+from audiences.models import Audience, Destination, SyncBatch, SyncLedger, SyncRun
+from audiences.rules import granted_now
+from integrations.audience_upload import AudienceUploader, SandboxUploader, UploadResult, UploadRow
+from integrations.errors import IntegrationPermanentError, IntegrationTransientError
+from integrations.identifiers import meta_hashes
+from leads.models import Consent, Lead
+
+ATTEMPTS = 3
+PREVIEW_ROWS = 20
+
+
+def eligible_leads(audience: Audience) -> QuerySet[Lead]:
+    """Members who may be uploaded: not erased, with ad-audience consent granted now."""
+    return Lead.objects.filter(
+        audience_memberships__audience=audience,
+        erased_at__isnull=True,
+        pk__in=granted_now(Consent.Purpose.AD_AUDIENCES),
+    ).order_by("pk")
+
+
+def leads_to_add(destination: Destination) -> QuerySet[Lead]:
+    held = SyncLedger.objects.filter(destination=destination, lead=OuterRef("pk"), state=SyncLedger.State.ADDED)
+    return eligible_leads(destination.audience).exclude(Exists(held))
+
+
+def ledger_to_remove(destination: Destination) -> QuerySet[SyncLedger]:
+    eligible = eligible_leads(destination.audience).values("pk")
+    return (
+        SyncLedger.objects.filter(destination=destination, state=SyncLedger.State.ADDED)
+        .exclude(lead_id__in=eligible)
+        .order_by("lead_id")
+    )
+
+
+def ledger_maybe_changed(destination: Destination) -> QuerySet[SyncLedger]:
+    """Held members edited since the destination was told about them: their identifiers may have changed."""
+    eligible = eligible_leads(destination.audience).values("pk")
+    return (
+        SyncLedger.objects.filter(
+            destination=destination,
+            state=SyncLedger.State.ADDED,
+            lead__updated_at__gt=F("changed_at"),
+            lead_id__in=eligible,
+        )
+        .select_related("lead")
+        .order_by("lead_id")
+    )
+
+
+def _resend_changed(run: SyncRun, uploader: AudienceUploader, held: list[SyncLedger], *, mirror: bool) -> None:
+    """Tell the destination a member's new identifiers: the old hashes out (mirror mode), the new ones in."""
+    changed = [(entry, lead_hashes(entry.lead)) for entry in held]
+    changed = [(entry, new) for entry, new in changed if new != entry.hashes]
+    if not changed:
+        SyncLedger.objects.filter(pk__in=[entry.pk for entry in held]).update(changed_at=timezone.now())
+        return
+    run.to_update += len(changed)
+    if mirror:
+        old = [UploadRow(key=str(entry.lead_id), hashes=entry.hashes) for entry, _ in changed]
+        _send(run, uploader, SyncBatch.Kind.REMOVE, old, SyncLedger.State.REMOVED)
+    new = [UploadRow(key=str(entry.lead_id), hashes=hashes) for entry, hashes in changed]
+    _send(run, uploader, SyncBatch.Kind.ADD, new, SyncLedger.State.ADDED)
+    unchanged = {entry.pk for entry in held} - {entry.pk for entry, _ in changed}
+    SyncLedger.objects.filter(pk__in=unchanged).update(changed_at=timezone.now())
+
+
+def lead_hashes(lead: Lead) -> dict[str, str]:
+    return meta_hashes(
+        email=lead.email,
+        phone=lead.phone,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        city=lead.city,
+        region=lead.region,
+        postal_code=lead.postal_code,
+        country=lead.country,
+        phone_is_stored=True,
+    )
+
+
+def uploader_for(destination: Destination) -> AudienceUploader:
+    if destination.platform == Destination.Platform.SANDBOX:
+        return SandboxUploader()
+    raise IntegrationPermanentError(
+        f"{destination.get_platform_display()} uploads are not available in this version of Ladder; "
+        "use a sandbox destination to preview what would be sent."
+    )
+
+
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def destination_sync(
+    *,
+    destination: Destination,
+    dry_run: bool = False,
+    uploader: AudienceUploader | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SyncRun:
+    """Send what changed. A dry run counts and previews the first rows, sends nothing and changes no ledger."""
+    run = SyncRun.objects.create(destination=destination, dry_run=dry_run, started_at=timezone.now())
+    adds, removes = leads_to_add(destination), ledger_to_remove(destination)
+    mirror = destination.mode == Destination.Mode.MIRROR
+    run.to_add, run.to_remove = adds.count(), removes.count() if mirror else 0
+    try:
+        uploader = uploader or uploader_for(destination)
+        if dry_run:
+            preview = [UploadRow(key=str(lead.pk), hashes=lead_hashes(lead)) for lead in adds[:PREVIEW_ROWS]]
+            SyncBatch.objects.create(
+                run=run, kind=SyncBatch.Kind.ADD, size=run.to_add, payload=[row.hashes for row in preview]
+            )
+        else:
+            for leads in _chunks(adds.iterator(chunk_size=2000), uploader.batch_size):
+                rows = [UploadRow(key=str(lead.pk), hashes=lead_hashes(lead)) for lead in leads]
+                _send(run, uploader, SyncBatch.Kind.ADD, rows, SyncLedger.State.ADDED)
+                if progress:
+                    progress(len(rows))
+            for held in _chunks(ledger_maybe_changed(destination).iterator(chunk_size=2000), uploader.batch_size):
+                _resend_changed(run, uploader, held, mirror=mirror)
+            if mirror:
+                for held in _chunks(removes.iterator(chunk_size=2000), uploader.batch_size):
+                    rows = [UploadRow(key=str(entry.lead_id), hashes=entry.hashes) for entry in held]
+                    _send(run, uploader, SyncBatch.Kind.REMOVE, rows, SyncLedger.State.REMOVED)
+                    if progress:
+                        progress(len(rows))
+        run.status = SyncRun.Status.SUCCEEDED
+    except (IntegrationPermanentError, IntegrationTransientError) as error:
+        run.status, run.error = SyncRun.Status.FAILED, str(error)[:2000]
+    run.finished_at = timezone.now()
+    run.save()
+    if run.status == SyncRun.Status.SUCCEEDED and not dry_run:
+        Destination.objects.filter(pk=destination.pk).update(last_synced_at=run.finished_at)
+    return run
+
+
+def _send(run: SyncRun, uploader: AudienceUploader, kind: str, rows: list[UploadRow], state: str) -> None:
+    """One batch, retried on transient errors; on acceptance the ledger records it in the same transaction."""
+    batch = SyncBatch(run=run, kind=kind, size=len(rows))
+    if getattr(uploader, "records_payload", False):
+        batch.payload = [row.hashes for row in rows]
+    started = time.monotonic()
+    result: UploadResult | None = None
+    error: Exception | None = None
+    for attempt in range(1, ATTEMPTS + 1):
+        batch.attempts = attempt
+        try:
+            result = (uploader.add if kind == SyncBatch.Kind.ADD else uploader.remove)(rows)
+            break
+        except IntegrationTransientError as transient:
+            error = transient
+            run.retries += 1
+            time.sleep(min(0.2 * 2**attempt, 2.0))
+        except IntegrationPermanentError as permanent:
+            error = permanent
+            break
+    batch.duration_ms = int((time.monotonic() - started) * 1000)
+    if result is None:
+        batch.error = str(error)[:2000]
+        batch.save()
+        assert error is not None  # noqa: S101 (no result means an error was caught)
+        raise error
+    batch.accepted, batch.invalid, batch.reasons = result.accepted, result.invalid, result.reasons
+    batch.save()
+    run.sent += len(rows)
+    run.accepted += result.accepted
+    run.invalid += result.invalid
+    now = timezone.now()
+    SyncLedger.objects.bulk_create(
+        [
+            SyncLedger(
+                destination=run.destination,
+                lead_id=int(row.key),
+                hashes=row.hashes,
+                state=state,
+                run=run,
+                changed_at=now,
+            )
+            for row in rows
+        ],
+        update_conflicts=True,
+        unique_fields=["destination", "lead"],
+        update_fields=["hashes", "state", "run", "changed_at"],
+    )
+
+
+def destinations_holding(*, lead_ids: list[int]) -> list[int]:
+    """Active destinations that hold any of these leads and would now remove at least one of them."""
+    if not lead_ids:
+        return []
+    due = []
+    for destination in Destination.objects.filter(is_active=True, mode=Destination.Mode.MIRROR).select_related(
+        "audience"
+    ):
+        if ledger_to_remove(destination).filter(lead_id__in=lead_ids).exists():
+            due.append(destination.pk)
+    return due

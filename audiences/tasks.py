@@ -1,0 +1,81 @@
+"""Celery entry points for audiences: thin, idempotent, safe to run twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import DatabaseError
+from django.utils import timezone
+
+from audiences import services, sync
+from audiences.models import Audience, Destination
+
+_MARKED_LOCK = "audiences:refresh-marked"
+
+
+@shared_task(name="audiences.refresh_marked", acks_late=True, ignore_result=True)
+def audiences_refresh_marked() -> int:
+    """Beat, every few seconds: the audiences of leads that changed (one run at a time)."""
+    if not cache.add(_MARKED_LOCK, 1, timeout=300):
+        return 0
+    try:
+        changed: list[int] = []
+        while taken := services.audiences_refresh_marked():
+            changed.extend(taken)
+        # Someone who left an audience, withdrew consent or was erased is removed now, not at the next schedule.
+        for destination_pk in sync.destinations_holding(lead_ids=changed):
+            destination_sync.delay(destination_pk=destination_pk)
+        return len(changed)
+    finally:
+        cache.delete(_MARKED_LOCK)
+
+
+@shared_task(name="audiences.refresh_due", acks_late=True, ignore_result=True)
+def audiences_refresh_due() -> int:
+    """Beat, every minute: queue a full rebuild of each audience whose interval has passed."""
+    due = services.audiences_due()
+    for audience in due:
+        audience_refresh.delay(audience_pk=audience.pk)
+    return len(due)
+
+
+@shared_task(
+    name="audiences.refresh", acks_late=True, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5
+)
+def audience_refresh(*, audience_pk: int) -> int | None:
+    audience = Audience.objects.filter(pk=audience_pk).first()
+    if audience is None:
+        return None
+    result = services.audience_refresh(audience=audience)
+    return result.size if result else None
+
+
+@shared_task(name="audiences.sync_due", acks_late=True, ignore_result=True)
+def destinations_sync_due() -> int:
+    """Beat, every minute: queue each active destination whose schedule has come round."""
+    now = timezone.now()
+    due = [
+        d.pk
+        for d in Destination.objects.filter(is_active=True)
+        if d.last_synced_at is None or d.last_synced_at + dt.timedelta(minutes=d.schedule_minutes) <= now
+    ]
+    for pk in due:
+        destination_sync.delay(destination_pk=pk)
+    return len(due)
+
+
+@shared_task(name="audiences.sync", acks_late=True, ignore_result=True)
+def destination_sync(*, destination_pk: int) -> str | None:
+    """One destination at a time (a lock); the ledger makes a repeated run send nothing twice."""
+    lock = f"audiences:sync:{destination_pk}"
+    if not cache.add(lock, 1, timeout=3600):
+        return None
+    try:
+        destination = Destination.objects.select_related("audience").filter(pk=destination_pk).first()
+        if destination is None:
+            return None
+        return sync.destination_sync(destination=destination).status
+    finally:
+        cache.delete(lock)
