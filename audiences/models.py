@@ -47,14 +47,25 @@ class Audience(models.Model):
 
 
 class AudienceMember(models.Model):
-    """A lead in an audience now, and since when."""
+    """A lead in an audience now, and since when.
 
-    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="members")
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="audience_memberships")
+    Derived data: a full refresh rebuilds it from the rule, so it is kept lean for that rebuild's bulk insert
+    (half a million rows at a time). Its key is (audience, lead), with no surrogate id, and it carries no
+    database foreign keys, whose per-row checks would cost more than the insert itself. Django still deletes
+    a lead's or an audience's members with them, and a full refresh removes any row whose lead the rule no
+    longer selects, an orphan included; every reader joins to the lead, so an orphan is never uploaded.
+    """
+
+    pk = models.CompositePrimaryKey("audience", "lead")
+    audience = models.ForeignKey(
+        Audience, on_delete=models.CASCADE, related_name="members", db_index=False, db_constraint=False
+    )
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.CASCADE, related_name="audience_memberships", db_index=False, db_constraint=False
+    )
     since = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["audience", "lead"], name="audience_member_once")]
         indexes = [models.Index(fields=["lead"], name="audience_member_lead")]
 
     def __str__(self) -> str:

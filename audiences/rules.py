@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum, Window
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Window
 from django.db.models.functions import PercentRank
 from django.utils import timezone
 
@@ -330,17 +330,14 @@ def _lead_q(body: dict[str, Any], now: dt.datetime) -> Q:
 
 
 def granted_now(purpose: str) -> Any:
-    """Leads whose latest answer for ``purpose`` is a grant (a later withdrawal wins)."""
-    latest_status = Subquery(
-        Consent.objects.filter(lead=OuterRef("lead"), purpose=purpose)
-        .order_by("-occurred_at", "-id")
-        .values("status")[:1]
+    """Leads whose latest answer for ``purpose`` is a grant (a later withdrawal wins; at the same moment, the
+    answer recorded last). Written as "a grant with no later answer", which the database answers with one anti
+    join instead of a lookup per lead."""
+    later = Consent.objects.filter(lead=OuterRef("lead"), purpose=purpose).filter(
+        Q(occurred_at__gt=OuterRef("occurred_at")) | Q(occurred_at=OuterRef("occurred_at"), pk__gt=OuterRef("pk"))
     )
     return (
-        Consent.objects.filter(purpose=purpose)
-        .annotate(latest=latest_status)
-        .filter(latest=Consent.Status.GRANTED)
-        .values("lead_id")
+        Consent.objects.filter(purpose=purpose, status=Consent.Status.GRANTED).exclude(Exists(later)).values("lead_id")
     )
 
 

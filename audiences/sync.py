@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from audiences.models import Audience, Destination, SyncBatch, SyncLedger, SyncRun
 from audiences.rules import granted_now
+from common.db import rows_read_ahead
 from integrations.audience_upload import AudienceUploader, SandboxUploader, UploadResult, UploadRow
 from integrations.errors import IntegrationPermanentError, IntegrationTransientError
-from integrations.identifiers import meta_hashes
+from integrations.identifiers import MetaHasher, meta_hashes
 from leads.models import Consent, Lead
 
 ATTEMPTS = 3
@@ -95,6 +96,30 @@ def lead_hashes(lead: Lead) -> dict[str, str]:
     )
 
 
+IDENTITY_FIELDS = ("email", "phone", "first_name", "last_name", "city", "region", "postal_code", "country")
+
+
+def upload_rows(leads: QuerySet[Lead], *, chunk_size: int = 5000) -> Iterator[UploadRow]:
+    """Each lead's upload row, streamed (a server-side cursor on PostgreSQL) as plain values, not model objects,
+    and read ahead while the rows before are hashed."""
+    hasher = MetaHasher()
+    for pk, email, phone, first_name, last_name, city, region, postal_code, country in rows_read_ahead(
+        leads.values_list("pk", *IDENTITY_FIELDS), chunk_size=chunk_size
+    ):
+        hashes = hasher.hashes(
+            email=email,
+            phone=phone,
+            first_name=first_name,
+            last_name=last_name,
+            city=city,
+            region=region,
+            postal_code=postal_code,
+            country=country,
+            phone_is_stored=True,
+        )
+        yield UploadRow(key=str(pk), hashes=hashes)
+
+
 def uploader_for(destination: Destination) -> AudienceUploader:
     if destination.platform == Destination.Platform.SANDBOX:
         return SandboxUploader()
@@ -104,7 +129,7 @@ def uploader_for(destination: Destination) -> AudienceUploader:
     )
 
 
-def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+def chunked(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
     chunk: list[Any] = []
     for item in items:
         chunk.append(item)
@@ -130,20 +155,19 @@ def destination_sync(
     try:
         uploader = uploader or uploader_for(destination)
         if dry_run:
-            preview = [UploadRow(key=str(lead.pk), hashes=lead_hashes(lead)) for lead in adds[:PREVIEW_ROWS]]
+            preview = list(upload_rows(adds[:PREVIEW_ROWS]))
             SyncBatch.objects.create(
                 run=run, kind=SyncBatch.Kind.ADD, size=run.to_add, payload=[row.hashes for row in preview]
             )
         else:
-            for leads in _chunks(adds.iterator(chunk_size=2000), uploader.batch_size):
-                rows = [UploadRow(key=str(lead.pk), hashes=lead_hashes(lead)) for lead in leads]
+            for rows in chunked(upload_rows(adds), uploader.batch_size):
                 _send(run, uploader, SyncBatch.Kind.ADD, rows, SyncLedger.State.ADDED)
                 if progress:
                     progress(len(rows))
-            for held in _chunks(ledger_maybe_changed(destination).iterator(chunk_size=2000), uploader.batch_size):
+            for held in chunked(ledger_maybe_changed(destination).iterator(chunk_size=2000), uploader.batch_size):
                 _resend_changed(run, uploader, held, mirror=mirror)
             if mirror:
-                for held in _chunks(removes.iterator(chunk_size=2000), uploader.batch_size):
+                for held in chunked(removes.iterator(chunk_size=2000), uploader.batch_size):
                     rows = [UploadRow(key=str(entry.lead_id), hashes=entry.hashes) for entry in held]
                     _send(run, uploader, SyncBatch.Kind.REMOVE, rows, SyncLedger.State.REMOVED)
                     if progress:

@@ -19,10 +19,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 
 import phonenumbers
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 _NAME_AFFIXES = frozenset(
     {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "jr", "sr", "ii", "iii", "iv", "phd", "md", "esq"}
@@ -47,7 +47,6 @@ def sha256_hex(normalized: str) -> str:
 
 
 _NOT_LETTERS = re.compile(r"[\W\d_]+")
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 def _letters(value: str) -> str:
@@ -59,8 +58,11 @@ def _letters(value: str) -> str:
 
 
 def email_normalized(value: str) -> str:
-    text = re.sub(r"\s+", "", value or "").lower()
-    return text if _EMAIL.match(text) else ""
+    """Without whitespace, lower-cased, if it looks like an address: one ``@`` with something before it, and a
+    domain with a dot that is neither its first nor its last character."""
+    text = "".join((value or "").split()).lower()
+    local, _, domain = text.partition("@")
+    return text if local and "." in domain[1:-1] and "@" not in domain else ""
 
 
 def meta_email(value: str) -> str:
@@ -102,7 +104,10 @@ def meta_phone(value: str, default_country: str = "") -> str:
 
 def meta_phone_stored(e164: str) -> str:
     """A lead's phone as stored (validated to E.164 at capture, shape enforced by the database): no re-parse."""
-    return e164[1:] if _E164.match(e164 or "") else ""
+    text = e164 or ""
+    digits = text[1:]
+    is_e164 = text[:1] == "+" and 7 <= len(digits) <= 15 and digits.isascii() and digits.isdigit() and digits[0] != "0"
+    return digits if is_e164 else ""
 
 
 def google_phone(value: str, default_country: str = "") -> str:
@@ -162,17 +167,81 @@ def meta_hashes(
     phone_is_stored: bool = False,
 ) -> dict[str, str]:
     """Meta's multi-key schema (EMAIL, PHONE, FN, LN, CT, ST, ZIP, COUNTRY) → hashes; empty keys left out."""
-    normalized = {
-        "EMAIL": meta_email(email),
-        "PHONE": meta_phone_stored(phone) if phone_is_stored else meta_phone(phone, country),
-        "FN": meta_name(first_name),
-        "LN": meta_name(last_name),
-        "CT": meta_city(city),
-        "ST": meta_state(region, country),
-        "ZIP": meta_postal_code(postal_code, country),
-        "COUNTRY": country_code(country),
-    }
-    return {key: sha256_hex(value) for key, value in normalized.items() if value}
+    return MetaHasher().hashes(
+        email=email,
+        phone=phone,
+        first_name=first_name,
+        last_name=last_name,
+        city=city,
+        region=region,
+        postal_code=postal_code,
+        country=country,
+        phone_is_stored=phone_is_stored,
+    )
+
+
+class MetaHasher:
+    """``meta_hashes`` for many people in a row. Names, cities, states, postal codes and countries repeat from
+    person to person, so each distinct value is normalized and hashed once and remembered (up to ``memo_limit``
+    values of each kind, then that memory starts afresh); e-mails and phones are hashed every time."""
+
+    def __init__(self, *, memo_limit: int = 100_000) -> None:
+        self._memo_limit = memo_limit
+        self._names: dict[str, str] = {}
+        self._cities: dict[str, str] = {}
+        self._countries: dict[str, str] = {}
+        # States and postal codes read differently in the US (two-letter states, five-digit codes).
+        self._states: tuple[dict[str, str], dict[str, str]] = ({}, {})
+        self._postal_codes: tuple[dict[str, str], dict[str, str]] = ({}, {})
+
+    def hashes(
+        self,
+        *,
+        email: str = "",
+        phone: str = "",
+        first_name: str = "",
+        last_name: str = "",
+        city: str = "",
+        region: str = "",
+        postal_code: str = "",
+        country: str = "",
+        phone_is_stored: bool = False,
+    ) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if hashed := sha256_hex(meta_email(email)):
+            out["EMAIL"] = hashed
+        if hashed := sha256_hex(meta_phone_stored(phone) if phone_is_stored else meta_phone(phone, country)):
+            out["PHONE"] = hashed
+        us = country == "US" or country.upper() == "US"
+        for key, value, memo in (
+            ("FN", first_name, self._names),
+            ("LN", last_name, self._names),
+            ("CT", city, self._cities),
+            ("ST", region, self._states[us]),
+            ("ZIP", postal_code, self._postal_codes[us]),
+            ("COUNTRY", country, self._countries),
+        ):
+            if not value:
+                continue
+            remembered = memo.get(value)
+            if remembered is None:
+                remembered = sha256_hex(_META_SHARED[key](value, "US" if us else ""))
+                if len(memo) >= self._memo_limit:
+                    memo.clear()
+                memo[value] = remembered
+            if remembered:
+                out[key] = remembered
+        return out
+
+
+_META_SHARED: dict[str, Callable[[str, str], str]] = {
+    "FN": lambda value, country: meta_name(value),
+    "LN": lambda value, country: meta_name(value),
+    "CT": lambda value, country: meta_city(value),
+    "ST": meta_state,
+    "ZIP": meta_postal_code,
+    "COUNTRY": lambda value, country: country_code(value),
+}
 
 
 def google_identifiers(

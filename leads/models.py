@@ -188,7 +188,8 @@ class Event(models.Model):
         ]
         indexes = [
             models.Index(fields=["lead", "type", "occurred_at"], name="event_lead_type_time"),
-            models.Index(fields=["type", "occurred_at"], name="event_type_time"),
+            # Audience rules ("opted in within 30 days"): on PostgreSQL the lead is read from the index alone.
+            models.Index(fields=["type", "occurred_at"], include=["lead"], name="event_type_time_lead"),
             models.Index(fields=["funnel_id", "type", "occurred_at"], name="event_funnel_type_time"),
             models.Index(fields=["offer_id", "type"], name="event_offer_type"),
             # Serves the first/last-touch lookup and, by its prefix, linking a visitor's events to the lead.

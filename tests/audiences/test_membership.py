@@ -128,3 +128,19 @@ def test_due_audiences_are_rebuilt_on_their_interval():
     fresh.refresh_from_db()
     assert due.refreshed_at is not None
     assert fresh.refreshed_at == fresh_before
+
+
+def test_members_go_with_their_lead_and_their_audience():
+    """Members carry no database foreign keys (they are rebuilt in bulk); deleting still takes them along."""
+    audience, other = AudienceFactory.create(rule=OPTED_IN), AudienceFactory.create(rule=OPTED_IN)
+    leaving, staying = LeadFactory.create(), LeadFactory.create()
+    for lead in (leaving, staying):
+        EventFactory.create(lead=lead, type="optin", occurred_at=days_ago(1))
+    for each in (audience, other):
+        audience_refresh(audience=each)
+    leaving.delete()
+    assert sorted(AudienceMember.objects.values_list("audience_id", "lead_id")) == sorted(
+        [(audience.pk, staying.pk), (other.pk, staying.pk)]
+    )
+    other.delete()
+    assert list(AudienceMember.objects.values_list("audience_id", "lead_id")) == [(audience.pk, staying.pk)]

@@ -55,7 +55,8 @@ lead_rows = st.lists(
                 ),
                 max_size=2,
             ),
-            "consents": st.lists(st.booleans(), max_size=2),
+            # (granted?, day): answers on the same day are ordered by when they were recorded.
+            "consents": st.lists(st.tuples(st.booleans(), st.integers(min_value=0, max_value=1)), max_size=3),
         }
     ),
     min_size=1,
@@ -144,14 +145,14 @@ def build(rows, funnels, offers):
                 currency="USD",
                 created_at=when,
             )
-        for k, granted in enumerate(row["consents"]):
+        for granted, day in row["consents"]:
             Consent.objects.create(
                 lead=lead,
                 purpose="ad_audiences",
                 status="granted" if granted else "withdrawn",
                 wording="w",
                 source="s",
-                occurred_at=NOW - dt.timedelta(days=5 - k),
+                occurred_at=NOW - dt.timedelta(days=5 - day),
             )
         people.append(lead)
     return people
@@ -256,3 +257,33 @@ def test_live_refresh_agrees_with_a_full_rebuild(world, steps):
         return set(AudienceMember.objects.filter(audience=audience).values_list("lead_id", flat=True))
 
     assert members(live) == members(rebuilt)
+
+
+histories = st.lists(
+    st.lists(st.tuples(st.sampled_from(["granted", "withdrawn"]), st.integers(0, 2)), max_size=4),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(people=histories)
+def test_consent_now_is_each_persons_latest_answer(people):
+    """Answers on the same day are decided by the order they were recorded in (the later one wins)."""
+    Consent.objects.all().delete()
+    expected = set()
+    for answers in people:
+        lead = LeadFactory.create()
+        for status, day in answers:
+            Consent.objects.create(
+                lead=lead,
+                purpose="ad_audiences",
+                status=status,
+                wording="w",
+                source="s",
+                occurred_at=NOW - dt.timedelta(days=day),
+            )
+        latest = max(enumerate(answers), key=lambda numbered: (-numbered[1][1], numbered[0]), default=None)
+        if latest is not None and latest[1][0] == "granted":
+            expected.add(lead.pk)
+    assert set(rule_members({"lead": {"consent": "ad_audiences"}}, now=NOW).values_list("pk", flat=True)) == expected

@@ -1,6 +1,7 @@
 """Identifiers are normalized and hashed exactly as each platform's documentation shows."""
 
 import hashlib
+import re
 import string
 
 from hypothesis import given
@@ -106,3 +107,49 @@ def test_a_stored_phone_hashes_as_a_parsed_one(phone):
     stored = ids.meta_hashes(phone=phone, phone_is_stored=True).get("PHONE", "")
     parsed = ids.meta_hashes(phone=phone).get("PHONE", "")
     assert stored == parsed
+
+
+_shared = st.sampled_from(["", "Ann", "ÉLODIE", "new york", "NY", "94025-1234", "SW1A 1AA", "us", "DE", " Lee "])
+_person = st.fixed_dictionaries(
+    {
+        "email": st.sampled_from(["", "ann@example.com", " Bo@Example.org ", "nope"]),
+        "phone": st.sampled_from(["", "+14155550123", "+4915123456789", "12"]),
+        "first_name": _shared,
+        "last_name": _shared,
+        "city": _shared,
+        "region": _shared,
+        "postal_code": _shared,
+        "country": st.sampled_from(["", "US", "DE", "us", "GB"]),
+        "phone_is_stored": st.booleans(),
+    }
+)
+
+
+@given(st.lists(_person, max_size=30), st.integers(min_value=0, max_value=5))
+def test_hashing_many_people_in_a_row_gives_each_their_own_hashes(people, memo_limit):
+    """The values remembered from one person never leak into the next one's hashes (a state is read per
+    country, so "new york" hashes differently in the US), however small the memory."""
+    hasher = ids.MetaHasher(memo_limit=memo_limit)
+    for person in people:
+        assert hasher.hashes(**person) == ids.meta_hashes(**person)
+
+
+def test_a_state_name_is_remembered_per_country():
+    hasher = ids.MetaHasher()
+    us = hasher.hashes(region="New York", country="US")["ST"]
+    elsewhere = hasher.hashes(region="New York", country="GB")["ST"]
+    assert us == ids.sha256_hex("ny")
+    assert elsewhere == ids.sha256_hex("newyork")
+
+
+@given(st.text(alphabet="ab@. \t+1", max_size=12))
+def test_an_address_is_one_at_sign_and_a_domain_with_an_inner_dot(text):
+    squeezed = "".join(text.split()).lower()
+    looks_like_one = re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", squeezed) is not None
+    assert ids.email_normalized(text) == (squeezed if looks_like_one else "")
+
+
+@given(st.text(alphabet="+0123456789٣\n ", max_size=18))
+def test_a_stored_phone_is_used_only_in_e164_shape(text):
+    e164 = re.fullmatch(r"\+[1-9][0-9]{6,14}", text) is not None
+    assert ids.meta_phone_stored(text) == (text[1:] if e164 else "")
