@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from audiences.models import Audience, Destination, SyncBatch, SyncLedger, SyncRun
 from audiences.rules import granted_now
-from common.db import rows_read_ahead
 from integrations.audience_upload import AudienceUploader, SandboxUploader, UploadResult, UploadRow
 from integrations.errors import IntegrationPermanentError, IntegrationTransientError
 from integrations.identifiers import MetaHasher, meta_hashes
@@ -100,12 +99,11 @@ IDENTITY_FIELDS = ("email", "phone", "first_name", "last_name", "city", "region"
 
 
 def upload_rows(leads: QuerySet[Lead], *, chunk_size: int = 5000) -> Iterator[UploadRow]:
-    """Each lead's upload row, streamed (a server-side cursor on PostgreSQL) as plain values, not model objects,
-    and read ahead while the rows before are hashed."""
+    """Each lead's upload row, streamed (a server-side cursor on PostgreSQL) as plain values, not model objects."""
     hasher = MetaHasher()
-    for pk, email, phone, first_name, last_name, city, region, postal_code, country in rows_read_ahead(
-        leads.values_list("pk", *IDENTITY_FIELDS), chunk_size=chunk_size
-    ):
+    for pk, email, phone, first_name, last_name, city, region, postal_code, country in leads.values_list(
+        "pk", *IDENTITY_FIELDS
+    ).iterator(chunk_size=chunk_size):
         hashes = hasher.hashes(
             email=email,
             phone=phone,
