@@ -27,6 +27,12 @@ from common.admin import ReadOnlyAdminMixin
 class DestinationForm(forms.ModelForm):
     """Credentials are write-only: the form never shows the stored value, and blank keeps it."""
 
+    endpoint_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text="Signed webhook: where batches are POSTed (https).",
+    )
     credentials = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
@@ -41,6 +47,7 @@ class DestinationForm(forms.ModelForm):
             "platform",
             "account_id",
             "remote_audience_id",
+            "endpoint_url",
             "credentials",
             "mode",
             "schedule_minutes",
@@ -50,6 +57,16 @@ class DestinationForm(forms.ModelForm):
     def clean_credentials(self) -> str:
         new_value: str = self.cleaned_data.get("credentials", "").strip()
         return new_value or (self.instance.credentials if self.instance.pk else "")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        secret = cleaned.get("credentials", "")
+        if cleaned.get("platform") == Destination.Platform.WEBHOOK and len(secret) < 16:
+            self.add_error(
+                "credentials",
+                "A signed webhook needs a signing secret of at least 16 characters, shared with its receiver.",
+            )
+        return cleaned
 
 
 class DestinationInline(admin.TabularInline):

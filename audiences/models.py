@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -105,7 +106,12 @@ class Destination(models.Model):
     platform = models.CharField(max_length=10, choices=Platform.choices, default=Platform.SANDBOX)
     account_id = models.CharField(max_length=100, blank=True, help_text="Ad account or customer id.")
     remote_audience_id = models.CharField(max_length=100, blank=True, help_text="Created on first sync when empty.")
-    credentials = EncryptedTextField(blank=True, help_text="Access token or key; encrypted, never shown again.")
+    endpoint_url = models.URLField(
+        max_length=500, blank=True, help_text="Signed webhook: where batches are POSTed (https)."
+    )
+    credentials = EncryptedTextField(
+        blank=True, help_text="Access token, or a signed webhook's signing secret; encrypted, never shown again."
+    )
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.MIRROR)
     is_active = models.BooleanField(default=True)
     schedule_minutes = models.PositiveIntegerField(default=60, help_text="Send what changed this often.")
@@ -120,6 +126,14 @@ class Destination(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_platform_display()})"
+
+    def clean(self) -> None:
+        if self.platform != self.Platform.WEBHOOK:
+            return
+        if not self.endpoint_url:
+            raise ValidationError({"endpoint_url": "A signed webhook needs the URL its batches are POSTed to."})
+        if not self.endpoint_url.startswith("https://") and not settings.WEBHOOK_DESTINATIONS_ALLOW_HTTP:
+            raise ValidationError({"endpoint_url": "Use an https:// URL: batches carry people's hashed identifiers."})
 
 
 class SyncRun(models.Model):

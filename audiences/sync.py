@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -20,6 +21,7 @@ from audiences.rules import granted_now
 from integrations.audience_upload import AudienceUploader, SandboxUploader, UploadResult, UploadRow
 from integrations.errors import IntegrationPermanentError, IntegrationTransientError
 from integrations.identifiers import MetaHasher, meta_hashes
+from integrations.webhook_upload import WebhookUploader
 from leads.models import Consent, Lead
 
 ATTEMPTS = 3
@@ -121,6 +123,14 @@ def upload_rows(leads: QuerySet[Lead], *, chunk_size: int = 5000) -> Iterator[Up
 def uploader_for(destination: Destination) -> AudienceUploader:
     if destination.platform == Destination.Platform.SANDBOX:
         return SandboxUploader()
+    if destination.platform == Destination.Platform.WEBHOOK:
+        if not destination.endpoint_url.startswith("https://") and not settings.WEBHOOK_DESTINATIONS_ALLOW_HTTP:
+            raise IntegrationPermanentError("The webhook's URL must use https://; change it on the destination.")
+        return WebhookUploader(
+            url=destination.endpoint_url,
+            secret=destination.credentials,
+            audience=destination.remote_audience_id or destination.audience.slug,
+        )
     raise IntegrationPermanentError(
         f"{destination.get_platform_display()} uploads are not available in this version of Ladder; "
         "use a sandbox destination to preview what would be sent."

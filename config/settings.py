@@ -239,6 +239,8 @@ STRIPE_CONNECT_TIMEOUT = env.float("STRIPE_CONNECT_TIMEOUT", default=5.0)
 STRIPE_READ_TIMEOUT = env.float("STRIPE_READ_TIMEOUT", default=20.0)
 # After a purchase, upsells charge the saved card with one click for this long; then they ask for the card.
 ONE_CLICK_WINDOW_MINUTES = env.int("ONE_CLICK_WINDOW_MINUTES", default=15)
+# Signed-webhook destinations must use https; plain http is for a receiver on this machine while developing.
+WEBHOOK_DESTINATIONS_ALLOW_HTTP = env.bool("WEBHOOK_DESTINATIONS_ALLOW_HTTP", default=DEBUG)
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 STRIPE_WEBHOOK_MAX_BYTES = env.int("STRIPE_WEBHOOK_MAX_BYTES", default=256 * 1024)

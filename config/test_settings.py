@@ -20,3 +20,6 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 # Every test sees funnel changes at once; tests/funnels/test_snapshots.py covers the cache itself.
 CAPTURE_FUNNEL_CACHE_SECONDS = 0
+
+# The webhook destination's tests POST to a receiver on 127.0.0.1.
+WEBHOOK_DESTINATIONS_ALLOW_HTTP = True
