@@ -83,21 +83,11 @@ def _resend_changed(run: SyncRun, uploader: AudienceUploader, held: list[SyncLed
     SyncLedger.objects.filter(pk__in=unchanged).update(changed_at=timezone.now())
 
 
-def lead_hashes(lead: Lead) -> dict[str, str]:
-    return meta_hashes(
-        email=lead.email,
-        phone=lead.phone,
-        first_name=lead.first_name,
-        last_name=lead.last_name,
-        city=lead.city,
-        region=lead.region,
-        postal_code=lead.postal_code,
-        country=lead.country,
-        phone_is_stored=True,
-    )
-
-
 IDENTITY_FIELDS = ("email", "phone", "first_name", "last_name", "city", "region", "postal_code", "country")
+
+
+def lead_hashes(lead: Lead) -> dict[str, str]:
+    return meta_hashes(**{field: getattr(lead, field) for field in IDENTITY_FIELDS}, phone_is_stored=True)
 
 
 def upload_rows(leads: QuerySet[Lead], *, chunk_size: int = 5000) -> Iterator[UploadRow]:
