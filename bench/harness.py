@@ -123,7 +123,7 @@ def gunicorn(workers: int = 4) -> Iterator[int]:
 def inbox_flusher() -> Iterator[None]:
     """The beacon inbox's flusher, running beside the server for the whole load as it would in production."""
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "events_inbox_flush", "--follow", "--interval", "0.2"],
+        [sys.executable, "manage.py", "events_inbox_flush", "--follow", "--interval", "0.5"],
         cwd=ROOT,
         env=server_env(),
         stdout=subprocess.DEVNULL,

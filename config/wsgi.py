@@ -3,4 +3,8 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from funnels.front import BeaconFront  # noqa: E402  (needs the app registry that get_wsgi_application sets up)
+
+application = BeaconFront(django_application)

@@ -11,11 +11,12 @@ import datetime as dt
 import hashlib
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -28,7 +29,7 @@ from rest_framework.views import APIView
 
 from common.errors import ApplicationError
 from funnels import services
-from funnels.beacons import beacon_rows, throttled_push
+from funnels.beacons import beacon_rows, throttled_push, window_count
 from funnels.snapshots import FunnelSnapshot, funnel_snapshot, live_origins
 from funnels.splits import variant_for
 from funnels.tracking import attribution_from_url
@@ -84,12 +85,15 @@ class FixedWindowThrottle(BaseThrottle):
         now = int(time.time())
         window = now // self.duration
         key = f"throttle:{self.scope}:{ident}:{window}"
-        cache.add(key, 0, timeout=self.duration + 1)
-        try:
-            used = cache.incr(key)
-        except ValueError:  # expired between add and incr: this request opens the window
-            cache.add(key, 1, timeout=self.duration + 1)
-            used = 1
+        if settings.REDIS_URL:  # one round trip: count, and start the window's expiry when it is new
+            used = int(window_count()(keys=[cache.make_key(key)], args=[self.duration + 1]))
+        else:
+            cache.add(key, 0, timeout=self.duration + 1)
+            try:
+                used = cache.incr(key)
+            except ValueError:  # expired between add and incr: this request opens the window
+                cache.add(key, 1, timeout=self.duration + 1)
+                used = 1
         self.retry_after = (window + 1) * self.duration - now
         return used <= self.limit
 
@@ -183,13 +187,17 @@ class _CaptureApi(APIView):
         response["Vary"] = "Origin"
         return response
 
-    @staticmethod
-    def _cors(response: Any, origin: str) -> None:
+    @classmethod
+    def _cors(cls, response: Any, origin: str) -> None:
         if origin.rstrip("/").lower() in live_origins():
-            response["Access-Control-Allow-Origin"] = origin
-            response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-            response["Access-Control-Allow-Headers"] = "Content-Type"
-            response["Access-Control-Max-Age"] = "600"
+            cls.cors_allow(response, origin)
+
+    @staticmethod
+    def cors_allow(response: Any, origin: str) -> None:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Content-Type"
+        response["Access-Control-Max-Age"] = "600"
 
     def get_throttles(self) -> list[Any]:
         if self.request.method == "OPTIONS":
@@ -310,40 +318,8 @@ class EventsApi(_CaptureApi):
     no serializers, no database, one Redis round trip. Everything else, errors included, takes the full path."""
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        fast = self._fast_path(request)
+        fast = beacon_answer(request, snapshot_for=funnel_snapshot)
         return fast if fast is not None else super().dispatch(request, *args, **kwargs)
-
-    def _fast_path(self, request: Any) -> HttpResponse | None:
-        if request.method != "POST" or not inbox.inbox_enabled() or request.content_type != "application/json":
-            return None
-        length = request.META.get("CONTENT_LENGTH") or ""
-        if not length.isdigit() or int(length) > settings.API_MAX_BODY_BYTES:
-            return None
-        try:
-            data = json.loads(request.body)
-        except ValueError:
-            return None
-        key = data.get("key") if isinstance(data, dict) else None
-        snapshot = funnel_snapshot(public_key=key) if isinstance(key, str) and len(key) <= 40 else None
-        origin = request.headers.get("Origin")
-        if snapshot is None or not snapshot.live or (origin and origin.rstrip("/").lower() not in snapshot.origins):
-            return None
-        rows = beacon_rows(data=data, snapshot=snapshot, now=timezone.now())
-        if rows is None:
-            return None
-        throttle = CaptureIPThrottle()
-        window = int(time.time()) // throttle.duration
-        counter = cache.make_key(f"throttle:{throttle.scope}:{throttle.get_ident(request)}:{window}")
-        pushed = throttled_push()(
-            keys=[counter, cache.make_key(inbox.INBOX_KEY)], args=[throttle.limit, throttle.duration + 1, *rows]
-        )
-        if not pushed:
-            return None  # over the limit: the full path answers 429 with Retry-After
-        response = JsonResponse({"accepted": len(rows), "recorded": None, "duplicates": None}, status=202)
-        if origin:
-            self._cors(response, origin)
-        response["Vary"] = "Origin"
-        return response
 
     @extend_schema_serializer(component_name="Event")
     class EventSerializer(StrictSerializer, AttributionFields):
@@ -442,3 +418,46 @@ class EventsApi(_CaptureApi):
             self.OutputSerializer({"accepted": len(rows), "recorded": recorded, "duplicates": duplicates}).data,
             status=status.HTTP_202_ACCEPTED,
         )
+
+
+def beacon_answer(request: HttpRequest, *, snapshot_for: Callable[..., FunnelSnapshot | None]) -> HttpResponse | None:
+    """The beacon fast path: a 202 for a batch that is certainly valid, queued in one Redis round trip; ``None`` for
+    anything else, which the full path then answers (with every error explained).
+
+    ``snapshot_for`` finds the funnel: the API's loader, or (in front of Django) one that only reads what this process
+    already holds, so the fast path never needs the database.
+    """
+    if request.method != "POST" or not inbox.inbox_enabled() or request.content_type != "application/json":
+        return None
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if not length.isdigit() or int(length) > settings.API_MAX_BODY_BYTES:
+        return None
+    try:
+        data = json.loads(request.body)
+    except ValueError:
+        return None
+    key = data.get("key") if isinstance(data, dict) else None
+    snapshot = snapshot_for(public_key=key) if isinstance(key, str) and len(key) <= 40 else None
+    origin = request.headers.get("Origin")
+    if snapshot is None or not snapshot.live or (origin and origin.rstrip("/").lower() not in snapshot.origins):
+        return None
+    rows = beacon_rows(data=data, snapshot=snapshot, now=timezone.now())
+    if rows is None:
+        return None
+    throttle = CaptureIPThrottle()  # the same window and identity as the full path's, so both count together
+    window = int(time.time()) // throttle.duration
+    counter = cache.make_key(f"throttle:{throttle.scope}:{throttle.get_ident(cast(Request, request))}:{window}")
+    pushed = throttled_push()(
+        keys=[counter, cache.make_key(inbox.INBOX_KEY)], args=[throttle.limit, throttle.duration + 1, *rows]
+    )
+    if not pushed:
+        return None  # over the limit: the full path answers 429 with Retry-After
+    response = HttpResponse(
+        b'{"accepted": %d, "recorded": null, "duplicates": null}' % len(rows),
+        status=202,
+        content_type="application/json",
+    )
+    if origin:  # allowed by this live funnel, so by the live origins too
+        _CaptureApi.cors_allow(response, origin)
+    response["Vary"] = "Origin"
+    return response

@@ -41,10 +41,23 @@ return 1
 """
 
 
+# The same count alone, for requests that queue nothing (opt-ins): the counter the fast path increments.
+WINDOW_COUNT = """
+local used = redis.call('INCR', KEYS[1])
+if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return used
+"""
+
+
 @functools.cache
 def throttled_push() -> Any:
     """The script registered once per process: later calls send its hash (EVALSHA), not its text."""
     return inbox.redis().register_script(THROTTLED_PUSH)
+
+
+@functools.cache
+def window_count() -> Any:
+    return inbox.redis().register_script(WINDOW_COUNT)
 
 
 def _text(value: Any, limit: int, *, blank: bool) -> str | None:

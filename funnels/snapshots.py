@@ -77,6 +77,12 @@ def funnel_snapshot(*, public_key: str) -> FunnelSnapshot | None:
     return snapshot
 
 
+def cached_snapshot(*, public_key: str) -> FunnelSnapshot | None:
+    """The snapshot this process already holds for a live or known key, without touching the database."""
+    cached = _by_key.get(public_key)
+    return cached[1] if cached is not None and cached[0] > time.monotonic() else None
+
+
 def live_origins() -> frozenset[str]:
     """Every origin any live funnel allows: decides CORS headers before the request's funnel is known."""
     global _live_origins

@@ -45,7 +45,9 @@ def fbc_for(fbclid: str, seen_at: dt.datetime) -> str:
 
 
 def _clip(value: str, kind: str) -> str:
-    return "".join(ch for ch in value if ch.isprintable())[: _LIMITS[kind]]
+    if not value.isprintable():  # the usual value is printable already: no per-character pass
+        value = "".join(ch for ch in value if ch.isprintable())
+    return value[: _LIMITS[kind]]
 
 
 def attribution_from(request: HttpRequest, *, now: dt.datetime) -> Attribution:

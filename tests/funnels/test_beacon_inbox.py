@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from funnels import snapshots
 from leads import inbox
-from leads.models import Event, Lead
+from leads.models import Event, Lead, LeadMark
 from leads.services import events_record_batch
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
@@ -136,3 +136,36 @@ def test_the_fast_path_honours_the_ip_throttle(client, live_funnel, settings):
     statuses = [post(client, batch(funnel, uuid.uuid4(), ids=(f"a{i}", f"b{i}"))).status_code for i in range(4)]
     assert statuses == [202, 202, 202, 429]
     assert inbox.inbox_size() == 6
+
+
+def test_a_flush_takes_full_batches_until_one_is_short(client, live_funnel):
+    funnel, _ = live_funnel
+    for i in range(3):
+        post(client, batch(funnel, uuid.uuid4(), ids=(f"a{i}", f"b{i}")))
+    assert inbox.events_inbox_flush(batch_size=2) == 6  # three full batches, then an empty read
+    post(client, batch(funnel, uuid.uuid4(), ids=("c1", "c2")))
+    assert inbox.events_inbox_flush(batch_size=4) == 2  # one short batch: everything there was
+    assert inbox.inbox_size() == 0
+    assert Event.objects.count() == 8
+
+
+def test_the_same_event_twice_in_one_batch_is_written_once_with_its_lead(client, live_funnel):
+    funnel, _ = live_funnel
+    visitor = uuid.uuid4()
+    lead = Lead.objects.create(email="grace@example.com")
+    Event.objects.create(type="optin", lead=lead, visitor_id=visitor, occurred_at=timezone.now(), idempotency_key="o")
+    body = batch(funnel, visitor)
+    post(client, body)
+    post(client, body)  # a retry queued before the first was flushed
+    assert inbox.inbox_size() == 4
+
+    assert inbox.events_inbox_flush() == 2
+
+    written = Event.objects.exclude(idempotency_key="o").order_by("id")
+    assert [(e.idempotency_key, e.lead_id) for e in written] == [
+        (f"api:{funnel.pk}:e1", lead.pk),
+        (f"api:{funnel.pk}:e2", lead.pk),
+    ]
+    assert written[0].visitor_id == visitor
+    assert written[0].occurred_at <= timezone.now()
+    assert LeadMark.objects.filter(lead=lead).exists()  # its audiences are refreshed
