@@ -302,3 +302,20 @@ def test_openapi_schema_validates_and_docs_are_served_without_a_cdn(client):
     assert "swagger-ui" in html
     assert "cdn" not in html.lower()
     assert "/static/drf_spectacular_sidecar/" in html
+
+
+@pytest.mark.redis
+def test_throttle_windows_are_counted_in_redis_and_expire(client, live_funnel):
+    from django.core.cache import cache
+    from django_redis import get_redis_connection
+
+    funnel, _ = live_funnel
+    assert post(client, "/api/v1/optins", optin_body(funnel, id="sub-1")).status_code == 201
+    assert post(client, "/api/v1/optins", optin_body(funnel, id="sub-2")).status_code == 201
+
+    conn = get_redis_connection("default")
+    keys = sorted(conn.keys(cache.make_key("throttle:*")))
+    assert [key.decode().split(":")[3] for key in keys] == ["capture_email", "capture_ip"]
+    assert [int(conn.get(key)) for key in keys] == [2, 2]
+    assert conn.ttl(keys[0]) <= 3601 and conn.ttl(keys[1]) <= 61
+    assert min(conn.ttl(key) for key in keys) > 0
