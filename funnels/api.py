@@ -84,7 +84,7 @@ class FixedWindowThrottle(BaseThrottle):
             return True
         now = int(time.time())
         window = now // self.duration
-        key = f"throttle:{self.scope}:{ident}:{window}"
+        key = self.window_key(ident, window)
         if settings.REDIS_URL:  # one round trip: count, and start the window's expiry when it is new
             used = int(window_count()(keys=[cache.make_key(key)], args=[self.duration + 1]))
         else:
@@ -96,6 +96,10 @@ class FixedWindowThrottle(BaseThrottle):
                 used = 1
         self.retry_after = (window + 1) * self.duration - now
         return used <= self.limit
+
+    def window_key(self, ident: str, window: int) -> str:
+        """The cache key counting ``ident``'s requests in ``window`` (the beacon fast path counts in the same one)."""
+        return f"throttle:{self.scope}:{ident}:{window}"
 
     def wait(self) -> float | None:
         return self.retry_after
@@ -446,7 +450,7 @@ def beacon_answer(request: HttpRequest, *, snapshot_for: Callable[..., FunnelSna
         return None
     throttle = CaptureIPThrottle()  # the same window and identity as the full path's, so both count together
     window = int(time.time()) // throttle.duration
-    counter = cache.make_key(f"throttle:{throttle.scope}:{throttle.get_ident(cast(Request, request))}:{window}")
+    counter = cache.make_key(throttle.window_key(throttle.get_ident(cast(Request, request)), window))
     pushed = throttled_push()(
         keys=[counter, cache.make_key(inbox.INBOX_KEY)], args=[throttle.limit, throttle.duration + 1, *rows]
     )

@@ -23,7 +23,6 @@ from django.middleware.security import SecurityMiddleware
 
 from funnels.api import beacon_answer
 from funnels.snapshots import cached_snapshot
-from leads import inbox
 
 EVENTS_PATH = "/api/v1/events"  # the route named api-events (a test keeps the two in step)
 
@@ -56,8 +55,6 @@ class BeaconFront:
         return response
 
     def answer(self, request: WSGIRequest) -> HttpResponse | None:
-        if not inbox.inbox_enabled():
-            return None
         try:
             request.get_host()  # ALLOWED_HOSTS: Django answers a bad host with its own 400
         except DisallowedHost:
