@@ -121,9 +121,9 @@ def gunicorn(workers: int = 4) -> Iterator[int]:
 
 @contextmanager
 def inbox_flusher() -> Iterator[None]:
-    """The beacon inbox's flusher, running beside the server for the whole load as it would in production."""
+    """The capture inbox's flusher, running beside the server for the whole load as it would in production."""
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "events_inbox_flush", "--follow", "--interval", "0.5"],
+        [sys.executable, "manage.py", "capture_inbox_flush", "--follow", "--interval", "0.5"],
         cwd=ROOT,
         env=server_env(),
         stdout=subprocess.DEVNULL,
@@ -136,17 +136,18 @@ def inbox_flusher() -> Iterator[None]:
 
 
 def wait_for_empty_inbox(timeout: float = 120.0) -> float:
-    """Wait until the flusher has written every queued beacon; returns how long that took."""
+    """Wait until the flusher has written every queued beacon and opt-in; returns how long that took."""
     import redis
 
-    key = manage(
+    keys = manage(
         "shell",
         "-c",
-        "from django.core.cache import cache; from leads.inbox import INBOX_KEY; print(cache.make_key(INBOX_KEY))",
-    ).split()[-1]
+        "from django.core.cache import cache; from leads.inbox import INBOX_KEY, OPTIN_INBOX_KEY; "
+        "print(cache.make_key(INBOX_KEY), cache.make_key(OPTIN_INBOX_KEY))",
+    ).split()[-2:]
     conn = redis.Redis.from_url(BENCH_REDIS)
     started = time.monotonic()
-    while conn.llen(key) and time.monotonic() - started < timeout:
+    while any(conn.llen(key) for key in keys) and time.monotonic() - started < timeout:
         time.sleep(0.1)
     return time.monotonic() - started
 

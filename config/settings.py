@@ -220,11 +220,11 @@ LEAD_MAGNET_LINK_MAX_AGE = env.int("LEAD_MAGNET_LINK_MAX_AGE", default=7 * 24 * 
 # How long each server process keeps a funnel's snapshot for the capture API (see funnels/snapshots.py).
 CAPTURE_FUNNEL_CACHE_SECONDS = env.int("CAPTURE_FUNNEL_CACHE_SECONDS", default=10)
 
-# Beacons through the Redis inbox (see leads/inbox.py): needs REDIS_URL, Celery beat (or a flusher process)
-# and Redis with appendonly on, since accepted events wait there until the next flush.
+# Beacons and API opt-ins through the Redis inbox (see leads/inbox.py): needs REDIS_URL, Celery beat (or a flusher
+# process) and Redis with appendonly on, since what was accepted waits there until the next flush.
 EVENT_INBOX = env.bool("EVENT_INBOX", default=False)
 CELERY_BEAT_SCHEDULE = {
-    "events-inbox-flush": {"task": "leads.events_inbox_flush", "schedule": 1.0},
+    "capture-inbox-flush": {"task": "funnels.capture_inbox_flush", "schedule": 1.0},
     "lead-magnet-sweep": {"task": "funnels.lead_magnet_sweep", "schedule": 60.0},
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -30,6 +31,7 @@ from rest_framework.views import APIView
 from common.errors import ApplicationError
 from funnels import services
 from funnels.beacons import beacon_rows, throttled_push, window_count
+from funnels.intake import optin_entry, throttled_optin
 from funnels.snapshots import FunnelSnapshot, funnel_snapshot, live_origins
 from funnels.splits import variant_for
 from funnels.tracking import attribution_from_url
@@ -139,6 +141,20 @@ class AttributionFields(serializers.Serializer):
     fbc = serializers.CharField(max_length=500, required=False, allow_blank=True, help_text="Meta's _fbc cookie.")
 
 
+_UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+def _holds_unstorable(value: Any) -> bool:
+    """Whether any text in ``value`` (keys included) has a character PostgreSQL's jsonb cannot store."""
+    if isinstance(value, str):
+        return bool(_UNSTORABLE_CHARACTERS.search(value))
+    if isinstance(value, dict):
+        return any(_holds_unstorable(k) or _holds_unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_unstorable(item) for item in value)
+    return False
+
+
 def _attribution(data: dict[str, Any], now: dt.datetime) -> Attribution | None:
     if not data.get("url"):
         return None
@@ -210,7 +226,15 @@ class _CaptureApi(APIView):
 
 
 class OptinApi(_CaptureApi):
+    """Opt-ins. With the inbox on, one that is certainly valid takes the fast path (funnels.intake): no serializers, no
+    database, one Redis round trip, and a 202 whose lead fields are null (it is written within about a second).
+    Everything else, errors included, takes the full path and is written before the answer."""
+
     throttle_classes = [CaptureIPThrottle, CaptureEmailThrottle]
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        fast = optin_answer(request, snapshot_for=funnel_snapshot)
+        return fast if fast is not None else super().dispatch(request, *args, **kwargs)
 
     @extend_schema_serializer(component_name="Optin")
     class InputSerializer(StrictSerializer, AttributionFields):
@@ -241,9 +265,13 @@ class OptinApi(_CaptureApi):
 
     @extend_schema_serializer(component_name="OptinResult")
     class OutputSerializer(serializers.Serializer):
-        lead = serializers.UUIDField(help_text="The lead's public id.")
-        created = serializers.BooleanField(help_text="A new lead (rather than a known address).")
-        recorded = serializers.BooleanField(help_text="False when this submission id was already recorded.")
+        lead = serializers.UUIDField(allow_null=True, help_text="The lead's public id; null when queued.")
+        created = serializers.BooleanField(
+            allow_null=True, help_text="A new lead (rather than a known address); null when queued."
+        )
+        recorded = serializers.BooleanField(
+            allow_null=True, help_text="False when this submission id was already recorded; null when queued."
+        )
         next_url = serializers.CharField(allow_blank=True, help_text="The page to send the visitor to next.")
 
     @extend_schema(
@@ -253,6 +281,9 @@ class OptinApi(_CaptureApi):
         responses={
             201: OutputSerializer,
             200: OpenApiResponse(OutputSerializer, description="Already recorded (same id)."),
+            202: OpenApiResponse(
+                OutputSerializer, description="Accepted and queued (the event inbox is on): written within seconds."
+            ),
             400: OpenApiResponse(description="Field errors: {field: [messages]}."),
             **COMMON_ERRORS,
             429: OpenApiResponse(description="Too many requests from this address or for this e-mail."),
@@ -340,6 +371,10 @@ class EventsApi(_CaptureApi):
                 raise serializers.ValidationError(f"At most {PROPERTIES_MAX_KEYS} properties.")
             if len(json.dumps(value)) > PROPERTIES_MAX_BYTES:
                 raise serializers.ValidationError(f"Properties take at most {PROPERTIES_MAX_BYTES} bytes as JSON.")
+            if _holds_unstorable(value):
+                raise serializers.ValidationError(
+                    "Properties may not contain NUL characters or unpaired UTF-16 surrogates (\\u0000, \\ud800…)."
+                )
             return value
 
         def validate_occurred_at(self, value: dt.datetime) -> dt.datetime:
@@ -424,20 +459,24 @@ class EventsApi(_CaptureApi):
         )
 
 
-def beacon_answer(request: HttpRequest, *, snapshot_for: Callable[..., FunnelSnapshot | None]) -> HttpResponse | None:
-    """The beacon fast path: a 202 for a batch that is certainly valid, queued in one Redis round trip; ``None`` for
-    anything else, which the full path then answers (with every error explained).
+# A JSON escape of NUL or of half a surrogate pair: PostgreSQL stores neither, so the full path decides (and refuses).
+_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
-    ``snapshot_for`` finds the funnel: the API's loader, or (in front of Django) one that only reads what this process
-    already holds, so the fast path never needs the database.
-    """
+
+def _queueable(
+    request: HttpRequest, snapshot_for: Callable[..., FunnelSnapshot | None]
+) -> tuple[dict[str, Any], FunnelSnapshot, str | None] | None:
+    """A fast path's common checks: the JSON object, its live funnel and an allowed origin; ``None`` when unsure."""
     if request.method != "POST" or not inbox.inbox_enabled() or request.content_type != "application/json":
         return None
     length = request.META.get("CONTENT_LENGTH") or ""
     if not length.isdigit() or int(length) > settings.API_MAX_BODY_BYTES:
         return None
+    body = request.body
+    if _UNSTORABLE.search(body):
+        return None
     try:
-        data = json.loads(request.body)
+        data = json.loads(body)
     except ValueError:
         return None
     key = data.get("key") if isinstance(data, dict) else None
@@ -445,23 +484,68 @@ def beacon_answer(request: HttpRequest, *, snapshot_for: Callable[..., FunnelSna
     origin = request.headers.get("Origin")
     if snapshot is None or not snapshot.live or (origin and origin.rstrip("/").lower() not in snapshot.origins):
         return None
+    return data, snapshot, origin
+
+
+def _queued(body: bytes, origin: str | None) -> HttpResponse:
+    response = HttpResponse(body, status=202, content_type="application/json")
+    if origin:  # allowed by this live funnel, so by the live origins too
+        _CaptureApi.cors_allow(response, origin)
+    response["Vary"] = "Origin"
+    return response
+
+
+def _window(throttle: FixedWindowThrottle, ident: str) -> str:
+    """The cache key of ``ident``'s current window: the one the full path's throttle counts in."""
+    return cache.make_key(throttle.window_key(ident, int(time.time()) // throttle.duration))
+
+
+def beacon_answer(request: HttpRequest, *, snapshot_for: Callable[..., FunnelSnapshot | None]) -> HttpResponse | None:
+    """The beacon fast path: a 202 for a batch that is certainly valid, queued in one Redis round trip; ``None`` for
+    anything else, which the full path then answers (with every error explained).
+
+    ``snapshot_for`` finds the funnel: the API's loader, or (in front of Django) one that only reads what this process
+    already holds, so the fast path never needs the database.
+    """
+    checked = _queueable(request, snapshot_for)
+    if checked is None:
+        return None
+    data, snapshot, origin = checked
     rows = beacon_rows(data=data, snapshot=snapshot, now=timezone.now())
     if rows is None:
         return None
     throttle = CaptureIPThrottle()  # the same window and identity as the full path's, so both count together
-    window = int(time.time()) // throttle.duration
-    counter = cache.make_key(throttle.window_key(throttle.get_ident(cast(Request, request)), window))
+    counter = _window(throttle, throttle.get_ident(cast(Request, request)))
     pushed = throttled_push()(
         keys=[counter, cache.make_key(inbox.INBOX_KEY)], args=[throttle.limit, throttle.duration + 1, *rows]
     )
     if not pushed:
         return None  # over the limit: the full path answers 429 with Retry-After
-    response = HttpResponse(
-        b'{"accepted": %d, "recorded": null, "duplicates": null}' % len(rows),
-        status=202,
-        content_type="application/json",
+    return _queued(b'{"accepted": %d, "recorded": null, "duplicates": null}' % len(rows), origin)
+
+
+def optin_answer(request: HttpRequest, *, snapshot_for: Callable[..., FunnelSnapshot | None]) -> HttpResponse | None:
+    """The opt-in fast path: a 202 for an opt-in that is certainly valid, queued in one Redis round trip with both of
+    its throttle windows counted; ``None`` for anything else, which the full path answers (and writes at once)."""
+    checked = _queueable(request, snapshot_for)
+    if checked is None:
+        return None
+    data, snapshot, origin = checked
+    entry = optin_entry(data=data, snapshot=snapshot, now=timezone.now())
+    if entry is None:
+        return None
+    by_ip, by_email = CaptureIPThrottle(), CaptureEmailThrottle()
+    pushed = throttled_optin()(
+        keys=[
+            _window(by_ip, by_ip.get_ident(cast(Request, request))),
+            _window(by_email, entry.email_identity),
+            cache.make_key(inbox.OPTIN_INBOX_KEY),
+        ],
+        args=[by_ip.limit, by_ip.duration + 1, by_email.limit, by_email.duration + 1, entry.row],
     )
-    if origin:  # allowed by this live funnel, so by the live origins too
-        _CaptureApi.cors_allow(response, origin)
-    response["Vary"] = "Origin"
-    return response
+    if not pushed:
+        return None  # over a limit: the full path answers 429 with Retry-After
+    next_slug = snapshot.next_slug(entry.step, "accept")
+    next_url = f"/f/{snapshot.funnel.slug}/{next_slug}/" if next_slug else ""
+    body = {"lead": None, "created": None, "recorded": None, "next_url": next_url}
+    return _queued(json.dumps(body).encode(), origin)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from funnels import selectors
 from funnels.delivery import lead_magnet_token
 from funnels.models import Step
+from leads import inbox
 from leads.models import Event, Lead
 from leads.services import event_record
 
@@ -31,6 +32,24 @@ def lead_magnet_email(*, lead_id: int, step_id: int) -> None:
     Idempotent: a ``lead_magnet_sent`` event keyed by (lead, step) is written after the send, and a second
     run that finds it sends nothing. Mail-server errors retry with backoff.
     """
+    _lead_magnet_send(lead_id=lead_id, step_id=step_id)
+
+
+@shared_task(
+    name="funnels.lead_magnet_emails",
+    acks_late=True,
+    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=6,
+)
+def lead_magnet_emails(*, owed: list[list[int]]) -> None:
+    """The lead magnets owed by one flushed batch of opt-ins, as ``[lead id, step id]`` pairs: one task, not one per
+    opt-in. A retry after a mail-server error skips those already sent."""
+    for lead_id, step_id in owed:
+        _lead_magnet_send(lead_id=lead_id, step_id=step_id)
+
+
+def _lead_magnet_send(*, lead_id: int, step_id: int) -> None:
     lead = Lead.objects.filter(pk=lead_id, erased_at__isnull=True).first()
     step = Step.objects.filter(pk=step_id).select_related("funnel", "offer").first()
     if lead is None or step is None or step.offer is None:
@@ -62,3 +81,14 @@ def lead_magnet_sweep() -> int:
     for lead_id, step_id in owed:
         lead_magnet_email.delay(lead_id=lead_id, step_id=step_id)
     return len(owed)
+
+
+@shared_task(name="funnels.capture_inbox_flush", acks_late=True, ignore_result=True)
+def capture_inbox_flush() -> int:
+    """Write accepted beacons and opt-ins (see leads.inbox); safe to run often and concurrently."""
+    from funnels import intake  # intake schedules this module's tasks
+
+    if not inbox.inbox_enabled():
+        return 0
+    events, optins = intake.capture_inbox_flush()
+    return events + optins

@@ -82,3 +82,43 @@ class Capture:
     lead_created: bool
     optin_recorded: bool  # False when this submission was already recorded (a double submit or a retry)
     consents_recorded: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Identity:
+    """A person's details as typed, normalized: the e-mail and phone as stored, names with spaces collapsed, and the
+    country the phone number belongs to (else the funnel's)."""
+
+    email: str
+    phone: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    country: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class QueuedOptin:
+    """An opt-in the capture API accepted and queued, to be written with others in one batch (leads.inbox).
+
+    Everything was checked when it was accepted; ``identity`` is already normalized.
+    """
+
+    idempotency_key: str
+    identity: Identity
+    occurred_at: dt.datetime
+    source: str
+    assume_eea: bool = True
+    consents: tuple[ConsentAnswer, ...] = ()
+    visitor_id: uuid.UUID | None = None
+    visitor_is_new: bool = False
+    attribution: Attribution | None = None
+    refs: EventRefs = field(default_factory=EventRefs)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OptinsWritten:
+    """What writing a batch of queued opt-ins did."""
+
+    recorded: list[tuple[int, int | None]]  # (lead id, step id) of each opt-in recorded now, in arrival order
+    duplicates: int  # submissions already recorded (a double submit, or a batch replayed after a crash)
+    refused: int  # addresses that asked to be forgotten

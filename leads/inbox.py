@@ -1,32 +1,39 @@
-"""The event inbox: beacons accepted at wire speed, written to the event log in batches.
+"""The capture inbox: beacons and opt-ins accepted at wire speed, written to the database in batches.
 
-When ``EVENT_INBOX`` is on, the capture API appends validated events to a Redis list and answers 202; the
-flusher (``events_inbox_flush``, every second from Celery beat, or ``manage.py events_inbox_flush --follow``)
-writes them in batches. One flusher runs at a time (a Redis lock). It inserts a batch with
-``ON CONFLICT (idempotency_key) DO NOTHING`` and only then trims it from the list, so a crash in between
-replays the batch without duplicates, and nothing is dropped. Durability of the accepted-but-unflushed events
-is Redis's: run it with ``appendonly yes`` where the inbox is on.
+When ``EVENT_INBOX`` is on, the capture API appends validated events, and validated opt-ins, to Redis lists and
+answers 202; the flusher (``capture_inbox_flush``, every second from Celery beat, or ``manage.py capture_inbox_flush
+--follow``) writes them in batches. One flusher per list runs at a time (a Redis lock). It writes a batch
+idempotently (``ON CONFLICT (idempotency_key) DO NOTHING`` for its events) and only then trims it from the list, so
+a crash in between replays the batch without duplicates, and nothing is dropped. Durability of the
+accepted-but-unflushed entries is Redis's: run it with ``appendonly yes`` where the inbox is on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django_redis import get_redis_connection
 
 from leads import selectors
+from leads.contracts import ATTRIBUTION_FIELDS, Attribution, ConsentAnswer, EventRefs, Identity, QueuedOptin
 from leads.models import Event
-from leads.services import events_record_batch, leads_mark_changed
+from leads.services import events_record_batch, leads_mark_changed, optins_record_batch
+
+logger = logging.getLogger(__name__)
 
 INBOX_KEY = "ladder:events:inbox"
 LOCK_KEY = "ladder:events:inbox:lock"
+OPTIN_INBOX_KEY = "ladder:optins:inbox"
+OPTIN_LOCK_KEY = "ladder:optins:inbox:lock"
 LOCK_SECONDS = 60
 
 
@@ -123,20 +130,133 @@ def _write_postgresql(raws: list[bytes]) -> int:
     return len(inserted)
 
 
-def inbox_size() -> int:
-    return int(redis().llen(cache.make_key(INBOX_KEY)))
+def inbox_size(key: str = INBOX_KEY) -> int:
+    return int(redis().llen(cache.make_key(key)))
 
 
 def events_inbox_flush(*, batch_size: int = 2000, max_seconds: float = 50.0) -> int:
-    """Write what the inbox holds to the event log in batches; returns how many events were new.
+    """Write what the event inbox holds to the event log in batches; returns how many events were new.
+
+    Returns at once (0) when another flusher holds the lock. Idempotent: a replayed batch inserts nothing twice.
+    """
+    return _drain(INBOX_KEY, LOCK_KEY, _write, batch_size=batch_size, max_seconds=max_seconds)
+
+
+def optin_encode(optin: QueuedOptin) -> str:
+    identity, refs, attribution = optin.identity, optin.refs, optin.attribution
+    return json.dumps(
+        {
+            "k": optin.idempotency_key,
+            "e": identity.email,
+            "ph": identity.phone,
+            "fn": identity.first_name,
+            "ln": identity.last_name,
+            "c": identity.country,
+            "at": optin.occurred_at.isoformat(),
+            "src": optin.source,
+            "eea": optin.assume_eea,
+            "g": [[answer.purpose, answer.wording, answer.granted] for answer in optin.consents],
+            "v": str(optin.visitor_id) if optin.visitor_id else None,
+            "vn": optin.visitor_is_new,
+            "a": (
+                None
+                if attribution is None
+                else {**attribution.as_properties(), "at": attribution.occurred_at.isoformat()}
+            ),
+            "f": refs.funnel_id,
+            "s": refs.step_id,
+            "va": refs.variant_id,
+            "o": refs.offer_id,
+        },
+        separators=(",", ":"),
+    )
+
+
+def _optin_decode(raw: bytes) -> QueuedOptin:
+    row = json.loads(raw)
+    attribution = row["a"]
+    return QueuedOptin(
+        idempotency_key=row["k"],
+        identity=Identity(email=row["e"], phone=row["ph"], first_name=row["fn"], last_name=row["ln"], country=row["c"]),
+        occurred_at=dt.datetime.fromisoformat(row["at"]),
+        source=row["src"],
+        assume_eea=row["eea"],
+        consents=tuple(ConsentAnswer(purpose=p, wording=w, granted=g) for p, w, g in row["g"]),
+        visitor_id=uuid.UUID(row["v"]) if row["v"] else None,
+        visitor_is_new=row["vn"],
+        attribution=(
+            None
+            if attribution is None
+            else Attribution(
+                occurred_at=dt.datetime.fromisoformat(attribution.pop("at")),
+                **{name: attribution[name] for name in ATTRIBUTION_FIELDS if name in attribution},
+            )
+        ),
+        refs=EventRefs(funnel_id=row["f"], step_id=row["s"], variant_id=row["va"], offer_id=row["o"]),
+    )
+
+
+OptinsRecorded = Callable[[list[tuple[int, int | None]]], None]
+
+
+def optins_inbox_flush(
+    *, recorded: OptinsRecorded | None = None, batch_size: int = 1000, max_seconds: float = 50.0
+) -> int:
+    """Write the queued opt-ins in batches (``optins_record_batch``); returns how many submissions were new.
+
+    ``recorded`` is called inside each batch's transaction with the (lead id, step id) of its new opt-ins, so what it
+    schedules with ``transaction.on_commit`` happens only once they are stored. Refused addresses (erased people) are
+    counted in the log, never named.
+    """
+
+    def write(raws: list[bytes]) -> int:
+        written = optins_record_batch(optins=[_optin_decode(raw) for raw in raws])
+        if written.refused:
+            logger.info(
+                "optin inbox: %d queued opt-ins refused (addresses that asked to be forgotten)", written.refused
+            )
+        if recorded is not None and written.recorded:
+            recorded(written.recorded)
+        return len(written.recorded)
+
+    return _drain(
+        OPTIN_INBOX_KEY, OPTIN_LOCK_KEY, transaction.atomic(write), batch_size=batch_size, max_seconds=max_seconds
+    )
+
+
+def _write_apart(conn: Any, key: str, raws: list[bytes], write: Callable[[list[bytes]], int]) -> int:
+    """A batch the database refused as a whole: each entry on its own, and any it refuses set aside on the list's
+    dead-letter list (``<key>:dead``, kept for a person to look at) instead of blocking the inbox behind it."""
+    written = 0
+    dead: list[bytes] = []
+    reasons: set[str] = set()
+    for raw in raws:
+        try:
+            written += write([raw])
+        except (DataError, IntegrityError, ValueError, KeyError, TypeError) as error:
+            dead.append(raw)
+            reasons.add(type(error).__name__)  # the class only: a database's message can quote the row's values
+    if dead:
+        conn.rpush(cache.make_key(f"{key}:dead"), *dead)
+        logger.error(
+            "%s: %d entries the database refused (%s) were set aside on %s:dead",
+            key,
+            len(dead),
+            ", ".join(sorted(reasons)),
+            key,
+        )
+    return written
+
+
+def _drain(key: str, lock_key: str, write: Callable[[list[bytes]], int], *, batch_size: int, max_seconds: float) -> int:
+    """Write one Redis list's entries in batches, trimming each only after its rows are committed.
 
     A batch smaller than ``batch_size`` was everything there was, so the flush ends there rather than chasing the
-    few events that arrived meanwhile one tiny transaction at a time: they wait for the next flush, which keeps
-    batches large under load. Returns at once (0) when another flusher holds the lock. Idempotent: a replayed
-    batch inserts nothing twice.
+    few entries that arrived meanwhile one tiny transaction at a time: they wait for the next flush, which keeps
+    batches large under load. Returns at once (0) when another flusher holds the list's lock.
     """
     conn = redis()
-    inbox, lock = cache.make_key(INBOX_KEY), cache.make_key(LOCK_KEY)
+    inbox, lock = cache.make_key(key), cache.make_key(lock_key)
     token = uuid.uuid4().hex
     if not conn.set(lock, token, nx=True, ex=LOCK_SECONDS):
         return 0
@@ -147,7 +267,10 @@ def events_inbox_flush(*, batch_size: int = 2000, max_seconds: float = 50.0) -> 
             raws = conn.lrange(inbox, 0, batch_size - 1)
             if not raws:
                 break
-            written += _write(raws)
+            try:
+                written += write(raws)
+            except (DataError, IntegrityError, ValueError, KeyError, TypeError):
+                written += _write_apart(conn, key, raws, write)
             conn.ltrim(inbox, len(raws), -1)  # only after the rows are committed
             if len(raws) < batch_size:
                 break

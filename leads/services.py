@@ -5,17 +5,29 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import phonenumbers
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
-from common.db import insert_ignoring_conflicts
+from common.db import insert_ignoring_conflicts, rows_insert, rows_update
 from common.errors import ApplicationError
-from leads.contracts import ATTRIBUTION_FIELDS, Attribution, Capture, ConsentAnswer, EventRefs
+from leads.contracts import (
+    ATTRIBUTION_FIELDS,
+    Attribution,
+    Capture,
+    ConsentAnswer,
+    EventRefs,
+    Identity,
+    OptinsWritten,
+    QueuedOptin,
+)
 from leads.models import Consent, Event, Lead, LeadMark, Note, Suppression, Touch
 from leads.normalization import normalize_email, normalize_phone
 
@@ -34,7 +46,10 @@ class CaptureInvalid(ApplicationError):
         self.errors = errors
 
 
-def _clean_identity(*, email: str, phone: str, first_name: str, last_name: str, default_country: str) -> dict[str, str]:
+def identity_normalize(
+    *, email: str, phone: str = "", first_name: str = "", last_name: str = "", default_country: str = ""
+) -> Identity:
+    """The details as they are stored: raises CaptureInvalid, naming each field that is wrong, for bad input."""
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, str] = {}
     try:
@@ -52,13 +67,14 @@ def _clean_identity(*, email: str, phone: str, first_name: str, last_name: str, 
         cleaned[name] = text
     if errors:
         raise CaptureInvalid(errors)
-    return cleaned
+    country = _country_of(cleaned["phone"], default_country) if cleaned["phone"] else default_country.upper()
+    return Identity(**cleaned, country=country)
 
 
-def _upsert_lead(identity: dict[str, str], *, country: str) -> tuple[Lead, bool]:
+def _upsert_lead(identity: Identity) -> tuple[Lead, bool]:
     """One lead per normalized e-mail, even when two requests race: the unique index decides."""
-    defaults = {**{k: v for k, v in identity.items() if k != "email"}, "country": country}
-    candidate = Lead(email=identity["email"], **defaults)
+    defaults = _lead_details(identity)
+    candidate = Lead(email=identity.email, **defaults)
     inserted = insert_ignoring_conflicts([candidate], conflict_fields=["email"])
     created = bool(inserted)
     if created:  # the instance already holds every stored value (defaults, and timestamps from pre_save)
@@ -66,15 +82,29 @@ def _upsert_lead(identity: dict[str, str], *, country: str) -> tuple[Lead, bool]
         candidate._state.adding = False
         lead = candidate
     else:
-        lead = Lead.objects.get(email=identity["email"])
+        lead = Lead.objects.get(email=identity.email)
     if not created:
-        # New details fill in or replace old ones; an empty field never erases what we knew.
-        changed = [name for name, value in defaults.items() if value and getattr(lead, name) != value]
+        changed = _fill_in(lead, defaults)
         if changed:
-            for name in changed:
-                setattr(lead, name, defaults[name])
             lead.save(update_fields=[*changed, "updated_at"])
     return lead, created
+
+
+def _lead_details(identity: Identity) -> dict[str, str]:
+    return {
+        "phone": identity.phone,
+        "first_name": identity.first_name,
+        "last_name": identity.last_name,
+        "country": identity.country,
+    }
+
+
+def _fill_in(lead: Lead, details: dict[str, str]) -> list[str]:
+    """New details fill in or replace old ones; an empty field never erases what we knew. Returns what changed."""
+    changed = [name for name, value in details.items() if value and getattr(lead, name) != value]
+    for name in changed:
+        setattr(lead, name, details[name])
+    return changed
 
 
 def event_record(
@@ -134,15 +164,25 @@ def _touch_from_event(event: Event) -> dict[str, Any]:
     return {**values, "occurred_at": event.occurred_at}
 
 
-def _record_touches(lead: Lead, visitor_id: uuid.UUID | None, current: Attribution | None, *, new_lead: bool) -> None:
-    """First touch: the visitor's earliest landing; last touch: their latest one (or this request's)."""
-    landings = Event.objects.none()
-    if visitor_id is not None:
+def _landings(visitor_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Event]]:
+    """Each visitor's landing page views, earliest first (a visitor has a handful): one query for all of them."""
+    found: dict[uuid.UUID, list[Event]] = defaultdict(list)
+    if visitor_ids:
         landings = Event.objects.filter(
-            visitor_id=visitor_id, type=Event.Type.PAGE_VIEW, properties__landing=True
+            visitor_id__in=visitor_ids, type=Event.Type.PAGE_VIEW, properties__landing=True
         ).order_by("occurred_at", "id")
-    found = list(landings)  # a visitor has a handful of landings; one query for first and last
-    first_event, last_event = (found[0], found[-1]) if found else (None, None)
+        for event in landings:
+            found[cast(uuid.UUID, event.visitor_id)].append(event)
+    return found
+
+
+Touches = tuple[dict[str, Any] | None, dict[str, Any] | None]
+
+
+def _touches(landings: Sequence[Event], current: Attribution | None) -> Touches:
+    """First touch: the visitor's earliest landing; last touch: their latest one, or this request's when it came from
+    a campaign. Either is this request's attribution when the visitor has no landing."""
+    first_event, last_event = (landings[0], landings[-1]) if landings else (None, None)
     current_values = (
         {**{name: getattr(current, name) for name in ATTRIBUTION_FIELDS}, "occurred_at": current.occurred_at}
         if current is not None
@@ -152,21 +192,56 @@ def _record_touches(lead: Lead, visitor_id: uuid.UUID | None, current: Attributi
     last = current_values if current is not None and current.has_campaign else None
     if last is None:
         last = _touch_from_event(last_event) if last_event else current_values
+    return first, last
+
+
+def _record_touches(lead: Lead, visitor_id: uuid.UUID | None, current: Attribution | None, *, new_lead: bool) -> None:
+    landings = _landings([visitor_id]).get(visitor_id, []) if visitor_id is not None else []
+    first, last = _touches(landings, current)
     if new_lead and first is not None and last is not None:  # nothing to keep or replace: one statement
         insert_ignoring_conflicts(
             [Touch(lead=lead, kind=Touch.Kind.FIRST, **first), Touch(lead=lead, kind=Touch.Kind.LAST, **last)],
             conflict_fields=["lead", "kind"],
         )
         return
-    if first is not None:
-        insert_ignoring_conflicts([Touch(lead=lead, kind=Touch.Kind.FIRST, **first)], conflict_fields=["lead", "kind"])
-    if last is not None:
+    _touches_write(
+        firsts=[Touch(lead=lead, kind=Touch.Kind.FIRST, **first)] if first is not None else [],
+        lasts=[Touch(lead=lead, kind=Touch.Kind.LAST, **last)] if last is not None else [],
+    )
+
+
+def _touches_write(*, firsts: Sequence[Touch], lasts: Sequence[Touch]) -> None:
+    """A first touch is kept once written; a last touch replaces the one before. At most one of each per lead."""
+    if firsts:
+        insert_ignoring_conflicts(firsts, conflict_fields=["lead", "kind"])
+    if lasts:
         Touch.objects.bulk_create(
-            [Touch(lead=lead, kind=Touch.Kind.LAST, **last)],
+            lasts,
             update_conflicts=True,
             unique_fields=["lead", "kind"],
             update_fields=[*ATTRIBUTION_FIELDS, "occurred_at"],
         )
+
+
+def _grants(
+    lead: Lead, answers: Sequence[ConsentAnswer], *, source: str, assume_eea: bool, occurred_at: dt.datetime
+) -> list[Consent]:
+    """The ticked boxes as consent records, each with its exact wording; EEA rules by the lead's country if known."""
+    eea = (lead.country in EEA_COUNTRIES) if lead.country else assume_eea
+    return [
+        Consent(
+            lead=lead,
+            purpose=answer.purpose,
+            status=Consent.Status.GRANTED,
+            wording=answer.wording,
+            source=source,
+            legal_basis=Consent.LegalBasis.CONSENT,
+            eea=eea,
+            occurred_at=occurred_at,
+        )
+        for answer in answers
+        if answer.granted
+    ]
 
 
 @transaction.atomic
@@ -196,15 +271,14 @@ def lead_capture(
     anonymous events linked to the lead (``visitor_is_new``: the id was made for this submission, so there are
     none to look for). Raises CaptureInvalid, writing nothing, for bad input.
     """
-    identity = _clean_identity(
+    identity = identity_normalize(
         email=email, phone=phone, first_name=first_name, last_name=last_name, default_country=default_country
     )
     occurred_at = occurred_at or timezone.now()
-    country = default_country.upper() if identity["phone"] == "" else _country_of(identity["phone"], default_country)
-    if Suppression.objects.filter(email_sha256=email_fingerprint(identity["email"])).exists():
+    if Suppression.objects.filter(email_sha256=email_fingerprint(identity.email)).exists():
         raise ApplicationError("This address asked to be forgotten; it cannot be captured again.", field="email")
     try:
-        lead, created = _upsert_lead(identity, country=country)
+        lead, created = _upsert_lead(identity)
     except IntegrityError as error:  # only a check constraint can get here: normalization is out of step
         raise ApplicationError(f"The lead could not be stored: {error}") from error
     if lead.erased_at is not None:
@@ -219,21 +293,7 @@ def lead_capture(
     )
     recorded: list[str] = []
     if optin_created:
-        eea = (lead.country in EEA_COUNTRIES) if lead.country else assume_eea
-        grants = [
-            Consent(
-                lead=lead,
-                purpose=answer.purpose,
-                status=Consent.Status.GRANTED,
-                wording=answer.wording,
-                source=source,
-                legal_basis=Consent.LegalBasis.CONSENT,
-                eea=eea,
-                occurred_at=occurred_at,
-            )
-            for answer in consents
-            if answer.granted
-        ]
+        grants = _grants(lead, consents, source=source, assume_eea=assume_eea, occurred_at=occurred_at)
         Consent.objects.bulk_create(grants)
         recorded = [grant.purpose for grant in grants]
         earlier_visits = None if visitor_is_new else visitor_id
@@ -247,6 +307,144 @@ def lead_capture(
         optin_recorded=optin_created,
         consents_recorded=recorded,
     )
+
+
+@transaction.atomic
+def optins_record_batch(*, optins: Sequence[QueuedOptin]) -> OptinsWritten:
+    """Write queued opt-ins as ``lead_capture`` would write each, in a handful of statements for the whole batch.
+
+    In arrival order: an address that asked to be forgotten is refused; each address gets one lead (details merged,
+    later ones filling in); each submission's ``optin`` event is recorded once; and for the submissions recorded now,
+    their consents, their visitors' earlier events linked to the lead, and first- and last-touch attribution.
+    Replaying a batch (after a crash between the commit and the inbox trim) records nothing twice.
+    """
+    fingerprints = {optin.identity.email: email_fingerprint(optin.identity.email) for optin in optins}
+    forgotten = set(
+        Suppression.objects.filter(email_sha256__in=set(fingerprints.values())).values_list("email_sha256", flat=True)
+    )
+    leads = _upsert_leads([o.identity for o in optins if fingerprints[o.identity.email] not in forgotten])
+    kept = [o for o in optins if o.identity.email in leads and not leads[o.identity.email].erased]
+    new_keys = set(
+        rows_insert(
+            Event,
+            [
+                {
+                    "type": Event.Type.OPTIN,
+                    "name": "",
+                    "idempotency_key": optin.idempotency_key,
+                    "occurred_at": optin.occurred_at,
+                    "lead_id": leads[optin.identity.email].pk,
+                    "visitor_id": optin.visitor_id,
+                    "funnel_id": optin.refs.funnel_id,
+                    "step_id": optin.refs.step_id,
+                    "variant_id": optin.refs.variant_id,
+                    "offer_id": optin.refs.offer_id,
+                    "order_id": None,
+                    "properties": {},
+                }
+                for optin in kept
+            ],
+            conflict_fields=["idempotency_key"],
+            returning="idempotency_key",
+        )
+    )
+    fresh: list[QueuedOptin] = []
+    for optin in kept:  # a key sent twice in the batch was inserted once, for its first submission
+        if optin.idempotency_key in new_keys:
+            new_keys.discard(optin.idempotency_key)
+            fresh.append(optin)
+    consents: list[dict[str, Any]] = []
+    for optin in fresh:
+        lead = leads[optin.identity.email]
+        eea = (lead.country in EEA_COUNTRIES) if lead.country else optin.assume_eea
+        consents.extend(
+            {
+                "lead_id": lead.pk,
+                "purpose": answer.purpose,
+                "status": Consent.Status.GRANTED,
+                "wording": answer.wording,
+                "source": optin.source,
+                "legal_basis": Consent.LegalBasis.CONSENT,
+                "eea": eea,
+                "occurred_at": optin.occurred_at,
+            }
+            for answer in optin.consents
+            if answer.granted
+        )
+    rows_insert(Consent, consents)
+    returning: dict[uuid.UUID, int] = {}  # visitor → the lead they became (the first, should one visitor give two)
+    for optin in fresh:
+        if optin.visitor_id is not None and not optin.visitor_is_new:
+            returning.setdefault(optin.visitor_id, leads[optin.identity.email].pk)
+    if returning:
+        Event.objects.filter(visitor_id__in=list(returning), lead__isnull=True).update(
+            lead_id=Case(
+                *(When(visitor_id=visitor, then=Value(lead_id)) for visitor, lead_id in returning.items()),
+                output_field=models.BigIntegerField(),
+            )
+        )
+    landings = _landings(list(returning))
+    firsts: dict[int, dict[str, Any]] = {}
+    lasts: dict[int, dict[str, Any]] = {}
+    for optin in fresh:
+        lead_id = leads[optin.identity.email].pk
+        visitor = optin.visitor_id if optin.visitor_id in returning else None
+        first, last = _touches(landings.get(visitor, []) if visitor else [], optin.attribution)
+        if first is not None:
+            firsts.setdefault(lead_id, {"lead_id": lead_id, "kind": Touch.Kind.FIRST, **first})
+        if last is not None:
+            lasts[lead_id] = {"lead_id": lead_id, "kind": Touch.Kind.LAST, **last}
+    rows_insert(Touch, list(firsts.values()), conflict_fields=["lead", "kind"])
+    rows_insert(
+        Touch,
+        list(lasts.values()),
+        conflict_fields=["lead", "kind"],
+        update_fields=[*ATTRIBUTION_FIELDS, "occurred_at"],
+    )
+    recorded = [(leads[optin.identity.email].pk, optin.refs.step_id) for optin in fresh]
+    if recorded:
+        leads_mark_changed(lead_ids=[lead_id for lead_id, _ in recorded])
+    return OptinsWritten(recorded=recorded, duplicates=len(kept) - len(fresh), refused=len(optins) - len(kept))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _BatchLead:
+    pk: int
+    country: str
+    erased: bool
+
+
+def _upsert_leads(identities: Sequence[Identity]) -> dict[str, _BatchLead]:
+    """``_upsert_lead`` for many addresses, by e-mail. The details of one address's submissions are merged in order,
+    each filling in or replacing what came before; the unique index decides races with other writers."""
+    details: dict[str, dict[str, str]] = {}
+    for identity in identities:
+        merged = details.setdefault(identity.email, {})
+        merged.update({name: value for name, value in _lead_details(identity).items() if value})
+    columns = ("id", "email", "phone", "first_name", "last_name", "country", "erased_at")
+    found = {row[1]: row for row in Lead.objects.filter(email__in=list(details)).values_list(*columns)}
+    missing = [email for email in details if email not in found]
+    if missing:
+        blank = {"phone": "", "first_name": "", "last_name": "", "country": ""}
+        rows_insert(
+            Lead,
+            [{"email": email, "public_id": uuid.uuid4(), **blank, **details[email]} for email in missing],
+            conflict_fields=["email"],
+        )
+        found.update({row[1]: row for row in Lead.objects.filter(email__in=missing).values_list(*columns)})
+    changes = []
+    now = timezone.now()
+    for email, merged in details.items():
+        pk, _, *known, erased_at = found[email]
+        current = dict(zip(("phone", "first_name", "last_name", "country"), known, strict=True))
+        if erased_at is None and any(value != current[name] for name, value in merged.items()):
+            changes.append({"id": pk, **current, **merged, "updated_at": now})
+    if changes:
+        rows_update(Lead, changes, columns=["phone", "first_name", "last_name", "country", "updated_at"])
+    return {
+        email: _BatchLead(pk=row[0], country=details[email].get("country") or row[5], erased=row[6] is not None)
+        for email, row in found.items()
+    }
 
 
 def _country_of(phone_e164: str, fallback: str) -> str:

@@ -1,4 +1,4 @@
-"""The beacon front (funnels.front) in front of Django: the same answers, cheaper, and never anything else."""
+"""The capture front (funnels.front) in front of Django: the same answers, cheaper, and never anything else."""
 
 import io
 import json
@@ -10,7 +10,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 from django.urls import reverse
 
-from funnels import front, snapshots
+from funnels import api, front, snapshots
 from leads import inbox
 from leads.models import Event
 
@@ -38,7 +38,7 @@ def _inbox_on(settings):
     snapshots.forget_all()
 
 
-def call(app, body: bytes, *, host="testserver", path=front.EVENTS_PATH, method="POST", scheme="http"):
+def call(app, body: bytes, *, host="testserver", path="/api/v1/events", method="POST", scheme="http"):
     environ = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
@@ -96,13 +96,13 @@ def beacon(funnel, ids=("e1",)):
 
 
 def test_the_front_serves_the_events_route():
-    assert reverse("api-events") == front.EVENTS_PATH
+    assert front.FAST_PATHS == {reverse("api-events"): api.beacon_answer, reverse("api-optins"): api.optin_answer}
 
 
 def test_a_known_funnel_is_answered_by_the_front_with_the_apis_headers(live_funnel, django_assert_num_queries):
     funnel, _ = live_funnel
     django = CountingDjango()
-    app = front.BeaconFront(django)
+    app = front.CaptureFront(django)
     first = call(app, beacon(funnel, ids=("a1", "a2")))  # no snapshot in this process yet: Django answers
     assert (first["status"], django.calls) == (202, 1)
 
@@ -133,7 +133,7 @@ def test_a_known_funnel_is_answered_by_the_front_with_the_apis_headers(live_funn
 def test_a_doubtful_batch_reaches_django_with_its_body_and_gets_its_field_errors(live_funnel):
     funnel, _ = live_funnel
     django = CountingDjango()
-    app = front.BeaconFront(django)
+    app = front.CaptureFront(django)
     call(app, beacon(funnel, ids=("warm",)))  # the snapshot is now in this process
     body = json.loads(beacon(funnel))
     body["events"][0]["type"] = "purchase"
@@ -147,7 +147,7 @@ def test_a_doubtful_batch_reaches_django_with_its_body_and_gets_its_field_errors
 
 def test_a_host_django_refuses_is_refused_by_django(live_funnel, settings):
     funnel, _ = live_funnel
-    app = front.BeaconFront(CountingDjango())
+    app = front.CaptureFront(CountingDjango())
     call(app, beacon(funnel, ids=("warm",)))
     settings.ALLOWED_HOSTS = ["funnels.example.com"]
 
@@ -161,7 +161,7 @@ def test_plain_http_is_redirected_by_django_where_https_is_required(live_funnel,
     funnel, _ = live_funnel
     settings.SECURE_SSL_REDIRECT = True
     settings.SECURE_HSTS_SECONDS = 3600
-    app = front.BeaconFront(CountingDjango())  # the middleware read their settings when they are made
+    app = front.CaptureFront(CountingDjango())  # the middleware read their settings when they are made
     call(app, beacon(funnel, ids=("warm",)), scheme="https")
 
     redirected = call(app, beacon(funnel, ids=("x1",)))
@@ -177,7 +177,7 @@ def test_plain_http_is_redirected_by_django_where_https_is_required(live_funnel,
 def test_other_routes_and_methods_pass_through(live_funnel):
     funnel, _ = live_funnel
     django = CountingDjango()
-    app = front.BeaconFront(django)
+    app = front.CaptureFront(django)
     assert call(app, b"", path="/healthz", method="GET")["body"] == b"ok"
     assert call(app, b"", method="OPTIONS")["status"] == 204
     assert django.calls == 2
@@ -187,6 +187,39 @@ def test_with_the_inbox_off_django_writes_the_events(live_funnel, settings):
     funnel, _ = live_funnel
     settings.EVENT_INBOX = False
     django = CountingDjango()
-    answer = call(front.BeaconFront(django), beacon(funnel))
+    answer = call(front.CaptureFront(django), beacon(funnel))
     assert (answer["status"], django.calls) == (202, 1)
     assert json.loads(answer["body"]) == {"accepted": 1, "recorded": 1, "duplicates": 0}
+
+
+def optin(funnel, submission_id):
+    return json.dumps(
+        {
+            "key": funnel.public_key,
+            "id": submission_id,
+            "email": f"{submission_id}@example.com",
+            "consents": ["ad_audiences"],
+        }
+    ).encode()
+
+
+def test_a_certain_optin_is_queued_by_the_front_with_the_apis_answer_and_headers(
+    live_funnel, django_assert_num_queries
+):
+    funnel, _ = live_funnel
+    django = CountingDjango()
+    app = front.CaptureFront(django)
+    first = call(app, optin(funnel, "ada"), path="/api/v1/optins")  # no snapshot in this process yet: Django answers
+    assert (first["status"], django.calls) == (202, 1)
+
+    with django_assert_num_queries(0):
+        second = call(app, optin(funnel, "grace"), path="/api/v1/optins")
+
+    assert (second["status"], django.calls) == (202, 1)
+    assert json.loads(second["body"]) == json.loads(first["body"])
+    assert json.loads(second["body"])["next_url"] == f"/f/{funnel.slug}/order/"
+    for name in ("Content-Type", "Vary", "Access-Control-Allow-Origin", "X-Content-Type-Options", "X-Frame-Options"):
+        assert second["headers"][name] == first["headers"][name], name
+    assert inbox.inbox_size(inbox.OPTIN_INBOX_KEY) == 2
+    assert inbox.optins_inbox_flush() == 2
+    assert Event.objects.filter(type="optin", lead__email="grace@example.com").exists()

@@ -1,6 +1,7 @@
 """Beacons through the Redis inbox: accepted at once, written by the flusher once each, never lost."""
 
 import json
+import re
 import uuid
 
 import pytest
@@ -102,7 +103,7 @@ def test_only_one_flusher_runs_at_a_time(client, live_funnel):
     assert inbox.events_inbox_flush() == 0
     assert inbox.inbox_size() == 2
     inbox.redis().delete(inbox.cache.make_key(inbox.LOCK_KEY))
-    call_command("events_inbox_flush")
+    call_command("capture_inbox_flush")
     assert Event.objects.count() == 2
 
 
@@ -169,3 +170,36 @@ def test_the_same_event_twice_in_one_batch_is_written_once_with_its_lead(client,
     assert written[0].visitor_id == visitor
     assert written[0].occurred_at <= timezone.now()
     assert LeadMark.objects.filter(lead=lead).exists()  # its audiences are refreshed
+
+
+@pytest.mark.parametrize("text", ["a\u0000b", "\ud800"])
+@pytest.mark.parametrize("inbox_on", [True, False])
+def test_text_the_database_cannot_store_is_refused_with_a_message(client, live_funnel, settings, text, inbox_on):
+    funnel, _ = live_funnel
+    settings.EVENT_INBOX = inbox_on
+    body = batch(funnel, uuid.uuid4())
+    body["events"][1]["properties"] = {"label": text}
+
+    response = post(client, body)
+
+    assert response.status_code == 400
+    assert "may not contain NUL characters or unpaired UTF-16 surrogates" in json.dumps(response.json())
+    assert inbox.inbox_size() == 0
+    assert Event.objects.count() == 0
+
+
+def test_an_entry_the_database_refuses_is_set_aside_and_the_rest_written(client, live_funnel, caplog):
+    funnel, _ = live_funnel
+    post(client, batch(funnel, uuid.uuid4(), ids=("a1", "a2")))
+    conn, key = inbox.redis(), inbox.cache.make_key(inbox.INBOX_KEY)
+    good = conn.lrange(key, 0, -1)
+    poisoned = re.sub(rb'"v":"[^"]+"', b'"v":"not-a-visitor"', good[0].replace(b'"k":"api:', b'"k":"api:poison-'))
+    conn.rpush(key, poisoned, b"not json")
+
+    assert inbox.events_inbox_flush() == 2
+
+    assert inbox.inbox_size() == 0
+    assert conn.lrange(inbox.cache.make_key(f"{inbox.INBOX_KEY}:dead"), 0, -1) == [poisoned, b"not json"]
+    assert "2 entries the database refused (" in caplog.text
+    assert "were set aside on ladder:events:inbox:dead" in caplog.text
+    assert Event.objects.count() == 2

@@ -76,7 +76,7 @@ def test_worker_flushes_queued_beacons_into_the_event_log(worker):
     conn = inbox.redis()
     conn.rpush(inbox.cache.make_key(inbox.INBOX_KEY), *rows)
     conn.rpush(inbox.cache.make_key(inbox.INBOX_KEY), rows[0])  # a duplicate delivery
-    worker.send_task("leads.events_inbox_flush")
+    worker.send_task("funnels.capture_inbox_flush")
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and inbox.inbox_size() > 0:

@@ -7,11 +7,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from funnels import intake
 from leads import inbox
 
 
 class Command(BaseCommand):
-    help = "Write events waiting in the inbox to the event log (EVENT_INBOX=true)."
+    help = "Write the beacons and opt-ins waiting in the capture inbox to the database (EVENT_INBOX=true)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--follow", action="store_true", help="Keep flushing every --interval seconds.")
@@ -23,10 +24,14 @@ class Command(BaseCommand):
         # A stop request ends the flush as an exception would: the batch in hand is rolled back and left in the inbox,
         # and the lock is released at once instead of blocking the next flusher until it expires.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-        total = 0
+        events = optins = 0
         while True:
-            total += inbox.events_inbox_flush()
+            written = intake.capture_inbox_flush()
+            events, optins = events + written[0], optins + written[1]
             if not options["follow"]:
                 break
             time.sleep(options["interval"])
-        self.stdout.write(f"{total} events written; {inbox.inbox_size()} waiting.")
+        self.stdout.write(
+            f"{events} events and {optins} opt-ins written; "
+            f"{inbox.inbox_size()} events and {inbox.inbox_size(inbox.OPTIN_INBOX_KEY)} opt-ins waiting."
+        )

@@ -1,0 +1,183 @@
+"""The fast path for API opt-ins, and the flush that writes the capture inbox.
+
+``optin_entry`` either returns the inbox entry for an opt-in that is certainly valid, or ``None`` for anything it is
+not sure of; the API then answers through its full serializers and ``lead_capture``, which explain every error. So
+the fast path never accepts what the full path would refuse, and what it queues is written exactly as the full path
+would have written it (``leads.services.optins_record_batch``), within about a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+
+from funnels import tasks
+from funnels.models import Step
+from funnels.services import Visit, visitor_for_submission
+from funnels.snapshots import FunnelSnapshot
+from funnels.splits import variant_for
+from funnels.tracking import attribution_from_url
+from leads import inbox
+from leads.contracts import ConsentAnswer, QueuedOptin
+from leads.models import Consent
+from leads.services import CaptureInvalid, identity_normalize
+from offers.models import Offer
+
+OPTIN_FIELDS = frozenset(
+    {
+        "key",
+        "id",
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "step",
+        "consents",
+        "visitor_id",
+        "website",
+        "url",
+        "referrer",
+        "fbc",
+    }
+)
+PURPOSES = frozenset(Consent.Purpose.values)
+_url = URLValidator()
+
+# Both throttle windows counted (each given its expiry when new); over either limit → 0, else the opt-in is queued → 1.
+THROTTLED_OPTIN = """
+local by_ip = redis.call('INCR', KEYS[1])
+if by_ip == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+local by_email = redis.call('INCR', KEYS[2])
+if by_email == 1 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+if by_ip > tonumber(ARGV[1]) or by_email > tonumber(ARGV[3]) then return 0 end
+redis.call('RPUSH', KEYS[3], ARGV[5])
+return 1
+"""
+
+
+@functools.cache
+def throttled_optin() -> Any:
+    return inbox.redis().register_script(THROTTLED_OPTIN)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OptinEntry:
+    row: str  # the inbox entry
+    email_identity: str  # the per-e-mail throttle's identity (a hash, as the full path's)
+    step: Step
+
+
+def _text(value: Any, limit: int) -> str | None:
+    """A string the full path would keep exactly as sent (DRF trims, so surrounding spaces are for it to decide)."""
+    if not isinstance(value, str) or len(value) > limit or value != value.strip():
+        return None
+    return value
+
+
+def optin_entry(*, data: Any, snapshot: FunnelSnapshot, now: dt.datetime) -> OptinEntry | None:
+    if not isinstance(data, dict) or not data.keys() <= OPTIN_FIELDS:
+        return None
+    submission_id = _text(data.get("id"), 100)
+    email = _text(data.get("email"), 320)
+    first_name = _text(data.get("first_name", ""), 100)
+    last_name = _text(data.get("last_name", ""), 100)
+    phone = _text(data.get("phone", ""), 40)
+    if not submission_id or not email or first_name is None or last_name is None or phone is None:
+        return None
+    if data.get("website", "") != "":  # the honeypot: the full path refuses it, saying why
+        return None
+    slug = data.get("step")
+    if slug is not None and not isinstance(slug, str):
+        return None
+    step = snapshot.optin_step(slug)
+    if step is None:
+        return None
+    ticked = data.get("consents", [])
+    if not isinstance(ticked, list) or len(ticked) > 2 or not all(isinstance(p, str) and p in PURPOSES for p in ticked):
+        return None
+    wording = {
+        Consent.Purpose.MARKETING_EMAIL: step.consent_email_text,
+        Consent.Purpose.AD_AUDIENCES: step.consent_ads_text,
+    }
+    asked = {purpose for purpose, text in wording.items() if text}
+    if not set(ticked) <= asked:
+        return None
+    visitor_is_new = "visitor_id" not in data
+    if visitor_is_new:
+        visitor_id = visitor_for_submission(funnel=snapshot.funnel, submission_id=submission_id)
+    else:
+        if not isinstance(data["visitor_id"], str):
+            return None
+        try:
+            visitor_id = uuid.UUID(hex=data["visitor_id"])
+        except ValueError:
+            return None
+    attribution = None
+    url = data.get("url")
+    if url is not None:
+        referrer, fbc = _text(data.get("referrer", ""), 2000), _text(data.get("fbc", ""), 500)
+        if not isinstance(url, str) or not url or _text(url, 2000) is None or referrer is None or fbc is None:
+            return None
+        try:
+            _url(url)
+        except ValidationError:
+            return None
+        attribution = attribution_from_url(url=url, referrer=referrer, fbc_cookie=fbc, now=now)
+    elif "referrer" in data or "fbc" in data:
+        return None  # the full path decides what these mean without a url
+    funnel = snapshot.funnel
+    try:
+        identity = identity_normalize(
+            email=email, phone=phone, first_name=first_name, last_name=last_name, default_country=funnel.default_country
+        )
+    except CaptureInvalid:
+        return None
+    visit = Visit(
+        step=step,
+        visitor_id=visitor_id,
+        variant=variant_for(visitor_id=visitor_id, step_id=step.pk, variants=list(step.variants.all())),
+    )
+    row = inbox.optin_encode(
+        QueuedOptin(
+            idempotency_key=f"optin:{funnel.pk}:{submission_id}",
+            identity=identity,
+            occurred_at=now,
+            source=f"api {funnel.slug} / {step.slug}",
+            assume_eea=funnel.eea_rules,
+            consents=tuple(
+                ConsentAnswer(purpose=purpose, wording=wording[purpose], granted=purpose in ticked) for purpose in asked
+            ),
+            visitor_id=visitor_id,
+            visitor_is_new=visitor_is_new,
+            attribution=attribution,
+            refs=visit.refs,
+        )
+    )
+    return OptinEntry(row=row, email_identity=hashlib.sha256(email.strip().lower().encode()).hexdigest(), step=step)
+
+
+# --- the flush ----------------------------------------------------------------------------------------------
+
+
+def capture_inbox_flush() -> tuple[int, int]:
+    """Write what the capture inbox holds: (events recorded, opt-ins recorded). Lead magnets owed by the new opt-ins
+    are e-mailed by one task per batch, scheduled after the batch commits."""
+    return inbox.events_inbox_flush(), inbox.optins_inbox_flush(recorded=_lead_magnets_owed)
+
+
+def _lead_magnets_owed(recorded: list[tuple[int, int | None]]) -> None:
+    step_ids = {step_id for _, step_id in recorded if step_id is not None}
+    magnet_steps = set(
+        Step.objects.filter(pk__in=step_ids, offer__role=Offer.Role.LEAD_MAGNET).values_list("pk", flat=True)
+    )
+    owed = [[lead_id, step_id] for lead_id, step_id in recorded if step_id in magnet_steps]
+    if owed:  # lost to a broker outage, they are still owed: lead_magnet_sweep finds them by their opt-in events
+        transaction.on_commit(lambda: tasks.lead_magnet_emails.delay(owed=owed))
