@@ -145,11 +145,11 @@ def event_record(
 
 def leads_mark_changed(*, lead_ids: Sequence[int]) -> None:
     """Mark leads whose audience memberships may have changed, in the caller's transaction."""
-    now = timezone.now()
-    LeadMark.objects.bulk_create(
-        [LeadMark(lead_id=lead_id, marked_at=now) for lead_id in sorted(set(lead_ids))],
-        update_conflicts=True,
-        unique_fields=["lead"],
+    now = timezone.now().isoformat()
+    rows_insert(
+        LeadMark,
+        [{"lead_id": lead_id, "marked_at": now} for lead_id in sorted(set(lead_ids))],
+        conflict_fields=["lead"],
         update_fields=["marked_at"],
     )
 
@@ -324,6 +324,8 @@ def optins_record_batch(*, optins: Sequence[QueuedOptin]) -> OptinsWritten:
     )
     leads = _upsert_leads([o.identity for o in optins if fingerprints[o.identity.email] not in forgotten])
     kept = [o for o in optins if o.identity.email in leads and not leads[o.identity.email].erased]
+    # Times and ids as text, once each: the rows are sent as JSON (common.db.rows_insert).
+    times = {optin.idempotency_key: optin.occurred_at.isoformat() for optin in kept}
     new_keys = set(
         rows_insert(
             Event,
@@ -332,9 +334,9 @@ def optins_record_batch(*, optins: Sequence[QueuedOptin]) -> OptinsWritten:
                     "type": Event.Type.OPTIN,
                     "name": "",
                     "idempotency_key": optin.idempotency_key,
-                    "occurred_at": optin.occurred_at,
+                    "occurred_at": times[optin.idempotency_key],
                     "lead_id": leads[optin.identity.email].pk,
-                    "visitor_id": optin.visitor_id,
+                    "visitor_id": str(optin.visitor_id) if optin.visitor_id else None,
                     "funnel_id": optin.refs.funnel_id,
                     "step_id": optin.refs.step_id,
                     "variant_id": optin.refs.variant_id,
@@ -366,7 +368,7 @@ def optins_record_batch(*, optins: Sequence[QueuedOptin]) -> OptinsWritten:
                 "source": optin.source,
                 "legal_basis": Consent.LegalBasis.CONSENT,
                 "eea": eea,
-                "occurred_at": optin.occurred_at,
+                "occurred_at": times[optin.idempotency_key],
             }
             for answer in optin.consents
             if answer.granted
@@ -391,8 +393,10 @@ def optins_record_batch(*, optins: Sequence[QueuedOptin]) -> OptinsWritten:
         visitor = optin.visitor_id if optin.visitor_id in returning else None
         first, last = _touches(landings.get(visitor, []) if visitor else [], optin.attribution)
         if first is not None:
+            first = {**first, "occurred_at": first["occurred_at"].isoformat()}
             firsts.setdefault(lead_id, {"lead_id": lead_id, "kind": Touch.Kind.FIRST, **first})
         if last is not None:
+            last = {**last, "occurred_at": last["occurred_at"].isoformat()}
             lasts[lead_id] = {"lead_id": lead_id, "kind": Touch.Kind.LAST, **last}
     rows_insert(Touch, list(firsts.values()), conflict_fields=["lead", "kind"])
     rows_insert(
@@ -421,22 +425,24 @@ def _upsert_leads(identities: Sequence[Identity]) -> dict[str, _BatchLead]:
     for identity in identities:
         merged = details.setdefault(identity.email, {})
         merged.update({name: value for name, value in _lead_details(identity).items() if value})
-    columns = ("id", "email", "phone", "first_name", "last_name", "country", "erased_at")
-    found = {row[1]: row for row in Lead.objects.filter(email__in=list(details)).values_list(*columns)}
-    missing = [email for email in details if email not in found]
-    if missing:
-        blank = {"phone": "", "first_name": "", "last_name": "", "country": ""}
-        rows_insert(
-            Lead,
-            [{"email": email, "public_id": uuid.uuid4(), **blank, **details[email]} for email in missing],
-            conflict_fields=["email"],
-        )
-        found.update({row[1]: row for row in Lead.objects.filter(email__in=missing).values_list(*columns)})
+    blank = {"phone": "", "first_name": "", "last_name": "", "country": ""}
+    created = rows_insert(  # new addresses first (usually all of them): one statement, and no lookups
+        Lead,
+        [{"email": email, "public_id": str(uuid.uuid4()), **blank, **merged} for email, merged in details.items()],
+        conflict_fields=["email"],
+        returning=("email", "id"),
+    )
+    found: dict[str, tuple[Any, ...]] = {email: (pk, email, "", "", "", "", None) for email, pk in created}
+    known = [email for email in details if email not in found]
+    if known:
+        columns = ("id", "email", "phone", "first_name", "last_name", "country", "erased_at")
+        found.update({row[1]: row for row in Lead.objects.filter(email__in=known).values_list(*columns)})
     changes = []
-    now = timezone.now()
-    for email, merged in details.items():
-        pk, _, *known, erased_at = found[email]
-        current = dict(zip(("phone", "first_name", "last_name", "country"), known, strict=True))
+    now = timezone.now().isoformat()
+    for email in known:  # each detail fills in or replaces the stored one; an empty one erases nothing
+        merged = details[email]
+        pk, _, *stored, erased_at = found[email]
+        current = dict(zip(("phone", "first_name", "last_name", "country"), stored, strict=True))
         if erased_at is None and any(value != current[name] for name, value in merged.items()):
             changes.append({"id": pk, **current, **merged, "updated_at": now})
     if changes:
