@@ -6,8 +6,8 @@ os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production-01
 os.environ.setdefault("FIELD_ENCRYPTION_KEY", "mJf2q5n8m3xQ0G7s9wS0a1b2c3d4e5f6g7h8i9j0k1Y=")
 
 from config.settings import *  # noqa: E402,F403
+from config.settings import CACHES, REDIS_URL, STORAGES  # noqa: E402
 from config.settings import LOGGING as PRODUCTION_LOGGING  # noqa: E402
-from config.settings import STORAGES  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECURE_SSL_REDIRECT = False
@@ -23,3 +23,11 @@ CAPTURE_FUNNEL_CACHE_SECONDS = 0
 
 # The webhook destination's tests POST to a receiver on 127.0.0.1.
 WEBHOOK_DESTINATIONS_ALLOW_HTTP = True
+
+# Each pytest-xdist worker gets its own Redis database: tests clear the cache (a FLUSHDB) and drain the capture inbox's
+# shared lists, so workers sharing one database would empty each other's. Worker gwN uses the URL's database + N.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if REDIS_URL and _XDIST_WORKER.startswith("gw"):
+    _base, _, _db = REDIS_URL.rpartition("/")
+    REDIS_URL = f"{_base}/{(int(_db) if _db.isdigit() else 0) + int(_XDIST_WORKER[2:])}"
+    CACHES["default"]["LOCATION"] = REDIS_URL

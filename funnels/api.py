@@ -481,7 +481,7 @@ def _queueable(
         return None
     key = data.get("key") if isinstance(data, dict) else None
     snapshot = snapshot_for(public_key=key) if isinstance(key, str) and len(key) <= 40 else None
-    origin = request.headers.get("Origin")
+    origin = request.META.get("HTTP_ORIGIN")  # request.headers would copy every header first
     if snapshot is None or not snapshot.live or (origin and origin.rstrip("/").lower() not in snapshot.origins):
         return None
     return data, snapshot, origin

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from urllib.parse import urlsplit
+from collections.abc import Mapping
+from urllib.parse import parse_qsl, urlsplit
 
 from django.conf import settings
 from django.core import signing
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 
 from leads.contracts import Attribution
 
@@ -66,7 +67,7 @@ def attribution_from_url(*, url: str, referrer: str, now: dt.datetime, fbc_cooki
     """The same, for a page on another site reported by the API: its URL carries the parameters."""
     parts = urlsplit(url)
     return _attribution(
-        params=QueryDict(parts.query),
+        params=dict(parse_qsl(parts.query, keep_blank_values=True)),  # the last value wins, as in request.GET
         landing_url=url,
         referrer=referrer,
         own_host=parts.netloc,
@@ -76,7 +77,7 @@ def attribution_from_url(*, url: str, referrer: str, now: dt.datetime, fbc_cooki
 
 
 def _attribution(
-    *, params: QueryDict, landing_url: str, referrer: str, own_host: str, fbc_cookie: str, now: dt.datetime
+    *, params: Mapping[str, str], landing_url: str, referrer: str, own_host: str, fbc_cookie: str, now: dt.datetime
 ) -> Attribution:
     fbclid = _clip(params.get("fbclid", ""), "click")
     # A pixel on the page may already have set Meta's _fbc cookie; it wins, since it saw the click first.
