@@ -62,7 +62,9 @@ def rows_insert(
         return []
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key or f.column in rows[0]]  # keys the database makes
-    rows = _with_defaults(fields, rows)
+    constant, per_row = _defaults([f for f in fields if f.column not in rows[0]])
+    if per_row:
+        rows = [{**{f.column: f.get_default() for f in per_row}, **row} for row in rows]
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     columns = [quote(f.column) for f in fields]
@@ -76,15 +78,23 @@ def rows_insert(
     back_columns = [returning] if isinstance(returning, str) else list(returning or ())
     back = f" RETURNING {', '.join(quote(c) for c in back_columns)}" if back_columns else ""
     if connection.vendor == "postgresql":
-        # In FROM, so the record is decoded once per row (``(f(…)).column`` in the select list calls f per column).
+        # In FROM, so the record is decoded once per row (``(f(…)).column`` in the select list calls f per column);
+        # a column every row defaults is one parameter, not a value in each row.
+        selected = [
+            f"CAST(%s AS {f.db_type(connection)})" if f.column in constant else f"r.{quote(f.column)}" for f in fields
+        ]
         sql = (
             f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608  (identifiers from the model, data a parameter)
-            f"SELECT {', '.join(f'r.{c}' for c in columns)} "
+            f"SELECT {', '.join(selected)} "
             f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) WITH ORDINALITY AS r "
             f"ORDER BY r.ordinality{on_conflict}{back}"
         )
-        params: list[Any] = [json.dumps(rows, default=str, separators=(",", ":"))]
+        params: list[Any] = [
+            *(f.get_db_prep_save(f.to_python(constant[f.column]), connection) for f in fields if f.column in constant),
+            json.dumps(rows, default=str, separators=(",", ":")),
+        ]
     else:
+        rows = [{**constant, **row} for row in rows]
         placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
         sql = (
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))} "  # noqa: S608
@@ -120,10 +130,9 @@ def rows_update(model: type[models.Model], rows: Sequence[dict[str, Any]], *, co
         cursor.execute(sql, [json.dumps(list(rows), default=str, separators=(",", ":"))])
 
 
-def _with_defaults(fields: Sequence[models.Field], rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    missing = [f for f in fields if f.column not in rows[0]]
-    if not missing:
-        return list(rows)
+def _defaults(missing: Sequence[models.Field]) -> tuple[dict[str, Any], list[models.Field]]:
+    """For the columns the rows leave out: the value all rows share, by column, and the fields whose default is made
+    for each row (a callable)."""
     now = timezone.now().isoformat()  # as text, as the rows travel (and read back by each backend as a time)
     constant: dict[str, Any] = {}
     per_row: list[models.Field] = []
@@ -134,4 +143,4 @@ def _with_defaults(fields: Sequence[models.Field], rows: Sequence[dict[str, Any]
             per_row.append(f)
         else:
             constant[f.column] = f.get_default()  # "" for text fields without a default, else None
-    return [{**constant, **{f.column: f.get_default() for f in per_row}, **row} for row in rows]
+    return constant, per_row

@@ -49,6 +49,11 @@ OPTIN_FIELDS = frozenset(
     }
 )
 PURPOSES = frozenset(Consent.Purpose.values)
+# Each purpose and the step's field holding the wording shown next to its checkbox (no wording: not asked).
+WORDING_FIELDS = (
+    (Consent.Purpose.MARKETING_EMAIL.value, "consent_email_text"),
+    (Consent.Purpose.AD_AUDIENCES.value, "consent_ads_text"),
+)
 _url = URLValidator()
 
 # Both throttle windows counted (each given its expiry when new); over either limit → 0, else the opt-in is queued → 1.
@@ -103,12 +108,8 @@ def optin_entry(*, data: Any, snapshot: FunnelSnapshot, now: dt.datetime) -> Opt
     ticked = data.get("consents", [])
     if not isinstance(ticked, list) or len(ticked) > 2 or not all(isinstance(p, str) and p in PURPOSES for p in ticked):
         return None
-    wording = {
-        Consent.Purpose.MARKETING_EMAIL: step.consent_email_text,
-        Consent.Purpose.AD_AUDIENCES: step.consent_ads_text,
-    }
-    asked = {purpose for purpose, text in wording.items() if text}
-    if not set(ticked) <= asked:
+    wording = {purpose: text for purpose, field in WORDING_FIELDS if (text := getattr(step, field))}  # what it asks
+    if not set(ticked) <= wording.keys():
         return None
     visitor_is_new = "visitor_id" not in data
     if visitor_is_new:
@@ -153,7 +154,8 @@ def optin_entry(*, data: Any, snapshot: FunnelSnapshot, now: dt.datetime) -> Opt
             source=f"api {funnel.slug} / {step.slug}",
             assume_eea=funnel.eea_rules,
             consents=tuple(
-                ConsentAnswer(purpose=purpose, wording=wording[purpose], granted=purpose in ticked) for purpose in asked
+                ConsentAnswer(purpose=purpose, wording=text, granted=purpose in ticked)
+                for purpose, text in wording.items()
             ),
             visitor_id=visitor_id,
             visitor_is_new=visitor_is_new,
