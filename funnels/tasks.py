@@ -18,14 +18,16 @@ from leads import inbox
 from leads.models import Event, Lead
 from leads.services import event_record
 
+# A mail server's errors retry with backoff; a task is acknowledged only once it has run.
+MAIL_RETRIES: dict = {
+    "acks_late": True,
+    "autoretry_for": (smtplib.SMTPException, ConnectionError, TimeoutError),
+    "retry_backoff": True,
+    "max_retries": 6,
+}
 
-@shared_task(
-    name="funnels.lead_magnet_email",
-    acks_late=True,
-    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=True,
-    max_retries=6,
-)
+
+@shared_task(name="funnels.lead_magnet_email", **MAIL_RETRIES)
 def lead_magnet_email(*, lead_id: int, step_id: int) -> None:
     """E-mail the lead magnet of ``step_id`` to ``lead_id`` through a signed, expiring link.
 
@@ -35,13 +37,7 @@ def lead_magnet_email(*, lead_id: int, step_id: int) -> None:
     _lead_magnet_send(lead_id=lead_id, step_id=step_id)
 
 
-@shared_task(
-    name="funnels.lead_magnet_emails",
-    acks_late=True,
-    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=True,
-    max_retries=6,
-)
+@shared_task(name="funnels.lead_magnet_emails", **MAIL_RETRIES)
 def lead_magnet_emails(*, owed: list[list[int]]) -> None:
     """The lead magnets owed by one flushed batch of opt-ins, as ``[lead id, step id]`` pairs: one task, not one per
     opt-in. A retry after a mail-server error skips those already sent."""

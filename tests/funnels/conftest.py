@@ -17,6 +17,17 @@ def _fresh_throttles():
 
 
 @pytest.fixture
+def inbox_on(settings):
+    """The capture inbox on, with no funnel snapshot held from before."""
+    from funnels import snapshots
+
+    settings.EVENT_INBOX = True
+    snapshots.forget_all()
+    yield
+    snapshots.forget_all()
+
+
+@pytest.fixture
 def live_funnel(db):
     """The test ladder, published, with consent wording and one allowed origin."""
     funnel, steps = ladder_funnel()

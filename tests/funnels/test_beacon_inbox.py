@@ -8,21 +8,12 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from funnels import snapshots
 from leads import inbox
 from leads.models import Event, Lead, LeadMark
 from leads.services import events_record_batch
 
-pytestmark = [pytest.mark.redis, pytest.mark.django_db]
+pytestmark = [pytest.mark.redis, pytest.mark.django_db, pytest.mark.usefixtures("inbox_on")]
 ORIGIN = "https://shop.example.com"
-
-
-@pytest.fixture(autouse=True)
-def _inbox_on(settings):
-    settings.EVENT_INBOX = True
-    snapshots.forget_all()
-    yield
-    snapshots.forget_all()
 
 
 def post(client, body):

@@ -8,24 +8,16 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from funnels import intake, snapshots
+from funnels import intake
 from funnels.tasks import lead_magnet_sweep
 from leads import inbox
 from leads.models import Consent, Event, Lead, LeadMark, Suppression, Touch
 from leads.services import email_fingerprint, lead_forget
 from tests.funnels.conftest import ADS_WORDING, EMAIL_WORDING
-from tests.funnels.test_api import nothing_stored, optin_body, post
+from tests.funnels.test_api import BAD_OPTIN_FIELDS, nothing_stored, optin_body, post
 
-pytestmark = [pytest.mark.redis, pytest.mark.django_db]
+pytestmark = [pytest.mark.redis, pytest.mark.django_db, pytest.mark.usefixtures("inbox_on")]
 CAMPAIGN_URL = "https://shop.example.com/ebook?utm_source=facebook&utm_campaign=spring&fbclid=IwAR1"
-
-
-@pytest.fixture(autouse=True)
-def _inbox_on(settings):
-    settings.EVENT_INBOX = True
-    snapshots.forget_all()
-    yield
-    snapshots.forget_all()
 
 
 def queued(client, body):
@@ -181,19 +173,7 @@ def test_an_address_that_asked_to_be_forgotten_is_refused_and_never_logged(
     assert "ada" not in caplog.text.lower()
 
 
-@pytest.mark.parametrize(
-    ("extra", "field", "message"),
-    [
-        ({"email": "not-an-email"}, "email", "'not-an-email' is not a valid e-mail address."),
-        ({"phone": "12"}, "phone", "'12' is not a valid phone number for its country."),
-        ({"website": "http://spam.example"}, "website", "This field must be left empty."),
-        ({"surprise": "x"}, "surprise", "Unknown field."),
-        ({"consents": ["sms"]}, "consents", "is not a valid choice."),
-        ({"step": "thanks"}, "step", "This funnel has no such opt-in step."),
-        ({"id": ""}, "id", "This field may not be blank."),
-        ({"first_name": "Ada\u0000"}, "first_name", "Null characters are not allowed."),
-    ],
-)
+@pytest.mark.parametrize(("extra", "field", "message"), BAD_OPTIN_FIELDS)
 def test_anything_doubtful_takes_the_full_path_and_is_refused_there(client, live_funnel, extra, field, message):
     funnel, _ = live_funnel
     response = post(client, "/api/v1/optins", optin_body(funnel, **extra))
