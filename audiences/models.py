@@ -128,6 +128,12 @@ class Destination(models.Model):
         return f"{self.name} ({self.get_platform_display()})"
 
     def clean(self) -> None:
+        if self.platform == self.Platform.META:
+            if not self.account_id.strip().removeprefix("act_").isdigit():
+                raise ValidationError({"account_id": "Enter the Meta ad account's number, e.g. act_1234567890."})
+            if not self.credentials and not self.pk:
+                raise ValidationError({"credentials": "A Meta destination needs an access token with ads_management."})
+            return
         if self.platform != self.Platform.WEBHOOK:
             return
         if not self.endpoint_url:

@@ -18,13 +18,20 @@ from django.utils import timezone
 
 from audiences.models import Audience, Destination, SyncBatch, SyncLedger, SyncRun
 from audiences.rules import granted_now
+from integrations import meta_audiences
 from integrations.audience_upload import AudienceUploader, SandboxUploader, UploadResult, UploadRow
-from integrations.errors import IntegrationPermanentError, IntegrationTransientError
+from integrations.errors import (
+    IntegrationBlockedError,
+    IntegrationCredentialsError,
+    IntegrationPermanentError,
+    IntegrationTransientError,
+)
 from integrations.identifiers import MetaHasher, meta_hashes
 from integrations.webhook_upload import WebhookUploader
 from leads.models import Consent, Lead
 
 ATTEMPTS = 3
+MAX_INLINE_WAIT = 5.0  # seconds a sync waits in place for a rate limit to pass
 PREVIEW_ROWS = 20
 
 
@@ -121,6 +128,21 @@ def uploader_for(destination: Destination) -> AudienceUploader:
             secret=destination.credentials,
             audience=destination.remote_audience_id or destination.audience.slug,
         )
+    if destination.platform == Destination.Platform.META:
+        if not destination.remote_audience_id:  # created once, on the first sync, and kept on the destination
+            destination.remote_audience_id = meta_audiences.audience_create(
+                access_token=destination.credentials,
+                ad_account_id=destination.account_id,
+                name=destination.audience.name,
+                description=f"Kept in step by Ladder from the audience {destination.audience.slug!r}.",
+                app_secret=settings.META_APP_SECRET,
+            )
+            Destination.objects.filter(pk=destination.pk).update(remote_audience_id=destination.remote_audience_id)
+        return meta_audiences.MetaUploader(
+            access_token=destination.credentials,
+            audience_id=destination.remote_audience_id,
+            app_secret=settings.META_APP_SECRET,
+        )
     raise IntegrationPermanentError(
         f"{destination.get_platform_display()} uploads are not available in this version of Ladder; "
         "use a sandbox destination to preview what would be sent."
@@ -136,6 +158,19 @@ def chunked(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def with_last(items: Iterator[Any]) -> Iterator[tuple[Any, bool]]:
+    """Each item, and whether it is the last one (one item read ahead)."""
+    iterator = iter(items)
+    try:
+        current = next(iterator)
+    except StopIteration:
+        return
+    for following in iterator:
+        yield current, False
+        current = following
+    yield current, True
 
 
 def destination_sync(
@@ -158,8 +193,8 @@ def destination_sync(
                 run=run, kind=SyncBatch.Kind.ADD, size=run.to_add, payload=[row.hashes for row in preview]
             )
         else:
-            for rows in chunked(upload_rows(adds), uploader.batch_size):
-                _send(run, uploader, SyncBatch.Kind.ADD, rows, SyncLedger.State.ADDED)
+            for rows, last in with_last(chunked(upload_rows(adds), uploader.batch_size)):
+                _send(run, uploader, SyncBatch.Kind.ADD, rows, SyncLedger.State.ADDED, last=last)
                 if progress:
                     progress(len(rows))
             for held in chunked(ledger_maybe_changed(destination).iterator(chunk_size=2000), uploader.batch_size):
@@ -171,6 +206,10 @@ def destination_sync(
                     if progress:
                         progress(len(rows))
         run.status = SyncRun.Status.SUCCEEDED
+    except (IntegrationCredentialsError, IntegrationBlockedError) as error:
+        # Waiting for a person: the schedule stops until the destination is fixed and switched on again.
+        run.status, run.error = SyncRun.Status.FAILED, f"{error} The destination is paused."[:2000]
+        Destination.objects.filter(pk=destination.pk).update(is_active=False)
     except (IntegrationPermanentError, IntegrationTransientError) as error:
         run.status, run.error = SyncRun.Status.FAILED, str(error)[:2000]
     run.finished_at = timezone.now()
@@ -180,7 +219,9 @@ def destination_sync(
     return run
 
 
-def _send(run: SyncRun, uploader: AudienceUploader, kind: str, rows: list[UploadRow], state: str) -> None:
+def _send(
+    run: SyncRun, uploader: AudienceUploader, kind: str, rows: list[UploadRow], state: str, *, last: bool = False
+) -> None:
     """One batch, retried on transient errors; on acceptance the ledger records it in the same transaction."""
     batch = SyncBatch(run=run, kind=kind, size=len(rows))
     if getattr(uploader, "records_payload", False):
@@ -191,12 +232,14 @@ def _send(run: SyncRun, uploader: AudienceUploader, kind: str, rows: list[Upload
     for attempt in range(1, ATTEMPTS + 1):
         batch.attempts = attempt
         try:
-            result = (uploader.add if kind == SyncBatch.Kind.ADD else uploader.remove)(rows)
+            result = uploader.add(rows, last=last) if kind == SyncBatch.Kind.ADD else uploader.remove(rows)
             break
         except IntegrationTransientError as transient:
             error = transient
+            if attempt == ATTEMPTS or (transient.retry_after or 0) > MAX_INLINE_WAIT:
+                break  # the platform asks for longer than a worker should hold on: the next run takes it up
             run.retries += 1
-            time.sleep(min(0.2 * 2**attempt, 2.0))
+            time.sleep(max(min(0.2 * 2**attempt, 2.0), transient.retry_after or 0))
         except IntegrationPermanentError as permanent:
             error = permanent
             break

@@ -208,6 +208,10 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # The Stripe library logs request and response bodies (client secrets, e-mail addresses) below WARNING.
         "stripe": {"level": "WARNING"},
+        # urllib3 logs each request's URL at DEBUG: the Graph API's carry the access token, and a removal's the
+        # hashed rows. Meta's SDK logs through its own logger only in debug mode, which Ladder never turns on.
+        "urllib3": {"level": "WARNING"},
+        "facebook_business": {"level": "WARNING"},
     },
 }
 
@@ -227,6 +231,9 @@ CELERY_BEAT_SCHEDULE = {
     "capture-inbox-flush": {"task": "funnels.capture_inbox_flush", "schedule": 1.0},
     "lead-magnet-sweep": {"task": "funnels.lead_magnet_sweep", "schedule": 60.0},
 }
+
+# Meta: the app secret, when set, signs every Graph API call with appsecret_proof (each destination has its token).
+META_APP_SECRET = env.str("META_APP_SECRET", default="")
 
 # Stripe. The secret key is used by checkout (payments); the webhook secret verifies /webhooks/stripe/.
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")

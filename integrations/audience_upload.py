@@ -27,10 +27,12 @@ class UploadResult:
 
 
 class AudienceUploader(Protocol):
+    """``add`` takes at most ``batch_size`` rows; ``last`` marks the final add of a sync (one upload session)."""
+
     platform: str
     batch_size: int
 
-    def add(self, rows: list[UploadRow]) -> UploadResult: ...
+    def add(self, rows: list[UploadRow], *, last: bool = False) -> UploadResult: ...
 
     def remove(self, rows: list[UploadRow]) -> UploadResult: ...
 
@@ -56,7 +58,7 @@ class SandboxUploader:
     def __init__(self, *, batch_size: int = 10_000) -> None:
         self.batch_size = batch_size
 
-    def add(self, rows: list[UploadRow]) -> UploadResult:
+    def add(self, rows: list[UploadRow], *, last: bool = False) -> UploadResult:
         return _checked(rows)
 
     def remove(self, rows: list[UploadRow]) -> UploadResult:

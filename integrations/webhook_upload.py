@@ -72,7 +72,7 @@ class WebhookUploader:
         self.batch_size, self._timeout, self._clock = batch_size, timeout, clock
         self._session = requests.Session()
 
-    def add(self, rows: list[UploadRow]) -> UploadResult:
+    def add(self, rows: list[UploadRow], *, last: bool = False) -> UploadResult:
         return self._post("audience.add", rows)
 
     def remove(self, rows: list[UploadRow]) -> UploadResult:

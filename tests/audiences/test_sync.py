@@ -37,7 +37,7 @@ class PlatformDouble:
         self.held = self.held | keys if adding else self.held - keys
         return UploadResult(accepted=len(rows))
 
-    def add(self, rows):
+    def add(self, rows, *, last=False):
         return self._call(rows, True)
 
     def remove(self, rows):
@@ -121,7 +121,7 @@ def test_transient_errors_are_retried_and_a_refused_batch_is_resent_next_time(de
 
 
 def test_platforms_without_an_adapter_fail_the_run_saying_so(destination):
-    destination.platform = "meta"
+    destination.platform = "google"
     destination.save()
     member(destination.audience)
     run = destination_sync(destination=destination)

@@ -1,0 +1,172 @@
+"""Meta Custom Audiences (customer file) through the official ``facebook-business`` SDK.
+
+Rows arrive already normalized and hashed by ``integrations.identifiers`` (Meta's multi-key schema), so the SDK is
+called with ``is_raw=True, pre_hashed=True`` and never normalizes anything itself: its own normalizer strips accents
+from names, which Meta's rules keep. Each uploader has its own API object (``FacebookAdsApi.init`` is never called,
+so the SDK's crash reporter, which posts tracebacks to Meta, is never installed).
+
+Adds go in requests of at most 10,000 rows, each a step of one upload session (``session_id``, ``batch_seq``,
+``last_batch_flag``); removals in small requests, because the SDK sends a DELETE's parameters in the URL.
+
+Errors (Meta's codes, platform-apis §A4): rate limits and temporary failures (1, 2, 4, 17, 613, 80000–80014, 2650,
+anything ``is_transient``, HTTP 5xx) are transient, with the wait Meta asks for when it says one; a restricted audience
+(subcode 1713230, or status 471) blocks the destination with Meta's reason; everything else (190 expired token, 200 and
+294 missing permission, 100 invalid parameter, …) is permanent and surfaced. Messages never carry identifiers: only
+Meta's code, subcode and its own message.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from facebook_business.adobjects.adaccount import AdAccount
+from facebook_business.adobjects.customaudience import CustomAudience
+from facebook_business.api import FacebookAdsApi
+from facebook_business.exceptions import FacebookError, FacebookRequestError
+from facebook_business.session import FacebookSession
+
+from integrations.audience_upload import UploadResult, UploadRow
+from integrations.errors import (
+    IntegrationBlockedError,
+    IntegrationCredentialsError,
+    IntegrationPermanentError,
+    IntegrationTransientError,
+)
+
+SCHEMA = ["EMAIL", "PHONE", "FN", "LN", "CT", "ST", "ZIP", "COUNTRY"]
+ADD_BATCH = 10_000  # Meta's limit per request
+REMOVE_BATCH = 100  # up to about 600 bytes of URL a row: a DELETE stays under 64 KiB, which front ends accept
+TRANSIENT_CODES = frozenset({1, 2, 4, 17, 341, 613, 2650})
+CREDENTIAL_CODES = frozenset({190, 102, 200, 294})
+RESTRICTED_SUBCODE = 1713230
+
+
+class MetaUploader:
+    platform = "meta"
+    records_payload = False
+    batch_size = ADD_BATCH
+
+    def __init__(
+        self,
+        *,
+        access_token: str,
+        audience_id: str,
+        app_secret: str = "",
+        api_version: str | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        if not access_token:
+            raise IntegrationCredentialsError("This Meta destination has no access token; add one on the destination.")
+        self.audience_id = audience_id
+        self._api = _api(access_token, app_secret, api_version, timeout)
+        self._session_id = secrets.randbelow(2**62) + 1  # one upload session per uploader (per sync run)
+        self._batch_seq = 0
+
+    def add(self, rows: list[UploadRow], *, last: bool = False) -> UploadResult:
+        if len(rows) > ADD_BATCH:
+            raise IntegrationPermanentError(f"At most {ADD_BATCH} rows go in one Meta request; {len(rows)} were given.")
+        self._batch_seq += 1
+        session = {"session_id": self._session_id, "batch_seq": self._batch_seq, "last_batch_flag": last}
+        return self._call("add_users", rows, session)
+
+    def remove(self, rows: list[UploadRow]) -> UploadResult:
+        accepted = invalid = 0
+        reasons: dict[str, int] = {}
+        for start in range(0, len(rows), REMOVE_BATCH):
+            result = self._call("remove_users", rows[start : start + REMOVE_BATCH], None)
+            accepted, invalid = accepted + result.accepted, invalid + result.invalid
+            for reason, count in result.reasons.items():
+                reasons[reason] = reasons.get(reason, 0) + count
+        return UploadResult(accepted=accepted, invalid=invalid, reasons=reasons)
+
+    def _call(self, method: str, rows: list[UploadRow], session: dict[str, Any] | None) -> UploadResult:
+        audience = CustomAudience(self.audience_id, api=self._api)
+        data = [[row.hashes.get(key, "") for key in SCHEMA] for row in rows]
+        try:
+            response = getattr(audience, method)(SCHEMA, data, is_raw=True, pre_hashed=True, session=session)
+        except FacebookRequestError as error:
+            raise meta_error(error) from None
+        except FacebookError as error:  # the SDK refused before sending: our request is wrong
+            raise IntegrationPermanentError(f"Meta's SDK refused the request: {str(error)[:300]}") from None
+        body = response.json()
+        status = response.status()
+        if status >= 400 or not isinstance(body, dict):  # the SDK takes any non-JSON answer for a success
+            message = f"Meta answered HTTP {status} without a Graph API body"
+            if status >= 500 or status == 429:
+                raise IntegrationTransientError(message)
+            raise IntegrationPermanentError(message)
+        received = int(body.get("num_received", len(rows)))
+        refused = int(body.get("num_invalid_entries", 0))
+        return UploadResult(
+            accepted=max(received - refused, 0),
+            invalid=refused,
+            reasons={"invalid entry (Meta)": refused} if refused else {},
+        )
+
+
+def audience_create(
+    *, access_token: str, ad_account_id: str, name: str, description: str = "", app_secret: str = ""
+) -> str:
+    """Create a customer-file Custom Audience in the ad account and return its id."""
+    if not ad_account_id.strip().removeprefix("act_").isdigit():
+        raise IntegrationPermanentError("A Meta ad account id is its number (act_ optional), e.g. act_1234567890.")
+    account = AdAccount(f"act_{ad_account_id.strip().removeprefix('act_')}", api=_api(access_token, app_secret))
+    try:
+        created = account.create_custom_audience(
+            params={
+                "name": name[:200],
+                "description": description[:500],
+                "subtype": "CUSTOM",
+                "customer_file_source": "USER_PROVIDED_ONLY",
+            }
+        )
+    except FacebookRequestError as error:
+        raise meta_error(error) from None
+    return str(created["id"])
+
+
+def _api(access_token: str, app_secret: str, api_version: str | None = None, timeout: float = 60.0) -> FacebookAdsApi:
+    session = FacebookSession(access_token=access_token, app_secret=app_secret or None, timeout=timeout)
+    return FacebookAdsApi(session, api_version=api_version)
+
+
+def meta_error(error: FacebookRequestError) -> Exception:
+    """The integration error for one of Meta's answers (the SDK's error, with code, subcode and message)."""
+    code, subcode, status = error.api_error_code(), error.api_error_subcode(), error.http_status()
+    what = f"Meta error {code}" + (f"/{subcode}" if subcode else "") + f": {(error.api_error_message() or '')[:300]}"
+    if subcode == RESTRICTED_SUBCODE or status == 471:
+        return IntegrationBlockedError(
+            f"Meta restricted this audience ({what}). Change what it targets, then unblock it."
+        )
+    if code in CREDENTIAL_CODES:
+        return IntegrationCredentialsError(f"{what}. Renew the access token or grant ads_management, then sync again.")
+    transient = (
+        code in TRANSIENT_CODES
+        or (isinstance(code, int) and 80000 <= code <= 80014)
+        or bool(error.api_transient_error())
+        or (isinstance(status, int) and status >= 500)
+    )
+    if transient:
+        return IntegrationTransientError(what, retry_after=_regain_access_seconds(error.http_headers() or {}))
+    return IntegrationPermanentError(what)
+
+
+def _regain_access_seconds(headers: Any) -> float | None:
+    """Meta's ``X-Business-Use-Case-Usage`` says, per business, how many minutes until the quota comes back."""
+    raw = next((value for name, value in dict(headers).items() if name.lower() == "x-business-use-case-usage"), None)
+    if not raw:
+        return None
+    try:
+        usage = json.loads(raw)
+        minutes = [
+            float(entry.get("estimated_time_to_regain_access") or 0)
+            for entries in usage.values()
+            for entry in (entries if isinstance(entries, list) else [entries])
+            if isinstance(entry, dict)
+        ]
+    except (ValueError, AttributeError, TypeError):
+        return None
+    longest = max(minutes, default=0.0)
+    return longest * 60 if longest > 0 else None

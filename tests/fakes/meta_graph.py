@@ -1,0 +1,198 @@
+"""A loopback stand-in for the Graph API's customer-file Custom Audience endpoints, with Meta's rules.
+
+Point the official SDK at it with ``FacebookSession.GRAPH`` (platform-apis §A6). It serves:
+
+* ``POST /<version>/act_<account>/customaudiences``: creates an audience (``subtype=CUSTOM`` and a
+  ``customer_file_source`` required);
+* ``POST`` and ``DELETE /<version>/<audience>/users``: adds and removes members. ``payload`` is JSON with a list
+  ``schema`` of Meta's multi-key names and ``data`` rows in schema order; the access token must be the one the fake
+  was given (else 190, as for an expired token). More than 10,000 rows is refused (code 100), a row whose length does
+  not match the schema too; a value that is not 64 lowercase hex characters (or empty) makes its row an invalid entry,
+  counted in ``num_invalid_entries`` and not added. A POST must carry a ``session``. A request line over 64 KiB (a
+  DELETE carries its rows in the URL) is answered 414 with an HTML page, as front ends do.
+
+Members are kept per audience as the tuple of a row's non-empty hashes, so a test can compare the fake's audience
+with what Ladder computed. ``fail_next`` scripts the next answers: a Graph error (code, subcode, transient flag,
+HTTP status, and optionally the ``X-Business-Use-Case-Usage`` header).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+HASH = re.compile(r"^[0-9a-f]{64}$")
+KEYS = {
+    "EXTERN_ID",
+    "EMAIL",
+    "PHONE",
+    "GEN",
+    "DOBY",
+    "DOBM",
+    "DOBD",
+    "LN",
+    "FN",
+    "FI",
+    "CT",
+    "ST",
+    "ZIP",
+    "MADID",
+    "COUNTRY",
+}
+MAX_ROWS = 10_000
+
+
+class MetaGraphFake:
+    def __init__(self, *, access_token: str) -> None:
+        self.access_token = access_token
+        self.audiences: dict[str, dict[str, Any]] = {}
+        self.members: dict[str, set[tuple[tuple[str, str], ...]]] = {}
+        self.requests: list[dict[str, Any]] = []
+        self.failures: list[dict[str, Any]] = []
+        self._next_id = 23850000000000
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode()) if length else {}
+                self._answer("POST", form)
+
+            def do_DELETE(self) -> None:
+                self._answer("DELETE", {})
+
+            def _answer(self, method: str, form: dict[str, list[str]]) -> None:
+                parts = urlsplit(self.path)
+                params = {k: v[-1] for k, v in {**parse_qs(parts.query), **form}.items()}
+                status, body, headers = fake.handle(method, parts.path, params, url_length=len(self.path))
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail_next(
+        self,
+        code: int,
+        *,
+        subcode: int | None = None,
+        transient: bool = False,
+        status: int = 400,
+        message: str = "Injected",
+        usage: dict[str, Any] | None = None,
+        times: int = 1,
+    ) -> None:
+        for _ in range(times):
+            self.failures.append(
+                {
+                    "code": code,
+                    "subcode": subcode,
+                    "transient": transient,
+                    "status": status,
+                    "message": message,
+                    "usage": usage,
+                }
+            )
+
+    # --- the Graph API's answers --------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, params: dict[str, str], *, url_length: int) -> tuple[int, Any, dict]:
+        with self._lock:
+            self.requests.append({"method": method, "path": path, "params": params, "url_length": url_length})
+            if params.get("access_token") != self.access_token:
+                return _error(190, "Error validating access token: Session has expired.", status=400, subcode=463)
+            if self.failures:
+                failure = self.failures.pop(0)
+                headers = {"X-Business-Use-Case-Usage": json.dumps(failure["usage"])} if failure["usage"] else {}
+                status, body, _ = _error(
+                    failure["code"],
+                    failure["message"],
+                    status=failure["status"],
+                    subcode=failure["subcode"],
+                    transient=failure["transient"],
+                )
+                return status, body, headers
+            segments = [s for s in path.split("/") if s]
+            if len(segments) == 3 and segments[1].startswith("act_") and segments[2] == "customaudiences":
+                return self._create(params) if method == "POST" else _error(100, "Unsupported request")
+            if len(segments) == 3 and segments[2] == "users" and segments[1] in self.audiences:
+                return self._users(method, segments[1], params)
+            return _error(100, f"Unsupported {method} request: object does not exist")
+
+    def _create(self, params: dict[str, str]) -> tuple[int, Any, dict]:
+        if params.get("subtype") != "CUSTOM" or not params.get("customer_file_source"):
+            return _error(100, "Invalid parameter: subtype CUSTOM and customer_file_source are required")
+        self._next_id += 1
+        audience_id = str(self._next_id)
+        self.audiences[audience_id] = {"name": params.get("name", ""), "source": params["customer_file_source"]}
+        self.members[audience_id] = set()
+        return 200, {"id": audience_id}, {}
+
+    def _users(self, method: str, audience_id: str, params: dict[str, str]) -> tuple[int, Any, dict]:
+        try:
+            payload = json.loads(params["payload"])
+            schema, data = payload["schema"], payload["data"]
+        except (KeyError, ValueError, TypeError):
+            return _error(100, "Invalid parameter: payload")
+        if not isinstance(schema, list) or not set(schema) <= KEYS or len(set(schema)) != len(schema):
+            return _error(100, "Invalid parameter: schema")
+        if len(data) > MAX_ROWS:
+            return _error(100, f"Invalid parameter: at most {MAX_ROWS} users per request")
+        if method == "POST" and "session" not in params:
+            return _error(100, "Invalid parameter: session is required for this upload")
+        invalid = 0
+        rows = []
+        for row in data:
+            if not isinstance(row, list) or len(row) != len(schema):
+                return _error(100, "Invalid parameter: each row must match the schema")
+            if not any(row) or any(value and not HASH.match(value) for value in row):
+                invalid += 1
+                continue
+            rows.append(tuple((key, value) for key, value in zip(schema, row, strict=True) if value))
+        held = self.members[audience_id]
+        if method == "POST":
+            held.update(rows)
+        else:
+            held.difference_update(rows)
+        session = json.loads(params["session"]) if "session" in params else {}
+        return (
+            200,
+            {
+                "audience_id": audience_id,
+                "session_id": session.get("session_id"),
+                "num_received": len(data),
+                "num_invalid_entries": invalid,
+                "invalid_entry_samples": {},
+            },
+            {},
+        )
+
+
+def _error(
+    code: int, message: str, *, status: int = 400, subcode: int | None = None, transient: bool = False
+) -> tuple[int, Any, dict]:
+    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "Afake"}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    if transient:
+        error["is_transient"] = True
+    return status, {"error": error}, {}

@@ -1,0 +1,277 @@
+"""The Meta Custom Audience destination: the official SDK talking to a loopback Graph API with Meta's rules."""
+
+import json
+import logging
+
+import pytest
+from django.core.exceptions import ValidationError
+from facebook_business.session import FacebookSession
+
+from audiences.models import Destination, SyncBatch, SyncLedger
+from audiences.services import audience_refresh
+from audiences.sync import destination_sync, lead_hashes
+from integrations import meta_audiences
+from integrations.audience_upload import UploadRow
+from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, days_ago
+from tests.fakes.meta_graph import MetaGraphFake
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "EAAB-" + "t" * 40
+OPTED_IN = {"event": {"type": "optin", "within_days": 7}}
+
+
+@pytest.fixture
+def graph(monkeypatch, settings):
+    fake = MetaGraphFake(access_token=TOKEN)
+    monkeypatch.setattr(FacebookSession, "GRAPH", fake.url)
+    monkeypatch.setattr("audiences.sync.time.sleep", lambda seconds: None)  # retries without the waiting
+    settings.META_APP_SECRET = "app-secret-for-appsecret-proof"
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def destination(graph):
+    audience = AudienceFactory.create(rule=OPTED_IN, slug="warm-leads", name="Warm leads")
+    return Destination.objects.create(
+        audience=audience, name="Meta", platform="meta", account_id="act_1234567890", credentials=TOKEN
+    )
+
+
+def member(email, **fields):
+    lead = LeadFactory.create(email=email, **fields)
+    EventFactory.create(lead=lead, type="optin", occurred_at=days_ago(1))
+    ConsentFactory.create(lead=lead, purpose="ad_audiences", status="granted")
+    return lead
+
+
+def held(graph, destination, leads):
+    """The fake's audience equals these leads' hashed rows (in Meta's multi-key schema)."""
+    expected = {
+        tuple(sorted(lead_hashes(lead).items(), key=lambda kv: meta_audiences.SCHEMA.index(kv[0]))) for lead in leads
+    }
+    return graph.members[destination.remote_audience_id] == expected
+
+
+def test_the_first_sync_creates_the_audience_and_adds_the_members_hashed(graph, destination):
+    ada = member("ada@example.com", first_name="Ada", phone="+14155552671", country="US")
+    grace = member("grace@example.com", first_name="Grace")
+    audience_refresh(audience=destination.audience)
+
+    run = destination_sync(destination=destination)
+
+    destination.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert destination.remote_audience_id in graph.audiences
+    assert graph.audiences[destination.remote_audience_id] == {"name": "Warm leads", "source": "USER_PROVIDED_ONLY"}
+    assert held(graph, destination, [ada, grace])
+    upload = next(r for r in graph.requests if r["method"] == "POST" and r["path"].endswith("/users"))
+    assert json.loads(upload["params"]["session"])["last_batch_flag"] is True
+    assert "appsecret_proof" in upload["params"]
+    assert "ada@example.com" not in json.dumps(graph.requests)  # only hashes leave
+    assert (run.sent, run.accepted, run.invalid) == (2, 2, 0)
+
+
+def test_a_member_who_leaves_is_removed_and_a_second_sync_sends_nothing(graph, destination):
+    ada, grace = member("ada@example.com"), member("grace@example.com")
+    audience_refresh(audience=destination.audience)
+    destination_sync(destination=destination)
+    destination.refresh_from_db()
+    grace.consents.all().delete()
+    ConsentFactory.create(lead=grace, purpose="ad_audiences", status="withdrawn")
+    audience_refresh(audience=destination.audience)
+
+    run = destination_sync(destination=destination)
+
+    assert (run.status, run.to_add, run.to_remove) == ("succeeded", 0, 1)
+    assert held(graph, destination, [ada])
+    assert graph.requests[-1]["method"] == "DELETE"
+    before = len(graph.requests)
+    assert destination_sync(destination=destination).sent == 0
+    assert len(graph.requests) == before
+
+
+def test_adds_go_in_sessions_of_at_most_10000_rows_and_removals_in_small_requests(graph, destination):
+    destination.remote_audience_id = meta_audiences.audience_create(
+        access_token=TOKEN, ad_account_id="1234567890", name="Big"
+    )
+    uploader = meta_audiences.MetaUploader(access_token=TOKEN, audience_id=destination.remote_audience_id)
+    rows = [UploadRow(key=str(n), hashes={"EMAIL": f"{n:064x}"}) for n in range(10_001)]
+
+    with pytest.raises(meta_audiences.IntegrationPermanentError, match="At most 10000 rows"):
+        uploader.add(rows)
+    assert not graph.requests[1:]  # refused before anything was sent
+    first, second = uploader.add(rows[:10_000]), uploader.add(rows[10_000:], last=True)
+    removed = uploader.remove(rows[:1_200])
+
+    assert (first.accepted, second.accepted, removed.accepted) == (10_000, 1, 1_200)
+    sessions = [
+        json.loads(r["params"]["session"]) for r in graph.requests if r["method"] == "POST" and "session" in r["params"]
+    ]
+    assert [(s["batch_seq"], s["last_batch_flag"]) for s in sessions] == [(1, False), (2, True)]
+    assert len({s["session_id"] for s in sessions}) == 1
+    deletes = [r for r in graph.requests if r["method"] == "DELETE"]
+    assert len(deletes) == 12  # 100 rows each
+    assert max(r["url_length"] for r in deletes) < 65_536
+    assert len(graph.members[destination.remote_audience_id]) == 10_001 - 1_200
+
+
+def test_rows_meta_cannot_use_are_counted_per_batch(graph, destination):
+    destination.remote_audience_id = meta_audiences.audience_create(access_token=TOKEN, ad_account_id="1", name="x")
+    uploader = meta_audiences.MetaUploader(access_token=TOKEN, audience_id=destination.remote_audience_id)
+    result = uploader.add(
+        [UploadRow(key="1", hashes={"EMAIL": "a" * 64}), UploadRow(key="2", hashes={"EMAIL": "not-a-hash"})]
+    )
+    assert (result.accepted, result.invalid, result.reasons) == (1, 1, {"invalid entry (Meta)": 1})
+
+
+@pytest.mark.parametrize(
+    ("code", "subcode", "transient", "status"),
+    [
+        (17, 2446079, False, 400),
+        (613, 1487742, False, 400),
+        (4, None, False, 400),
+        (80003, None, True, 400),
+        (2, None, True, 503),
+        (1, None, False, 500),
+        (2650, None, False, 400),
+        (100, None, True, 400),
+    ],
+)
+def test_rate_limits_and_temporary_errors_are_retried_and_the_sync_completes(
+    graph, destination, code, subcode, transient, status
+):
+    ada = member("ada@example.com")
+    audience_refresh(audience=destination.audience)
+    destination_sync(destination=destination)  # creates the audience
+    destination.refresh_from_db()
+    grace = member("grace@example.com")
+    audience_refresh(audience=destination.audience)
+    graph.fail_next(code, subcode=subcode, transient=transient, status=status, times=2)
+
+    run = destination_sync(destination=destination)
+
+    assert run.status == "succeeded", run.error
+    assert run.retries == 2
+    assert SyncBatch.objects.filter(run=run).get().attempts == 3
+    assert held(graph, destination, [ada, grace])
+
+
+def test_a_wait_meta_asks_for_ends_the_run_for_the_next_one_to_take_up(graph, destination):
+    member("ada@example.com")
+    audience_refresh(audience=destination.audience)
+    destination_sync(destination=destination)
+    destination.refresh_from_db()
+    member("grace@example.com")
+    audience_refresh(audience=destination.audience)
+    usage = {"1234567890": [{"type": "custom_audience", "estimated_time_to_regain_access": 12}]}
+    graph.fail_next(80003, transient=True, usage=usage)
+
+    run = destination_sync(destination=destination)
+
+    assert run.status == "failed"
+    assert "Meta error 80003" in run.error
+    assert SyncBatch.objects.filter(run=run).get().attempts == 1  # not held for 12 minutes in a worker
+    assert SyncLedger.objects.filter(destination=destination).count() == 1
+    destination.refresh_from_db()
+    assert destination.is_active  # a rate limit pauses nothing
+    assert destination_sync(destination=destination).status == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("code", "subcode", "expected"),
+    [(190, 463, "Renew the access token"), (200, None, "grant ads_management"), (294, None, "grant ads_management")],
+)
+def test_an_expired_or_under_permissioned_token_pauses_the_destination(graph, destination, code, subcode, expected):
+    member("ada@example.com")
+    audience_refresh(audience=destination.audience)
+    graph.fail_next(code, subcode=subcode, message="Error validating access token")
+
+    run = destination_sync(destination=destination)
+
+    destination.refresh_from_db()
+    assert run.status == "failed"
+    assert f"Meta error {code}" in run.error
+    assert expected in run.error
+    assert "paused" in run.error
+    assert not destination.is_active
+    assert SyncLedger.objects.count() == 0
+
+
+def test_a_restricted_audience_blocks_the_destination_with_metas_reason(graph, destination):
+    member("ada@example.com")
+    audience_refresh(audience=destination.audience)
+    destination_sync(destination=destination)
+    destination.refresh_from_db()
+    member("grace@example.com")
+    audience_refresh(audience=destination.audience)
+    graph.fail_next(100, subcode=1713230, message="This audience is restricted: health and wellness")
+
+    run = destination_sync(destination=destination)
+
+    destination.refresh_from_db()
+    assert run.status == "failed"
+    assert "Meta restricted this audience" in run.error
+    assert "health and wellness" in run.error
+    assert not destination.is_active
+
+
+def test_an_invalid_parameter_is_permanent_and_not_retried(graph, destination):
+    member("ada@example.com")
+    audience_refresh(audience=destination.audience)
+    destination_sync(destination=destination)
+    destination.refresh_from_db()
+    member("grace@example.com")
+    audience_refresh(audience=destination.audience)
+    graph.fail_next(100, message="Invalid parameter")
+
+    run = destination_sync(destination=destination)
+
+    destination.refresh_from_db()
+    assert run.status == "failed"
+    assert SyncBatch.objects.filter(run=run).get().attempts == 1
+    assert "Meta error 100: Invalid parameter" in run.error
+    assert destination.is_active
+
+
+def test_a_wrong_token_is_refused_by_the_fake_as_meta_does(graph, destination):
+    destination.credentials = "EAAB-wrong"
+    destination.save()
+    member("ada@example.com")
+    audience_refresh(audience=destination.audience)
+    run = destination_sync(destination=destination)
+    assert run.status == "failed"
+    assert "Meta error 190/463" in run.error
+
+
+def test_no_identifier_or_token_reaches_the_logs_of_a_sync(graph, destination, caplog):
+    member("ada@example.com", first_name="Ada", phone="+14155552671")
+    audience_refresh(audience=destination.audience)
+    with caplog.at_level(logging.DEBUG):
+        run = destination_sync(destination=destination)
+    assert run.status == "succeeded"
+    logged = caplog.text.lower()
+    for secret in (
+        "ada@example.com",
+        "4155552671",
+        TOKEN.lower(),
+        *lead_hashes(destination.audience.members.get().lead).values(),
+    ):
+        assert secret.lower() not in logged
+
+
+def test_a_meta_destination_needs_an_ad_account_number_and_a_token():
+    audience = AudienceFactory.create()
+    bad_account = Destination(
+        audience=audience, name="Meta", platform="meta", account_id="my account", credentials=TOKEN
+    )
+    no_token = Destination(audience=audience, name="Meta", platform="meta", account_id="act_123")
+    with pytest.raises(ValidationError) as account_error:
+        bad_account.full_clean()
+    with pytest.raises(ValidationError) as token_error:
+        no_token.full_clean()
+    assert account_error.value.message_dict["account_id"] == [
+        "Enter the Meta ad account's number, e.g. act_1234567890."
+    ]
+    assert "access token" in token_error.value.message_dict["credentials"][0]
