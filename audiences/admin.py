@@ -263,7 +263,7 @@ class DestinationAdmin(admin.ModelAdmin):
     list_display = ["name", "audience", "platform", "mode", "has_credentials", "is_active", "health", "last_synced_at"]
     list_filter = ["platform", "mode", "is_active"]
     list_select_related = ["audience"]
-    readonly_fields = ["health", "last_synced_at"]
+    readonly_fields = ["health", "last_synced_at", "wait_until"]
     actions = ["sync_now", "dry_run"]
 
     @admin.display(description="Credentials", boolean=True)

@@ -116,6 +116,9 @@ class Destination(models.Model):
     is_active = models.BooleanField(default=True)
     schedule_minutes = models.PositiveIntegerField(default=60, help_text="Send what changed this often.")
     last_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    wait_until = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="After a rate limit or outage: no scheduled sync before this."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

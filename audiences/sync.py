@@ -8,6 +8,7 @@ each accepted batch, so a failed batch is simply part of the next diff and the l
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -32,6 +33,7 @@ from leads.models import Consent, Lead
 
 ATTEMPTS = 3
 MAX_INLINE_WAIT = 5.0  # seconds a sync waits in place for a rate limit to pass
+TRANSIENT_PAUSE = 300  # seconds before the next scheduled attempt when a platform kept failing without saying
 PREVIEW_ROWS = 20
 
 
@@ -210,13 +212,23 @@ def destination_sync(
         # Waiting for a person: the schedule stops until the destination is fixed and switched on again.
         run.status, run.error = SyncRun.Status.FAILED, f"{error} The destination is paused."[:2000]
         Destination.objects.filter(pk=destination.pk).update(is_active=False)
-    except (IntegrationPermanentError, IntegrationTransientError) as error:
+    except IntegrationTransientError as error:
+        # The platform asked for a pause (or kept failing): the schedule waits as long as it said, else a while.
+        wait = dt.timedelta(seconds=error.retry_after or TRANSIENT_PAUSE)
+        run.status, run.error = SyncRun.Status.FAILED, f"{error} Next attempt after a {_minutes(wait)} pause."[:2000]
+        Destination.objects.filter(pk=destination.pk).update(wait_until=timezone.now() + wait)
+    except IntegrationPermanentError as error:
         run.status, run.error = SyncRun.Status.FAILED, str(error)[:2000]
     run.finished_at = timezone.now()
     run.save()
     if run.status == SyncRun.Status.SUCCEEDED and not dry_run:
-        Destination.objects.filter(pk=destination.pk).update(last_synced_at=run.finished_at)
+        Destination.objects.filter(pk=destination.pk).update(last_synced_at=run.finished_at, wait_until=None)
     return run
+
+
+def _minutes(wait: dt.timedelta) -> str:
+    minutes = max(1, round(wait.total_seconds() / 60))
+    return f"{minutes}-minute" if minutes != 1 else "1-minute"
 
 
 def _send(

@@ -58,8 +58,10 @@ def destinations_sync_due() -> int:
     now = timezone.now()
     due = [
         d.pk
-        for d in Destination.objects.filter(is_active=True)
-        if d.last_synced_at is None or d.last_synced_at + dt.timedelta(minutes=d.schedule_minutes) <= now
+        for d in Destination.objects.filter(is_active=True).exclude(wait_until__gt=now)  # rate-limited: not yet
+        if d.wait_until is not None  # a failed attempt whose pause is over
+        or d.last_synced_at is None
+        or d.last_synced_at + dt.timedelta(minutes=d.schedule_minutes) <= now
     ]
     for pk in due:
         destination_sync.delay(destination_pk=pk)
@@ -76,6 +78,8 @@ def destination_sync(*, destination_pk: int) -> str | None:
         destination = Destination.objects.select_related("audience").filter(pk=destination_pk).first()
         if destination is None:
             return None
+        if destination.wait_until is not None and destination.wait_until > timezone.now():
+            return "waiting"  # the platform asked for a pause; the schedule takes it up when it is over
         return sync.destination_sync(destination=destination).status
     finally:
         cache.delete(lock)

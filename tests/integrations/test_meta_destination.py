@@ -1,15 +1,19 @@
 """The Meta Custom Audience destination: the official SDK talking to a loopback Graph API with Meta's rules."""
 
+import datetime as dt
 import json
 import logging
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from facebook_business.session import FacebookSession
 
 from audiences.models import Destination, SyncBatch, SyncLedger
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync, lead_hashes
+from audiences.tasks import destination_sync as sync_task
+from audiences.tasks import destinations_sync_due
 from integrations import meta_audiences
 from integrations.audience_upload import UploadRow
 from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, days_ago
@@ -175,8 +179,19 @@ def test_a_wait_meta_asks_for_ends_the_run_for_the_next_one_to_take_up(graph, de
     assert SyncBatch.objects.filter(run=run).get().attempts == 1  # not held for 12 minutes in a worker
     assert SyncLedger.objects.filter(destination=destination).count() == 1
     destination.refresh_from_db()
-    assert destination.is_active  # a rate limit pauses nothing
+    assert destination.is_active  # a rate limit switches nothing off
+    assert "12-minute pause" in run.error
+    assert (
+        timezone.now() + dt.timedelta(minutes=11) < destination.wait_until < timezone.now() + dt.timedelta(minutes=13)
+    )
+    assert destinations_sync_due() == 0  # the schedule waits as long as Meta asked
+    assert sync_task(destination_pk=destination.pk) == "waiting"
+    Destination.objects.filter(pk=destination.pk).update(wait_until=timezone.now() - dt.timedelta(seconds=1))
+    assert destinations_sync_due() == 1  # then takes it up, though its schedule has not come round
+    destination.refresh_from_db()
     assert destination_sync(destination=destination).status == "succeeded"
+    destination.refresh_from_db()
+    assert destination.wait_until is None
 
 
 @pytest.mark.parametrize(
