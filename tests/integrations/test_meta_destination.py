@@ -290,3 +290,36 @@ def test_a_meta_destination_needs_an_ad_account_number_and_a_token():
         "Enter the Meta ad account's number, e.g. act_1234567890."
     ]
     assert "access token" in token_error.value.message_dict["credentials"][0]
+
+
+def test_the_admin_shows_each_destinations_health_and_a_badge_on_its_audience(graph, destination, admin_client):
+    member("ada@example.com")
+    audience_refresh(audience=destination.audience)
+    destination_sync(destination=destination)
+    destinations = admin_client.get("/admin/audiences/destination/").content.decode()
+    audiences = admin_client.get("/admin/audiences/audience/").content.decode()
+    assert 'class="sync-health sync-ok"' in destinations
+    assert "1 sent, 1 accepted, 0 invalid" in destinations
+    assert 'class="sync-badge sync-ok"' in audiences
+
+    member("grace@example.com")
+    audience_refresh(audience=destination.audience)
+    usage = {"1234567890": [{"type": "custom_audience", "estimated_time_to_regain_access": 30}]}
+    graph.fail_next(80003, transient=True, usage=usage)
+    destination.refresh_from_db()
+    destination_sync(destination=destination)
+    destinations = admin_client.get("/admin/audiences/destination/").content.decode()
+    assert 'class="sync-health sync-waiting"' in destinations
+    assert "30-minute pause" in destinations
+    assert 'class="sync-badge sync-waiting"' in admin_client.get("/admin/audiences/audience/").content.decode()
+
+    Destination.objects.filter(pk=destination.pk).update(wait_until=None)
+    graph.fail_next(190, subcode=463, message="Session has expired")
+    destination.refresh_from_db()
+    destination_sync(destination=destination)
+    destinations = admin_client.get("/admin/audiences/destination/").content.decode()
+    assert 'class="sync-health sync-paused"' in destinations
+    assert "Paused: Meta error 190/463: Session has expired" in destinations
+    assert "paused until switched on" in destinations
+    assert "1 sent, 1 accepted, 0 invalid" in destinations  # the last success is still shown
+    assert 'class="sync-badge sync-paused"' in admin_client.get("/admin/audiences/audience/").content.decode()

@@ -1,0 +1,67 @@
+"""How each destination's syncs are doing, for the admin: a state, a sentence, the last success and the next run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from audiences.models import Destination, SyncRun
+
+# Worst first: an audience's badge shows its worst destination.
+STATES = ("paused", "failing", "waiting", "never", "ok", "off")
+COLOURS = {
+    "paused": "#b91c1c",
+    "failing": "#b91c1c",
+    "waiting": "#b45309",
+    "never": "#6b7280",
+    "ok": "#15803d",
+    "off": "#6b7280",
+}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Health:
+    state: str
+    text: str
+    last_success: SyncRun | None
+    next_run: dt.datetime | None
+
+
+def destination_health(destination: Destination, *, now: dt.datetime | None = None) -> Health:
+    now = now or timezone.now()
+    runs = destination.runs.filter(dry_run=False)
+    last = runs.first()
+    success = runs.filter(status=SyncRun.Status.SUCCEEDED).first()
+    next_run = None
+    if destination.is_active:
+        due = (
+            destination.wait_until
+            if destination.wait_until is not None
+            else (
+                destination.last_synced_at + dt.timedelta(minutes=destination.schedule_minutes)
+                if destination.last_synced_at
+                else now
+            )
+        )
+        next_run = max(due, now)
+    if last is None:
+        state, text = ("never", "Not synced yet.") if destination.is_active else ("off", "Switched off; never synced.")
+    elif last.status == SyncRun.Status.FAILED and not destination.is_active:
+        state, text = "paused", f"Paused: {last.error}"
+    elif last.status == SyncRun.Status.FAILED and destination.wait_until is not None and destination.wait_until > now:
+        state, text = "waiting", f"Waiting until {destination.wait_until:%H:%M}: {last.error}"
+    elif last.status == SyncRun.Status.FAILED:
+        state, text = "failing", f"Failed: {last.error}"
+    elif not destination.is_active:
+        state, text = "off", "Switched off."
+    else:
+        state = "ok"
+        counts = f"{last.sent} sent, {last.accepted} accepted, {last.invalid} invalid"
+        text = f"OK at {last.started_at:%Y-%m-%d %H:%M}: {counts}"
+    return Health(state=state, text=text, last_success=success, next_run=next_run)
+
+
+def worst(states: list[str]) -> str | None:
+    return min(states, key=STATES.index) if states else None
