@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -24,6 +25,8 @@ from audiences.rules import rule_members, rule_problems
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync
 from common.admin import ReadOnlyAdminMixin
+from integrations import meta_audiences
+from integrations.errors import IntegrationError
 
 
 class DestinationForm(forms.ModelForm):
@@ -68,6 +71,17 @@ class DestinationForm(forms.ModelForm):
                 "credentials",
                 "A signed webhook needs a signing secret of at least 16 characters, shared with its receiver.",
             )
+        if cleaned.get("platform") == Destination.Platform.META and secret and not self.errors:
+            changed = {"credentials", "account_id", "platform"} & set(self.changed_data)
+            if changed or not self.instance.pk:  # a token is checked against Meta when it, or its account, changes
+                try:
+                    meta_audiences.credentials_check(
+                        access_token=secret,
+                        ad_account_id=cleaned.get("account_id", ""),
+                        app_secret=settings.META_APP_SECRET,
+                    )
+                except IntegrationError as error:
+                    self.add_error("credentials" if "credentials" in self.changed_data else "account_id", str(error))
         return cleaned
 
 

@@ -24,6 +24,7 @@ from integrations.audience_upload import AudienceUploader, SandboxUploader, Uplo
 from integrations.errors import (
     IntegrationBlockedError,
     IntegrationCredentialsError,
+    IntegrationError,
     IntegrationPermanentError,
     IntegrationTransientError,
 )
@@ -149,6 +150,33 @@ def uploader_for(destination: Destination) -> AudienceUploader:
         f"{destination.get_platform_display()} uploads are not available in this version of Ladder; "
         "use a sandbox destination to preview what would be sent."
     )
+
+
+def destination_credentials_check(*, destination: Destination) -> SyncRun | None:
+    """Check the destination's token with its platform (Meta; the others have none to check this way). A refused
+    token pauses the destination and leaves a failed run saying why; returns that run, else None."""
+    if destination.platform != Destination.Platform.META:
+        return None
+    try:
+        meta_audiences.credentials_check(
+            access_token=destination.credentials,
+            ad_account_id=destination.account_id,
+            app_secret=settings.META_APP_SECRET,
+        )
+    except IntegrationCredentialsError as error:
+        now = timezone.now()
+        run = SyncRun.objects.create(
+            destination=destination,
+            status=SyncRun.Status.FAILED,
+            error=f"Daily credentials check: {error} The destination is paused."[:2000],
+            started_at=now,
+            finished_at=now,
+        )
+        Destination.objects.filter(pk=destination.pk).update(is_active=False)
+        return run
+    except IntegrationError:
+        return None  # Meta unreachable or throttled: the next check, or the next sync, will tell
+    return None
 
 
 def chunked(items: Iterator[Any], size: int) -> Iterator[list[Any]]:

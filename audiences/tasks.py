@@ -83,3 +83,10 @@ def destination_sync(*, destination_pk: int) -> str | None:
         return sync.destination_sync(destination=destination).status
     finally:
         cache.delete(lock)
+
+
+@shared_task(name="audiences.credentials_check", acks_late=True, ignore_result=True)
+def destinations_credentials_check() -> int:
+    """Beat, daily: each active destination's token with its platform; returns how many were paused."""
+    destinations = Destination.objects.filter(is_active=True).select_related("audience")
+    return sum(1 for d in destinations if sync.destination_credentials_check(destination=d) is not None)

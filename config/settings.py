@@ -255,4 +255,6 @@ CELERY_BEAT_SCHEDULE["stripe-events-sweep"] = {"task": "offers.stripe_events_swe
 CELERY_BEAT_SCHEDULE["audiences-refresh-marked"] = {"task": "audiences.refresh_marked", "schedule": 10.0}
 CELERY_BEAT_SCHEDULE["audiences-refresh-due"] = {"task": "audiences.refresh_due", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["audiences-sync-due"] = {"task": "audiences.sync_due", "schedule": 60.0}
+# Each active destination's credentials against its platform, daily: an expired token pauses it, saying why.
+CELERY_BEAT_SCHEDULE["audiences-credentials-check"] = {"task": "audiences.credentials_check", "schedule": 86400.0}
 CELERY_BEAT_SCHEDULE["refund-requests-sweep"] = {"task": "offers.refund_requests_sweep", "schedule": 60.0}

@@ -110,9 +110,7 @@ def audience_create(
     *, access_token: str, ad_account_id: str, name: str, description: str = "", app_secret: str = ""
 ) -> str:
     """Create a customer-file Custom Audience in the ad account and return its id."""
-    if not ad_account_id.strip().removeprefix("act_").isdigit():
-        raise IntegrationPermanentError("A Meta ad account id is its number (act_ optional), e.g. act_1234567890.")
-    account = AdAccount(f"act_{ad_account_id.strip().removeprefix('act_')}", api=_api(access_token, app_secret))
+    account = AdAccount(f"act_{_account_number(ad_account_id)}", api=_api(access_token, app_secret))
     try:
         created = account.create_custom_audience(
             params={
@@ -125,6 +123,31 @@ def audience_create(
     except FacebookRequestError as error:
         raise meta_error(error) from None
     return str(created["id"])
+
+
+def credentials_check(*, access_token: str, ad_account_id: str, app_secret: str = "") -> str:
+    """Whether the token can reach the ad account (reads its id and name); returns the account's name.
+
+    Raises IntegrationCredentialsError for an expired token or one without access (Meta's reason in the message).
+    """
+    account_number = _account_number(ad_account_id)
+    account = AdAccount(f"act_{account_number}", api=_api(access_token, app_secret))
+    try:
+        found = account.api_get(fields=["id", "name"])
+    except FacebookRequestError as error:
+        failure = meta_error(error)
+        if isinstance(failure, IntegrationPermanentError) and not isinstance(failure, IntegrationCredentialsError):
+            # 100 "object does not exist" and the like: to this token, the account is not there
+            raise IntegrationCredentialsError(f"{failure} Check the ad account id and the token's access.") from None
+        raise failure from None
+    return str(found.get("name") or f"act_{account_number}")
+
+
+def _account_number(ad_account_id: str) -> str:
+    number = ad_account_id.strip().removeprefix("act_")
+    if not number.isdigit():
+        raise IntegrationPermanentError("A Meta ad account id is its number (act_ optional), e.g. act_1234567890.")
+    return number
 
 
 def _api(access_token: str, app_secret: str, api_version: str | None = None, timeout: float = 60.0) -> FacebookAdsApi:

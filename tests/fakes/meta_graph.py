@@ -2,6 +2,7 @@
 
 Point the official SDK at it with ``FacebookSession.GRAPH`` (platform-apis §A6). It serves:
 
+* ``GET /<version>/act_<account>``: the account's id and name, or code 200 for one in ``forbidden_accounts``;
 * ``POST /<version>/act_<account>/customaudiences``: creates an audience (``subtype=CUSTOM`` and a
   ``customer_file_source`` required);
 * ``POST`` and ``DELETE /<version>/<audience>/users``: adds and removes members. ``payload`` is JSON with a list
@@ -53,6 +54,7 @@ class MetaGraphFake:
         self.members: dict[str, set[tuple[tuple[str, str], ...]]] = {}
         self.requests: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
+        self.forbidden_accounts: set[str] = set()  # ``act_<n>`` the token may not reach (code 200)
         self._next_id = 23850000000000
         self._lock = threading.Lock()
         fake = self
@@ -65,6 +67,9 @@ class MetaGraphFake:
 
             def do_DELETE(self) -> None:
                 self._answer("DELETE", {})
+
+            def do_GET(self) -> None:
+                self._answer("GET", {})
 
             def _answer(self, method: str, form: dict[str, list[str]]) -> None:
                 parts = urlsplit(self.path)
@@ -132,6 +137,10 @@ class MetaGraphFake:
                 )
                 return status, body, headers
             segments = [s for s in path.split("/") if s]
+            if method == "GET" and len(segments) == 2 and segments[1].startswith("act_"):
+                if segments[1] in self.forbidden_accounts:
+                    return _error(200, "Permissions error: the user does not have access to this ad account", subcode=1)
+                return 200, {"id": segments[1], "name": f"Ads of {segments[1]}"}, {}
             if len(segments) == 3 and segments[1].startswith("act_") and segments[2] == "customaudiences":
                 return self._create(params) if method == "POST" else _error(100, "Unsupported request")
             if len(segments) == 3 and segments[2] == "users" and segments[1] in self.audiences:

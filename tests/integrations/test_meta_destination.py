@@ -13,7 +13,7 @@ from audiences.models import Destination, SyncBatch, SyncLedger
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync, lead_hashes
 from audiences.tasks import destination_sync as sync_task
-from audiences.tasks import destinations_sync_due
+from audiences.tasks import destinations_credentials_check, destinations_sync_due
 from integrations import meta_audiences
 from integrations.audience_upload import UploadRow
 from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, days_ago
@@ -323,3 +323,52 @@ def test_the_admin_shows_each_destinations_health_and_a_badge_on_its_audience(gr
     assert "paused until switched on" in destinations
     assert "1 sent, 1 accepted, 0 invalid" in destinations  # the last success is still shown
     assert 'class="sync-badge sync-paused"' in admin_client.get("/admin/audiences/audience/").content.decode()
+
+
+def destination_form(audience, **fields):
+    return {
+        "audience": audience.pk,
+        "name": "Meta",
+        "platform": "meta",
+        "account_id": "act_1234567890",
+        "remote_audience_id": "",
+        "endpoint_url": "",
+        "credentials": TOKEN,
+        "mode": "mirror",
+        "schedule_minutes": 60,
+        "is_active": "on",
+        **fields,
+    }
+
+
+def test_a_token_is_checked_with_meta_when_it_is_saved(graph, admin_client):
+    audience = AudienceFactory.create(rule=OPTED_IN)
+    expired = admin_client.post("/admin/audiences/destination/add/", destination_form(audience, credentials="EAAB-old"))
+    graph.forbidden_accounts.add("act_999")
+    no_access = admin_client.post("/admin/audiences/destination/add/", destination_form(audience, account_id="act_999"))
+
+    assert expired.status_code == no_access.status_code == 200  # the form again, with the errors
+    assert "Meta error 190/463: Error validating access token" in expired.content.decode()
+    assert "Renew the access token" in expired.content.decode()
+    assert "Meta error 200" in no_access.content.decode()
+    assert not Destination.objects.exists()
+
+    saved = admin_client.post("/admin/audiences/destination/add/", destination_form(audience))
+    assert saved.status_code == 302
+    assert Destination.objects.get().credentials == TOKEN
+    checks = [r for r in graph.requests if r["method"] == "GET"]
+    assert [r["path"].strip("/").rsplit("/", 1)[1] for r in checks] == ["act_1234567890", "act_999", "act_1234567890"]
+
+
+def test_the_daily_check_pauses_a_destination_whose_token_has_expired(graph, destination):
+    assert destinations_credentials_check() == 0
+    graph.fail_next(190, subcode=463, message="Session has expired")
+
+    assert destinations_credentials_check() == 1
+
+    destination.refresh_from_db()
+    assert not destination.is_active
+    run = destination.runs.get()
+    assert run.status == "failed"
+    assert run.error.startswith("Daily credentials check: Meta error 190/463: Session has expired.")
+    assert destinations_credentials_check() == 0  # paused destinations are not checked again
