@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class AudiencesConfig(AppConfig):
     name = "audiences"
     verbose_name = "Audiences"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from integrations import meta_audiences
+
+        # META_GRAPH_URL: a stand-in for Meta's Graph API (the demo's loopback fake); unset, Meta's own.
+        meta_audiences.GRAPH_URL = settings.META_GRAPH_URL or None

@@ -234,6 +234,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # Meta: the app secret, when set, signs every Graph API call with appsecret_proof (each destination has its token).
 META_APP_SECRET = env.str("META_APP_SECRET", default="")
+# Only to try Ladder without Meta: where a stand-in Graph API listens (python -m tests.fakes.meta_graph).
+META_GRAPH_URL = env.str("META_GRAPH_URL", default="")
 
 # Stripe. The secret key is used by checkout (payments); the webhook secret verifies /webhooks/stripe/.
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")

@@ -150,8 +150,15 @@ def _account_number(ad_account_id: str) -> str:
     return number
 
 
+# Where the Graph API is: Meta's (the SDK's FacebookSession.GRAPH), unless set at start-up from META_GRAPH_URL to point
+# the SDK elsewhere (the loopback fake, for the demo).
+GRAPH_URL: str | None = None
+
+
 def _api(access_token: str, app_secret: str, api_version: str | None = None, timeout: float = 60.0) -> FacebookAdsApi:
     session = FacebookSession(access_token=access_token, app_secret=app_secret or None, timeout=timeout)
+    if GRAPH_URL:
+        session.GRAPH = GRAPH_URL  # this session only: the SDK reads the address from its session
     return FacebookAdsApi(session, api_version=api_version)
 
 

@@ -48,7 +48,7 @@ MAX_ROWS = 10_000
 
 
 class MetaGraphFake:
-    def __init__(self, *, access_token: str) -> None:
+    def __init__(self, *, access_token: str, port: int = 0) -> None:
         self.access_token = access_token
         self.audiences: dict[str, dict[str, Any]] = {}
         self.members: dict[str, set[tuple[tuple[str, str], ...]]] = {}
@@ -87,7 +87,7 @@ class MetaGraphFake:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -205,3 +205,30 @@ def _error(
     if transient:
         error["is_transient"] = True
     return status, {"error": error}, {}
+
+
+def main() -> None:
+    """Serve the fake on its own, for trying a Meta destination without Meta (README: "Try a Meta destination")."""
+    import argparse
+    import sys
+    import time
+
+    parser = argparse.ArgumentParser(description="A loopback stand-in for Meta's Custom Audience endpoints.")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--token", default="demo-token", help="The access token it accepts.")
+    args = parser.parse_args()
+    fake = MetaGraphFake(access_token=args.token, port=args.port)
+    sys.stdout.write(f"Meta Graph API stand-in on {fake.url}, accepting the token {args.token!r}. Ctrl-C stops it.\n")
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(60)
+            held = {audience: len(members) for audience, members in fake.members.items()}
+            sys.stdout.write(f"audiences and their sizes: {held}\n")
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -372,3 +372,17 @@ def test_the_daily_check_pauses_a_destination_whose_token_has_expired(graph, des
     assert run.status == "failed"
     assert run.error.startswith("Daily credentials check: Meta error 190/463: Session has expired.")
     assert destinations_credentials_check() == 0  # paused destinations are not checked again
+
+
+def test_meta_graph_url_points_only_ladders_sessions_at_a_stand_in(monkeypatch, destination):
+    stand_in = MetaGraphFake(access_token=TOKEN)
+    try:
+        monkeypatch.setattr(FacebookSession, "GRAPH", "http://127.0.0.1:9")  # nothing listens there
+        monkeypatch.setattr(meta_audiences, "GRAPH_URL", stand_in.url)  # what META_GRAPH_URL sets at start-up
+        member("ada@example.com")
+        audience_refresh(audience=destination.audience)
+        assert destination_sync(destination=destination).status == "succeeded"
+        assert len(stand_in.members[Destination.objects.get().remote_audience_id]) == 1
+        assert FacebookSession.GRAPH == "http://127.0.0.1:9"  # the SDK's own default is left alone
+    finally:
+        stand_in.stop()
