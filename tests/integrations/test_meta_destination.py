@@ -50,6 +50,17 @@ def member(email, **fields):
     return lead
 
 
+def one_synced_and_one_waiting(destination):
+    """Ada synced (so the audience exists at Meta), Grace a new member the next sync sends."""
+    ada = member("ada@example.com")
+    audience_refresh(audience=destination.audience)
+    destination_sync(destination=destination)
+    destination.refresh_from_db()
+    grace = member("grace@example.com")
+    audience_refresh(audience=destination.audience)
+    return ada, grace
+
+
 def held(graph, destination, leads):
     """The fake's audience equals these leads' hashed rows (in Meta's multi-key schema)."""
     expected = {
@@ -146,12 +157,7 @@ def test_rows_meta_cannot_use_are_counted_per_batch(graph, destination):
 def test_rate_limits_and_temporary_errors_are_retried_and_the_sync_completes(
     graph, destination, code, subcode, transient, status
 ):
-    ada = member("ada@example.com")
-    audience_refresh(audience=destination.audience)
-    destination_sync(destination=destination)  # creates the audience
-    destination.refresh_from_db()
-    grace = member("grace@example.com")
-    audience_refresh(audience=destination.audience)
+    ada, grace = one_synced_and_one_waiting(destination)
     graph.fail_next(code, subcode=subcode, transient=transient, status=status, times=2)
 
     run = destination_sync(destination=destination)
@@ -163,12 +169,7 @@ def test_rate_limits_and_temporary_errors_are_retried_and_the_sync_completes(
 
 
 def test_a_wait_meta_asks_for_ends_the_run_for_the_next_one_to_take_up(graph, destination):
-    member("ada@example.com")
-    audience_refresh(audience=destination.audience)
-    destination_sync(destination=destination)
-    destination.refresh_from_db()
-    member("grace@example.com")
-    audience_refresh(audience=destination.audience)
+    one_synced_and_one_waiting(destination)
     usage = {"1234567890": [{"type": "custom_audience", "estimated_time_to_regain_access": 12}]}
     graph.fail_next(80003, transient=True, usage=usage)
 
@@ -215,12 +216,7 @@ def test_an_expired_or_under_permissioned_token_pauses_the_destination(graph, de
 
 
 def test_a_restricted_audience_blocks_the_destination_with_metas_reason(graph, destination):
-    member("ada@example.com")
-    audience_refresh(audience=destination.audience)
-    destination_sync(destination=destination)
-    destination.refresh_from_db()
-    member("grace@example.com")
-    audience_refresh(audience=destination.audience)
+    one_synced_and_one_waiting(destination)
     graph.fail_next(100, subcode=1713230, message="This audience is restricted: health and wellness")
 
     run = destination_sync(destination=destination)
@@ -233,12 +229,7 @@ def test_a_restricted_audience_blocks_the_destination_with_metas_reason(graph, d
 
 
 def test_an_invalid_parameter_is_permanent_and_not_retried(graph, destination):
-    member("ada@example.com")
-    audience_refresh(audience=destination.audience)
-    destination_sync(destination=destination)
-    destination.refresh_from_db()
-    member("grace@example.com")
-    audience_refresh(audience=destination.audience)
+    one_synced_and_one_waiting(destination)
     graph.fail_next(100, message="Invalid parameter")
 
     run = destination_sync(destination=destination)
