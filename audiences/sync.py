@@ -88,7 +88,7 @@ def _resend_changed(run: SyncRun, uploader: AudienceUploader, held: list[SyncLed
         old = [UploadRow(key=str(entry.lead_id), hashes=entry.hashes) for entry, _ in changed]
         _send(run, uploader, SyncBatch.Kind.REMOVE, old, SyncLedger.State.REMOVED)
     new = [UploadRow(key=str(entry.lead_id), hashes=hashes) for entry, hashes in changed]
-    _send(run, uploader, SyncBatch.Kind.ADD, new, SyncLedger.State.ADDED)
+    _send(run, uploader, SyncBatch.Kind.ADD, new, SyncLedger.State.ADDED, last=True)  # an upload of its own
     unchanged = {entry.pk for entry in held} - {entry.pk for entry, _ in changed}
     SyncLedger.objects.filter(pk__in=unchanged).update(changed_at=timezone.now())
 

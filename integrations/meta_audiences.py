@@ -61,7 +61,7 @@ class MetaUploader:
             raise IntegrationCredentialsError("This Meta destination has no access token; add one on the destination.")
         self.audience_id = audience_id
         self._api = _api(access_token, app_secret, api_version, timeout)
-        self._session_id = secrets.randbelow(2**62) + 1  # one upload session per uploader (per sync run)
+        self._session_id = secrets.randbelow(2**62) + 1  # one upload session per run of adds
         self._batch_seq = 0
 
     def add(self, rows: list[UploadRow], *, last: bool = False) -> UploadResult:
@@ -69,6 +69,8 @@ class MetaUploader:
             raise IntegrationPermanentError(f"At most {ADD_BATCH} rows go in one Meta request; {len(rows)} were given.")
         self._batch_seq += 1
         session = {"session_id": self._session_id, "batch_seq": self._batch_seq, "last_batch_flag": last}
+        if last:  # that session is complete: a later add starts the next one
+            self._session_id, self._batch_seq = secrets.randbelow(2**62) + 1, 0
         return self._call("add_users", rows, session)
 
     def remove(self, rows: list[UploadRow]) -> UploadResult:

@@ -118,14 +118,15 @@ def test_adds_go_in_sessions_of_at_most_10000_rows_and_removals_in_small_request
         uploader.add(rows)
     assert not graph.requests[1:]  # refused before anything was sent
     first, second = uploader.add(rows[:10_000]), uploader.add(rows[10_000:], last=True)
+    uploader.add(rows[:1], last=True)  # after the last batch, a new session
     removed = uploader.remove(rows[:1_200])
 
     assert (first.accepted, second.accepted, removed.accepted) == (10_000, 1, 1_200)
     sessions = [
         json.loads(r["params"]["session"]) for r in graph.requests if r["method"] == "POST" and "session" in r["params"]
     ]
-    assert [(s["batch_seq"], s["last_batch_flag"]) for s in sessions] == [(1, False), (2, True)]
-    assert len({s["session_id"] for s in sessions}) == 1
+    assert [(s["batch_seq"], s["last_batch_flag"]) for s in sessions] == [(1, False), (2, True), (1, True)]
+    assert sessions[0]["session_id"] == sessions[1]["session_id"] != sessions[2]["session_id"]
     deletes = [r for r in graph.requests if r["method"] == "DELETE"]
     assert len(deletes) == 12  # 100 rows each
     assert max(r["url_length"] for r in deletes) < 65_536
