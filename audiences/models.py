@@ -180,9 +180,10 @@ class SyncBatch(models.Model):
     class Kind(models.TextChoices):
         ADD = "add", "Add"
         REMOVE = "remove", "Remove"
+        REPLACE = "replace", "Replace (reconcile)"
 
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="batches")
-    kind = models.CharField(max_length=6, choices=Kind.choices)
+    kind = models.CharField(max_length=7, choices=Kind.choices)
     size = models.PositiveIntegerField()
     accepted = models.PositiveIntegerField(default=0)
     invalid = models.PositiveIntegerField(default=0)

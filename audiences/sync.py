@@ -236,21 +236,67 @@ def destination_sync(
                     if progress:
                         progress(len(rows))
         run.status = SyncRun.Status.SUCCEEDED
-    except (IntegrationCredentialsError, IntegrationBlockedError) as error:
-        # Waiting for a person: the schedule stops until the destination is fixed and switched on again.
-        run.status, run.error = SyncRun.Status.FAILED, f"{error} The destination is paused."[:2000]
-        Destination.objects.filter(pk=destination.pk).update(is_active=False)
-    except IntegrationTransientError as error:
-        # The platform asked for a pause (or kept failing): the schedule waits as long as it said, else a while.
-        wait = dt.timedelta(seconds=error.retry_after or TRANSIENT_PAUSE)
-        run.status, run.error = SyncRun.Status.FAILED, f"{error} Next attempt after a {_minutes(wait)} pause."[:2000]
-        Destination.objects.filter(pk=destination.pk).update(wait_until=timezone.now() + wait)
-    except IntegrationPermanentError as error:
-        run.status, run.error = SyncRun.Status.FAILED, str(error)[:2000]
+    except IntegrationError as error:
+        _failed(run, destination, error)
     run.finished_at = timezone.now()
     run.save()
     if run.status == SyncRun.Status.SUCCEEDED and not dry_run:
         Destination.objects.filter(pk=destination.pk).update(last_synced_at=run.finished_at, wait_until=None)
+    return run
+
+
+def _failed(run: SyncRun, destination: Destination, error: IntegrationError) -> None:
+    """A run that ended on the platform's error: what the destination does next depends on the kind of error."""
+    run.status = SyncRun.Status.FAILED
+    if isinstance(error, IntegrationCredentialsError | IntegrationBlockedError):
+        # Waiting for a person: the schedule stops until the destination is fixed and switched on again.
+        run.error = f"{error} The destination is paused."[:2000]
+        Destination.objects.filter(pk=destination.pk).update(is_active=False)
+    elif isinstance(error, IntegrationTransientError):
+        # The platform asked for a pause (or kept failing): the schedule waits as long as it said, else a while.
+        wait = dt.timedelta(seconds=error.retry_after or TRANSIENT_PAUSE)
+        run.error = f"{error} Next attempt after a {_minutes(wait)} pause."[:2000]
+        Destination.objects.filter(pk=destination.pk).update(wait_until=timezone.now() + wait)
+    else:
+        run.error = str(error)[:2000]
+
+
+def destination_reconcile(*, destination: Destination, uploader: Any = None) -> SyncRun:
+    """Replace the platform's audience with exactly the members the ledger says it holds (Meta's ``usersreplace``),
+    undoing any drift: people added or removed outside Ladder, or removals the platform acknowledged and did not
+    apply. Platforms without a full replace keep to diffs, and the run says so. An empty ledger replaces nothing."""
+    run = SyncRun.objects.create(destination=destination, started_at=timezone.now())
+    try:
+        uploader = uploader or uploader_for(destination)
+        if not hasattr(uploader, "replace"):
+            raise IntegrationPermanentError(
+                f"{destination.get_platform_display()} destinations have no full replace; their syncs send differences."
+            )
+        held = SyncLedger.objects.filter(destination=destination, state=SyncLedger.State.ADDED).order_by("lead_id")
+        rows = (UploadRow(key=str(entry.lead_id), hashes=entry.hashes) for entry in held.iterator(chunk_size=2000))
+        for number, (batch, last) in enumerate(with_last(chunked(rows, uploader.batch_size))):
+            started = time.monotonic()
+            result = uploader.replace(batch, first=number == 0, last=last)
+            SyncBatch.objects.create(
+                run=run,
+                kind=SyncBatch.Kind.REPLACE,
+                size=len(batch),
+                accepted=result.accepted,
+                invalid=result.invalid,
+                reasons=result.reasons,
+                attempts=1,
+                duration_ms=int((time.monotonic() - started) * 1000),
+            )
+            run.sent, run.accepted, run.invalid = (
+                run.sent + len(batch),
+                run.accepted + result.accepted,
+                run.invalid + result.invalid,
+            )
+        run.status = SyncRun.Status.SUCCEEDED
+    except IntegrationError as error:
+        _failed(run, destination, error)
+    run.finished_at = timezone.now()
+    run.save()
     return run
 
 

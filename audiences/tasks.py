@@ -90,3 +90,10 @@ def destinations_credentials_check() -> int:
     """Beat, daily: each active destination's token with its platform; returns how many were paused."""
     destinations = Destination.objects.filter(is_active=True).select_related("audience")
     return sum(1 for d in destinations if sync.destination_credentials_check(destination=d) is not None)
+
+
+@shared_task(name="audiences.reconcile", acks_late=True, ignore_result=True)
+def destinations_reconcile() -> int:
+    """Beat, weekly: each active destination that has a full replace (Meta) is replaced with what its ledger holds."""
+    destinations = Destination.objects.filter(is_active=True, platform=Destination.Platform.META)
+    return sum(1 for d in destinations.select_related("audience") if sync.destination_reconcile(destination=d).sent)

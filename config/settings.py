@@ -259,4 +259,6 @@ CELERY_BEAT_SCHEDULE["audiences-refresh-due"] = {"task": "audiences.refresh_due"
 CELERY_BEAT_SCHEDULE["audiences-sync-due"] = {"task": "audiences.sync_due", "schedule": 60.0}
 # Each active destination's credentials against its platform, daily: an expired token pauses it, saying why.
 CELERY_BEAT_SCHEDULE["audiences-credentials-check"] = {"task": "audiences.credentials_check", "schedule": 86400.0}
+# Weekly, each Meta audience replaced with exactly what Ladder's ledger says it holds: drift does not last.
+CELERY_BEAT_SCHEDULE["audiences-reconcile"] = {"task": "audiences.reconcile", "schedule": 7 * 86400.0}
 CELERY_BEAT_SCHEDULE["refund-requests-sweep"] = {"task": "offers.refund_requests_sweep", "schedule": 60.0}

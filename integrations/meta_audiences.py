@@ -73,6 +73,35 @@ class MetaUploader:
             self._session_id, self._batch_seq = secrets.randbelow(2**62) + 1, 0
         return self._call("add_users", rows, session)
 
+    def replace(self, rows: list[UploadRow], *, first: bool, last: bool) -> UploadResult:
+        """One batch of a full replace (``usersreplace``): the session's first batch makes Meta drop every member it
+        holds; the audience then holds exactly the rows of the session's batches."""
+        if len(rows) > ADD_BATCH:
+            raise IntegrationPermanentError(f"At most {ADD_BATCH} rows go in one Meta request; {len(rows)} were given.")
+        if first:
+            self._session_id, self._batch_seq = secrets.randbelow(2**62) + 1, 0
+        self._batch_seq += 1
+        session = {"session_id": self._session_id, "batch_seq": self._batch_seq, "last_batch_flag": last}
+        audience = CustomAudience(self.audience_id, api=self._api)
+        payload = {
+            "schema": SCHEMA,
+            "is_raw": True,
+            "data": [[row.hashes.get(key, "") for key in SCHEMA] for row in rows],
+        }
+        try:
+            body = audience.create_users_replace(params={"payload": payload, "session": session})
+        except FacebookRequestError as error:
+            raise meta_error(error) from None
+        if last:
+            self._session_id, self._batch_seq = secrets.randbelow(2**62) + 1, 0
+        received = int(body.get("num_received", len(rows)))
+        refused = int(body.get("num_invalid_entries", 0))
+        return UploadResult(
+            accepted=max(received - refused, 0),
+            invalid=refused,
+            reasons={"invalid entry (Meta)": refused} if refused else {},
+        )
+
     def remove(self, rows: list[UploadRow]) -> UploadResult:
         accepted = invalid = 0
         reasons: dict[str, int] = {}

@@ -5,6 +5,7 @@ Point the official SDK at it with ``FacebookSession.GRAPH`` (platform-apis §A6)
 * ``GET /<version>/act_<account>``: the account's id and name, or code 200 for one in ``forbidden_accounts``;
 * ``POST /<version>/act_<account>/customaudiences``: creates an audience (``subtype=CUSTOM`` and a
   ``customer_file_source`` required);
+* ``POST /<version>/<audience>/usersreplace``: the first batch of a session drops every member, then each batch adds;
 * ``POST`` and ``DELETE /<version>/<audience>/users``: adds and removes members. ``payload`` is JSON with a list
   ``schema`` of Meta's multi-key names and ``data`` rows in schema order; the access token must be the one the fake
   was given (else 190, as for an expired token). More than 10,000 rows is refused (code 100), a row whose length does
@@ -54,7 +55,10 @@ class MetaGraphFake:
         self.members: dict[str, set[tuple[tuple[str, str], ...]]] = {}
         self.requests: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
-        self.forbidden_accounts: set[str] = set()  # ``act_<n>`` the token may not reach (code 200)
+        self.forbidden_accounts: set[str] = set()
+        self.replacing: dict[
+            str, Any
+        ] = {}  # audience → the replace session under way  # ``act_<n>`` the token may not reach (code 200)
         self._next_id = 23850000000000
         self._lock = threading.Lock()
         fake = self
@@ -145,6 +149,8 @@ class MetaGraphFake:
                 return self._create(params) if method == "POST" else _error(100, "Unsupported request")
             if len(segments) == 3 and segments[2] == "users" and segments[1] in self.audiences:
                 return self._users(method, segments[1], params)
+            if len(segments) == 3 and segments[2] == "usersreplace" and segments[1] in self.audiences:
+                return self._users("REPLACE", segments[1], params) if method == "POST" else _error(100, "Unsupported")
             return _error(100, f"Unsupported {method} request: object does not exist")
 
     def _create(self, params: dict[str, str]) -> tuple[int, Any, dict]:
@@ -166,7 +172,7 @@ class MetaGraphFake:
             return _error(100, "Invalid parameter: schema")
         if len(data) > MAX_ROWS:
             return _error(100, f"Invalid parameter: at most {MAX_ROWS} users per request")
-        if method == "POST" and "session" not in params:
+        if method in ("POST", "REPLACE") and "session" not in params:
             return _error(100, "Invalid parameter: session is required for this upload")
         invalid = 0
         rows = []
@@ -178,11 +184,16 @@ class MetaGraphFake:
                 continue
             rows.append(tuple((key, value) for key, value in zip(schema, row, strict=True) if value))
         held = self.members[audience_id]
-        if method == "POST":
+        session = json.loads(params["session"]) if "session" in params else {}
+        if method == "REPLACE":  # a replace session's first batch drops everyone the audience held
+            if self.replacing.get(audience_id) != session.get("session_id"):
+                self.replacing[audience_id] = session.get("session_id")
+                held.clear()
+            held.update(rows)
+        elif method == "POST":
             held.update(rows)
         else:
             held.difference_update(rows)
-        session = json.loads(params["session"]) if "session" in params else {}
         return (
             200,
             {

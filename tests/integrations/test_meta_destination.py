@@ -11,9 +11,9 @@ from facebook_business.session import FacebookSession
 
 from audiences.models import Destination, SyncBatch, SyncLedger
 from audiences.services import audience_refresh
-from audiences.sync import destination_sync, lead_hashes
+from audiences.sync import destination_reconcile, destination_sync, lead_hashes
 from audiences.tasks import destination_sync as sync_task
-from audiences.tasks import destinations_credentials_check, destinations_sync_due
+from audiences.tasks import destinations_credentials_check, destinations_reconcile, destinations_sync_due
 from integrations import meta_audiences
 from integrations.audience_upload import UploadRow
 from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, days_ago
@@ -378,3 +378,38 @@ def test_meta_graph_url_points_only_ladders_sessions_at_a_stand_in(monkeypatch, 
         assert FacebookSession.GRAPH == "http://127.0.0.1:9"  # the SDK's own default is left alone
     finally:
         stand_in.stop()
+
+
+def test_a_weekly_replace_undoes_drift_at_meta(graph, destination):
+    ada, grace = one_synced_and_one_waiting(destination)
+    destination_sync(destination=destination)
+    audience_id = destination.remote_audience_id
+    stranger = tuple(sorted({"EMAIL": "f" * 64}.items()))
+    graph.members[audience_id].add(stranger)  # added in Meta's own tools
+    graph.members[audience_id].discard(next(iter(m for m in graph.members[audience_id] if m != stranger)))  # lost
+
+    run = destination_reconcile(destination=destination)
+
+    assert run.status == "succeeded", run.error
+    assert (run.sent, run.accepted) == (2, 2)
+    assert held(graph, destination, [ada, grace])
+    replaces = [r for r in graph.requests if r["path"].endswith("/usersreplace")]
+    assert [json.loads(r["params"]["session"])["last_batch_flag"] for r in replaces] == [True]
+    assert list(run.batches.values_list("kind", "size")) == [("replace", 2)]
+    assert destinations_reconcile() == 1  # the beat's weekly task does the same for every active Meta destination
+
+
+def test_a_replace_across_batches_is_one_session_and_keeps_every_batch(graph, destination, monkeypatch):
+    monkeypatch.setattr(meta_audiences.MetaUploader, "batch_size", 2)
+    leads = [member(f"person{n}@example.com") for n in range(5)]
+    audience_refresh(audience=destination.audience)
+    destination_sync(destination=destination)
+    destination.refresh_from_db()
+
+    run = destination_reconcile(destination=destination)
+
+    assert run.status == "succeeded", run.error
+    sessions = [json.loads(r["params"]["session"]) for r in graph.requests if r["path"].endswith("/usersreplace")]
+    assert [(s["batch_seq"], s["last_batch_flag"]) for s in sessions] == [(1, False), (2, False), (3, True)]
+    assert len({s["session_id"] for s in sessions}) == 1
+    assert held(graph, destination, leads)
