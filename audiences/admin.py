@@ -18,7 +18,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import slugify
 
 from audiences import tasks
-from audiences.health import COLOURS, Health, destination_health, worst
+from audiences.health import COLOURS, Health, destination_health, run_summary, worst
 from audiences.models import Audience, AudienceMember, Destination, SyncBatch, SyncRun
 from audiences.presets import presets
 from audiences.rules import rule_members, rule_problems
@@ -148,6 +148,9 @@ class AudienceAdmin(admin.ModelAdmin):
     inlines = [DestinationInline]
     actions = ["refresh_now"]
     change_form_template = "admin/audiences/audience/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("destinations")  # the Syncs badge reads them all
 
     @admin.display(description="Syncs")
     def sync_health(self, obj: Audience) -> SafeString:
@@ -334,7 +337,7 @@ class DestinationAdmin(admin.ModelAdmin):
         run = self._health(obj).last_success
         if run is None:
             return "—"
-        return f"{run.started_at:%Y-%m-%d %H:%M}: {run.sent} sent, {run.accepted} accepted, {run.invalid} invalid"
+        return run_summary(run)
 
     @admin.display(description="Next run")
     def next_run(self, obj: Destination) -> str:

@@ -35,16 +35,10 @@ def destination_health(destination: Destination, *, now: dt.datetime | None = No
     last = runs.first()
     success = runs.filter(status=SyncRun.Status.SUCCEEDED).first()
     next_run = None
-    if destination.is_active:
-        due = (
-            destination.wait_until
-            if destination.wait_until is not None
-            else (
-                destination.last_synced_at + dt.timedelta(minutes=destination.schedule_minutes)
-                if destination.last_synced_at
-                else now
-            )
-        )
+    if destination.is_active:  # when a pause ends, else when the schedule comes round, and never in the past
+        due = destination.wait_until or now
+        if destination.wait_until is None and destination.last_synced_at is not None:
+            due = destination.last_synced_at + dt.timedelta(minutes=destination.schedule_minutes)
         next_run = max(due, now)
     if last is None:
         state, text = ("never", "Not synced yet.") if destination.is_active else ("off", "Switched off; never synced.")
@@ -58,9 +52,12 @@ def destination_health(destination: Destination, *, now: dt.datetime | None = No
         state, text = "off", "Switched off."
     else:
         state = "ok"
-        counts = f"{last.sent} sent, {last.accepted} accepted, {last.invalid} invalid"
-        text = f"OK at {last.started_at:%Y-%m-%d %H:%M}: {counts}"
+        text = f"OK at {run_summary(last)}"
     return Health(state=state, text=text, last_success=success, next_run=next_run)
+
+
+def run_summary(run: SyncRun) -> str:
+    return f"{run.started_at:%Y-%m-%d %H:%M}: {run.sent} sent, {run.accepted} accepted, {run.invalid} invalid"
 
 
 def worst(states: list[str]) -> str | None:

@@ -165,14 +165,10 @@ def destination_credentials_check(*, destination: Destination) -> SyncRun | None
         )
     except IntegrationCredentialsError as error:
         now = timezone.now()
-        run = SyncRun.objects.create(
-            destination=destination,
-            status=SyncRun.Status.FAILED,
-            error=f"Daily credentials check: {error} The destination is paused."[:2000],
-            started_at=now,
-            finished_at=now,
-        )
-        Destination.objects.filter(pk=destination.pk).update(is_active=False)
+        run = SyncRun(destination=destination, started_at=now, finished_at=now)
+        _failed(run, destination, error)  # pauses it, as a sync refused for its credentials does
+        run.error = f"Daily credentials check: {run.error}"[:2000]
+        run.save()
         return run
     except IntegrationError:
         return None  # Meta unreachable or throttled: the next check, or the next sync, will tell
@@ -301,8 +297,7 @@ def destination_reconcile(*, destination: Destination, uploader: Any = None) -> 
 
 
 def _minutes(wait: dt.timedelta) -> str:
-    minutes = max(1, round(wait.total_seconds() / 60))
-    return f"{minutes}-minute" if minutes != 1 else "1-minute"
+    return f"{max(1, round(wait.total_seconds() / 60))}-minute"
 
 
 def _send(

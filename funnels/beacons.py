@@ -60,12 +60,39 @@ def window_count() -> Any:
     return inbox.redis().register_script(WINDOW_COUNT)
 
 
-def _text(value: Any, limit: int, *, blank: bool) -> str | None:
+def certain_text(value: Any, limit: int, *, blank: bool) -> str | None:
+    """A string the full path would keep exactly as sent (DRF trims, so surrounding spaces are for it to decide)."""
     if not isinstance(value, str) or len(value) > limit or value != value.strip():
         return None
     if not value and not blank:
         return None
     return value
+
+
+def certain_uuid(value: Any) -> uuid.UUID | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return uuid.UUID(hex=value)
+    except ValueError:
+        return None
+
+
+def certain_page(item: dict[str, Any]) -> tuple[str, str, str] | None:
+    """The reported page's (url, referrer, fbc), all three "" when it reports none; ``None`` when unsure."""
+    url = item.get("url")
+    if url is None:
+        # without a url the full path decides what a referrer or fbc means
+        return None if "referrer" in item or "fbc" in item else ("", "", "")
+    referrer = certain_text(item.get("referrer", ""), 2000, blank=True)
+    fbc = certain_text(item.get("fbc", ""), 500, blank=True)
+    if certain_text(url, 2000, blank=False) is None or referrer is None or fbc is None:
+        return None
+    try:
+        _url(url)
+    except ValidationError:
+        return None
+    return url, referrer, fbc
 
 
 def beacon_rows(*, data: Any, snapshot: FunnelSnapshot, now: dt.datetime) -> list[str] | None:
@@ -79,18 +106,15 @@ def beacon_rows(*, data: Any, snapshot: FunnelSnapshot, now: dt.datetime) -> lis
     for item in events:
         if not isinstance(item, dict) or not item.keys() <= EVENT_FIELDS:
             return None
-        client_id = _text(item.get("id"), 100, blank=False)
+        client_id = certain_text(item.get("id"), 100, blank=False)
         kind = item.get("type")
-        name = _text(item.get("name", ""), 100, blank=True)
+        name = certain_text(item.get("name", ""), 100, blank=True)
         if client_id is None or client_id in seen or kind not in TYPES or name is None:
             return None
         if kind == "custom" and not name:
             return None
         seen.add(client_id)
-        try:
-            visitor_id = uuid.UUID(hex=item["visitor_id"]) if isinstance(item.get("visitor_id"), str) else None
-        except ValueError:
-            return None
+        visitor_id = certain_uuid(item.get("visitor_id"))
         if visitor_id is None:
             return None
         step = None
@@ -111,21 +135,13 @@ def beacon_rows(*, data: Any, snapshot: FunnelSnapshot, now: dt.datetime) -> lis
         if not isinstance(properties, dict) or len(properties) > 50 or len(json.dumps(properties)) > 4096:
             return None
         properties = dict(properties)
-        url = item.get("url")
-        if url is not None:
-            referrer = _text(item.get("referrer", ""), 2000, blank=True)
-            fbc = _text(item.get("fbc", ""), 500, blank=True)
-            if _text(url, 2000, blank=False) is None or referrer is None or fbc is None:
-                return None
-            try:
-                _url(url)
-            except ValidationError:
-                return None
-            if kind == "page_view":
-                attribution = attribution_from_url(url=url, referrer=referrer, fbc_cookie=fbc, now=now)
-                properties.update({**attribution.as_properties(), "landing": attribution.arrived_from_outside})
-        elif "referrer" in item or "fbc" in item:
-            return None  # the full path decides what these mean without a url
+        page = certain_page(item)
+        if page is None:
+            return None
+        url, referrer, fbc = page
+        if url and kind == "page_view":
+            attribution = attribution_from_url(url=url, referrer=referrer, fbc_cookie=fbc, now=now)
+            properties.update({**attribution.as_properties(), "landing": attribution.arrived_from_outside})
         variant = (
             variant_for(visitor_id=visitor_id, step_id=step.pk, variants=list(step.variants.all())) if step else None
         )

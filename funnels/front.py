@@ -32,7 +32,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def _unused(request: HttpRequest) -> HttpResponse:  # the middleware are called for their hooks only
-    raise AssertionError("the beacon front never calls through its middleware")
+    raise AssertionError("the capture front never calls through its middleware")
 
 
 class CaptureFront:

@@ -11,15 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import transaction
 
 from funnels import tasks
+from funnels.beacons import certain_page, certain_text, certain_uuid
 from funnels.models import Step
 from funnels.services import Visit, visitor_for_submission
 from funnels.snapshots import FunnelSnapshot
@@ -54,7 +52,6 @@ WORDING_FIELDS = (
     (Consent.Purpose.MARKETING_EMAIL.value, "consent_email_text"),
     (Consent.Purpose.AD_AUDIENCES.value, "consent_ads_text"),
 )
-_url = URLValidator()
 
 # Both throttle windows counted (each given its expiry when new); over either limit → 0, else the opt-in is queued → 1.
 THROTTLED_OPTIN = """
@@ -80,21 +77,14 @@ class OptinEntry:
     step: Step
 
 
-def _text(value: Any, limit: int) -> str | None:
-    """A string the full path would keep exactly as sent (DRF trims, so surrounding spaces are for it to decide)."""
-    if not isinstance(value, str) or len(value) > limit or value != value.strip():
-        return None
-    return value
-
-
 def optin_entry(*, data: Any, snapshot: FunnelSnapshot, now: dt.datetime) -> OptinEntry | None:
     if not isinstance(data, dict) or not data.keys() <= OPTIN_FIELDS:
         return None
-    submission_id = _text(data.get("id"), 100)
-    email = _text(data.get("email"), 320)
-    first_name = _text(data.get("first_name", ""), 100)
-    last_name = _text(data.get("last_name", ""), 100)
-    phone = _text(data.get("phone", ""), 40)
+    submission_id = certain_text(data.get("id"), 100, blank=False)
+    email = certain_text(data.get("email"), 320, blank=False)
+    first_name = certain_text(data.get("first_name", ""), 100, blank=True)
+    last_name = certain_text(data.get("last_name", ""), 100, blank=True)
+    phone = certain_text(data.get("phone", ""), 40, blank=True)
     if not submission_id or not email or first_name is None or last_name is None or phone is None:
         return None
     if data.get("website", "") != "":  # the honeypot: the full path refuses it, saying why
@@ -112,28 +102,16 @@ def optin_entry(*, data: Any, snapshot: FunnelSnapshot, now: dt.datetime) -> Opt
     if not set(ticked) <= wording.keys():
         return None
     visitor_is_new = "visitor_id" not in data
-    if visitor_is_new:
-        visitor_id = visitor_for_submission(funnel=snapshot.funnel, submission_id=submission_id)
-    else:
-        if not isinstance(data["visitor_id"], str):
-            return None
-        try:
-            visitor_id = uuid.UUID(hex=data["visitor_id"])
-        except ValueError:
-            return None
-    attribution = None
-    url = data.get("url")
-    if url is not None:
-        referrer, fbc = _text(data.get("referrer", ""), 2000), _text(data.get("fbc", ""), 500)
-        if not isinstance(url, str) or not url or _text(url, 2000) is None or referrer is None or fbc is None:
-            return None
-        try:
-            _url(url)
-        except ValidationError:
-            return None
-        attribution = attribution_from_url(url=url, referrer=referrer, fbc_cookie=fbc, now=now)
-    elif "referrer" in data or "fbc" in data:
-        return None  # the full path decides what these mean without a url
+    visitor_id = (
+        visitor_for_submission(funnel=snapshot.funnel, submission_id=submission_id)
+        if visitor_is_new
+        else certain_uuid(data["visitor_id"])
+    )
+    page = certain_page(data)
+    if visitor_id is None or page is None:
+        return None
+    url, referrer, fbc = page
+    attribution = attribution_from_url(url=url, referrer=referrer, fbc_cookie=fbc, now=now) if url else None
     funnel = snapshot.funnel
     try:
         identity = identity_normalize(

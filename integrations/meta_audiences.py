@@ -61,46 +61,25 @@ class MetaUploader:
             raise IntegrationCredentialsError("This Meta destination has no access token; add one on the destination.")
         self.audience_id = audience_id
         self._api = _api(access_token, app_secret, api_version, timeout)
-        self._session_id = secrets.randbelow(2**62) + 1  # one upload session per run of adds
-        self._batch_seq = 0
+        self._session_new()  # one upload session per run of adds
 
     def add(self, rows: list[UploadRow], *, last: bool = False) -> UploadResult:
-        if len(rows) > ADD_BATCH:
-            raise IntegrationPermanentError(f"At most {ADD_BATCH} rows go in one Meta request; {len(rows)} were given.")
-        self._batch_seq += 1
-        session = {"session_id": self._session_id, "batch_seq": self._batch_seq, "last_batch_flag": last}
-        if last:  # that session is complete: a later add starts the next one
-            self._session_id, self._batch_seq = secrets.randbelow(2**62) + 1, 0
-        return self._call("add_users", rows, session)
+        return self._call("add_users", rows, self._session_step(rows, last=last))
 
     def replace(self, rows: list[UploadRow], *, first: bool, last: bool) -> UploadResult:
         """One batch of a full replace (``usersreplace``): the session's first batch makes Meta drop every member it
         holds; the audience then holds exactly the rows of the session's batches."""
-        if len(rows) > ADD_BATCH:
-            raise IntegrationPermanentError(f"At most {ADD_BATCH} rows go in one Meta request; {len(rows)} were given.")
         if first:
-            self._session_id, self._batch_seq = secrets.randbelow(2**62) + 1, 0
-        self._batch_seq += 1
-        session = {"session_id": self._session_id, "batch_seq": self._batch_seq, "last_batch_flag": last}
-        audience = CustomAudience(self.audience_id, api=self._api)
-        payload = {
-            "schema": SCHEMA,
-            "is_raw": True,
-            "data": [[row.hashes.get(key, "") for key in SCHEMA] for row in rows],
-        }
+            self._session_new()
+        session = self._session_step(rows, last=last)
+        payload = {"schema": SCHEMA, "is_raw": True, "data": _data(rows)}
         try:
-            body = audience.create_users_replace(params={"payload": payload, "session": session})
+            body = CustomAudience(self.audience_id, api=self._api).create_users_replace(
+                params={"payload": payload, "session": session}
+            )
         except FacebookRequestError as error:
             raise meta_error(error) from None
-        if last:
-            self._session_id, self._batch_seq = secrets.randbelow(2**62) + 1, 0
-        received = int(body.get("num_received", len(rows)))
-        refused = int(body.get("num_invalid_entries", 0))
-        return UploadResult(
-            accepted=max(received - refused, 0),
-            invalid=refused,
-            reasons={"invalid entry (Meta)": refused} if refused else {},
-        )
+        return _counted(body, rows)
 
     def remove(self, rows: list[UploadRow]) -> UploadResult:
         accepted = invalid = 0
@@ -112,11 +91,23 @@ class MetaUploader:
                 reasons[reason] = reasons.get(reason, 0) + count
         return UploadResult(accepted=accepted, invalid=invalid, reasons=reasons)
 
+    def _session_new(self) -> None:
+        self._session_id, self._batch_seq = secrets.randbelow(2**62) + 1, 0
+
+    def _session_step(self, rows: list[UploadRow], *, last: bool) -> dict[str, Any]:
+        """The next step of the upload session for ``rows``; after its last step, a later upload opens a new one."""
+        if len(rows) > ADD_BATCH:
+            raise IntegrationPermanentError(f"At most {ADD_BATCH} rows go in one Meta request; {len(rows)} were given.")
+        self._batch_seq += 1
+        session = {"session_id": self._session_id, "batch_seq": self._batch_seq, "last_batch_flag": last}
+        if last:
+            self._session_new()
+        return session
+
     def _call(self, method: str, rows: list[UploadRow], session: dict[str, Any] | None) -> UploadResult:
         audience = CustomAudience(self.audience_id, api=self._api)
-        data = [[row.hashes.get(key, "") for key in SCHEMA] for row in rows]
         try:
-            response = getattr(audience, method)(SCHEMA, data, is_raw=True, pre_hashed=True, session=session)
+            response = getattr(audience, method)(SCHEMA, _data(rows), is_raw=True, pre_hashed=True, session=session)
         except FacebookRequestError as error:
             raise meta_error(error) from None
         except FacebookError as error:  # the SDK refused before sending: our request is wrong
@@ -128,13 +119,23 @@ class MetaUploader:
             if status >= 500 or status == 429:
                 raise IntegrationTransientError(message)
             raise IntegrationPermanentError(message)
-        received = int(body.get("num_received", len(rows)))
-        refused = int(body.get("num_invalid_entries", 0))
-        return UploadResult(
-            accepted=max(received - refused, 0),
-            invalid=refused,
-            reasons={"invalid entry (Meta)": refused} if refused else {},
-        )
+        return _counted(body, rows)
+
+
+def _data(rows: list[UploadRow]) -> list[list[str]]:
+    """Each row's hashes in schema order, a missing one as ""."""
+    return [[row.hashes.get(key, "") for key in SCHEMA] for row in rows]
+
+
+def _counted(body: Any, rows: list[UploadRow]) -> UploadResult:
+    """What Meta said it received and could not use (``num_received``, ``num_invalid_entries``)."""
+    received = int(body.get("num_received", len(rows)))
+    refused = int(body.get("num_invalid_entries", 0))
+    return UploadResult(
+        accepted=max(received - refused, 0),
+        invalid=refused,
+        reasons={"invalid entry (Meta)": refused} if refused else {},
+    )
 
 
 def audience_create(

@@ -224,21 +224,27 @@ def _touches_write(*, firsts: Sequence[Touch], lasts: Sequence[Touch]) -> None:
 
 
 def _grants(
-    lead: Lead, answers: Sequence[ConsentAnswer], *, source: str, assume_eea: bool, occurred_at: dt.datetime
-) -> list[Consent]:
-    """The ticked boxes as consent records, each with its exact wording; EEA rules by the lead's country if known."""
-    eea = (lead.country in EEA_COUNTRIES) if lead.country else assume_eea
+    *,
+    lead_id: int,
+    country: str,
+    answers: Sequence[ConsentAnswer],
+    source: str,
+    assume_eea: bool,
+    occurred_at: dt.datetime | str,
+) -> list[dict[str, Any]]:
+    """The ticked boxes as consent rows, each with its exact wording; EEA rules by the lead's country if known."""
+    eea = (country in EEA_COUNTRIES) if country else assume_eea
     return [
-        Consent(
-            lead=lead,
-            purpose=answer.purpose,
-            status=Consent.Status.GRANTED,
-            wording=answer.wording,
-            source=source,
-            legal_basis=Consent.LegalBasis.CONSENT,
-            eea=eea,
-            occurred_at=occurred_at,
-        )
+        {
+            "lead_id": lead_id,
+            "purpose": answer.purpose,
+            "status": Consent.Status.GRANTED,
+            "wording": answer.wording,
+            "source": source,
+            "legal_basis": Consent.LegalBasis.CONSENT,
+            "eea": eea,
+            "occurred_at": occurred_at,
+        }
         for answer in answers
         if answer.granted
     ]
@@ -293,9 +299,16 @@ def lead_capture(
     )
     recorded: list[str] = []
     if optin_created:
-        grants = _grants(lead, consents, source=source, assume_eea=assume_eea, occurred_at=occurred_at)
-        Consent.objects.bulk_create(grants)
-        recorded = [grant.purpose for grant in grants]
+        grants = _grants(
+            lead_id=lead.pk,
+            country=lead.country,
+            answers=consents,
+            source=source,
+            assume_eea=assume_eea,
+            occurred_at=occurred_at,
+        )
+        Consent.objects.bulk_create([Consent(**grant) for grant in grants])
+        recorded = [grant["purpose"] for grant in grants]
         earlier_visits = None if visitor_is_new else visitor_id
         if earlier_visits is not None:
             Event.objects.filter(visitor_id=earlier_visits, lead__isnull=True).update(lead=lead)
@@ -355,25 +368,21 @@ def optins_record_batch(*, optins: Sequence[QueuedOptin]) -> OptinsWritten:
         if optin.idempotency_key in new_keys:
             new_keys.discard(optin.idempotency_key)
             fresh.append(optin)
-    consents: list[dict[str, Any]] = []
-    for optin in fresh:
-        lead = leads[optin.identity.email]
-        eea = (lead.country in EEA_COUNTRIES) if lead.country else optin.assume_eea
-        consents.extend(
-            {
-                "lead_id": lead.pk,
-                "purpose": answer.purpose,
-                "status": Consent.Status.GRANTED,
-                "wording": answer.wording,
-                "source": optin.source,
-                "legal_basis": Consent.LegalBasis.CONSENT,
-                "eea": eea,
-                "occurred_at": times[optin.idempotency_key],
-            }
-            for answer in optin.consents
-            if answer.granted
-        )
-    rows_insert(Consent, consents)
+    rows_insert(
+        Consent,
+        [
+            grant
+            for optin in fresh
+            for grant in _grants(
+                lead_id=leads[optin.identity.email].pk,
+                country=leads[optin.identity.email].country,
+                answers=optin.consents,
+                source=optin.source,
+                assume_eea=optin.assume_eea,
+                occurred_at=times[optin.idempotency_key],
+            )
+        ],
+    )
     returning: dict[uuid.UUID, int] = {}  # visitor → the lead they became (the first, should one visitor give two)
     for optin in fresh:
         if optin.visitor_id is not None and not optin.visitor_is_new:
