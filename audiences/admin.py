@@ -25,8 +25,9 @@ from audiences.rules import rule_members, rule_problems
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync
 from common.admin import ReadOnlyAdminMixin
-from integrations import meta_audiences
+from integrations import google_audiences, meta_audiences
 from integrations.errors import IntegrationError
+from integrations.google_audiences import customer_id_normalized
 
 
 class DestinationForm(forms.ModelForm):
@@ -51,6 +52,7 @@ class DestinationForm(forms.ModelForm):
             "name",
             "platform",
             "account_id",
+            "login_customer_id",
             "remote_audience_id",
             "endpoint_url",
             "credentials",
@@ -71,18 +73,24 @@ class DestinationForm(forms.ModelForm):
                 "credentials",
                 "A signed webhook needs a signing secret of at least 16 characters, shared with its receiver.",
             )
-        if cleaned.get("platform") == Destination.Platform.META and secret and not self.errors:
-            changed = {"credentials", "account_id", "platform"} & set(self.changed_data)
-            if changed or not self.instance.pk:  # a token is checked against Meta when it, or its account, changes
-                try:
-                    meta_audiences.credentials_check(
-                        access_token=secret,
-                        ad_account_id=cleaned.get("account_id", ""),
-                        app_secret=settings.META_APP_SECRET,
-                    )
-                except IntegrationError as error:
-                    self.add_error("credentials" if "credentials" in self.changed_data else "account_id", str(error))
+        platform = cleaned.get("platform")
+        changed = {"credentials", "account_id", "login_customer_id", "platform"} & set(self.changed_data)
+        if secret and not self.errors and (changed or not self.instance.pk):
+            # A token is checked with its platform when it, or its account, changes: the form says what is wrong.
+            try:
+                self._credentials_check(platform, secret, cleaned.get("account_id", ""))
+            except IntegrationError as error:
+                self.add_error("credentials" if "credentials" in self.changed_data else "account_id", str(error))
         return cleaned
+
+    @staticmethod
+    def _credentials_check(platform: str | None, secret: str, account_id: str) -> None:
+        if platform == Destination.Platform.META:
+            meta_audiences.credentials_check(
+                access_token=secret, ad_account_id=account_id, app_secret=settings.META_APP_SECRET
+            )
+        elif platform == Destination.Platform.GOOGLE and (customer_id := customer_id_normalized(account_id)):
+            google_audiences.credentials_check(credentials=secret, customer_id=customer_id)
 
 
 class DestinationInline(admin.TabularInline):
@@ -275,7 +283,17 @@ class SyncBatchInline(admin.TabularInline):
     model = SyncBatch
     extra = 0
     can_delete = False
-    fields = readonly_fields = ("kind", "size", "accepted", "invalid", "reasons", "error", "attempts", "duration_ms")
+    fields = readonly_fields = (
+        "kind",
+        "size",
+        "accepted",
+        "invalid",
+        "reasons",
+        "remote_status",
+        "error",
+        "attempts",
+        "duration_ms",
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -8,6 +8,7 @@ from django.db import models
 
 from audiences.rules import rule_problems
 from common.fields import EncryptedTextField
+from integrations.google_audiences import customer_id_normalized
 
 
 def _default_rule() -> dict[str, Any]:
@@ -109,6 +110,11 @@ class Destination(models.Model):
     endpoint_url = models.URLField(
         max_length=500, blank=True, help_text="Signed webhook: where batches are POSTed (https)."
     )
+    login_customer_id = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="Google: the manager account the credentials reach the ad account through, if any.",
+    )
     credentials = EncryptedTextField(
         blank=True, help_text="Access token, or a signed webhook's signing secret; encrypted, never shown again."
     )
@@ -136,6 +142,17 @@ class Destination(models.Model):
                 raise ValidationError({"account_id": "Enter the Meta ad account's number, e.g. act_1234567890."})
             if not self.credentials and not self.pk:
                 raise ValidationError({"credentials": "A Meta destination needs an access token with ads_management."})
+            return
+        if self.platform == self.Platform.GOOGLE:
+            errors = {}
+            if not customer_id_normalized(self.account_id):
+                errors["account_id"] = "Enter the Google Ads customer id: ten digits, e.g. 123-456-7890."
+            if self.login_customer_id and not customer_id_normalized(self.login_customer_id):
+                errors["login_customer_id"] = "Enter the manager account's customer id: ten digits, or leave it empty."
+            if not self.credentials and not self.pk:
+                errors["credentials"] = "A Google destination needs OAuth credentials for the Data Manager API."
+            if errors:
+                raise ValidationError(errors)
             return
         if self.platform != self.Platform.WEBHOOK:
             return
@@ -182,6 +199,12 @@ class SyncBatch(models.Model):
         REMOVE = "remove", "Remove"
         REPLACE = "replace", "Replace (reconcile)"
 
+    class RemoteStatus(models.TextChoices):
+        PROCESSING = "processing", "Processing"
+        SUCCEEDED = "succeeded", "Applied"
+        PARTIAL = "partial", "Partly applied"
+        FAILED = "failed", "Failed at the platform"
+
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="batches")
     kind = models.CharField(max_length=7, choices=Kind.choices)
     size = models.PositiveIntegerField()
@@ -193,6 +216,16 @@ class SyncBatch(models.Model):
     duration_ms = models.PositiveIntegerField(default=0)
     payload = models.JSONField(
         null=True, blank=True, help_text="Sandbox destinations: the hashed rows that would have been sent."
+    )
+    request_id = models.CharField(max_length=100, blank=True, help_text="Google: the request to ask the outcome of.")
+    remote_status = models.CharField(
+        max_length=10,
+        choices=RemoteStatus.choices,
+        blank=True,
+        help_text="Platforms that apply a request later (Google): what they finally did with it.",
+    )
+    lead_ids = models.JSONField(
+        null=True, blank=True, help_text="Google: the leads in the request, so a request Google failed is sent again."
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

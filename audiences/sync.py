@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from audiences.models import Audience, Destination, SyncBatch, SyncLedger, SyncRun
 from audiences.rules import granted_now
-from integrations import meta_audiences
+from integrations import google_audiences, meta_audiences
 from integrations.audience_upload import AudienceUploader, SandboxUploader, UploadResult, UploadRow
 from integrations.errors import (
     IntegrationBlockedError,
@@ -28,7 +29,7 @@ from integrations.errors import (
     IntegrationPermanentError,
     IntegrationTransientError,
 )
-from integrations.identifiers import MetaHasher, meta_hashes
+from integrations.identifiers import GoogleHasher, MetaHasher
 from integrations.webhook_upload import WebhookUploader
 from leads.models import Consent, Lead
 
@@ -36,6 +37,7 @@ ATTEMPTS = 3
 MAX_INLINE_WAIT = 5.0  # seconds a sync waits in place for a rate limit to pass
 TRANSIENT_PAUSE = 300  # seconds before the next scheduled attempt when a platform kept failing without saying
 PREVIEW_ROWS = 20
+REQUEST_SETTLE_LIMIT = dt.timedelta(days=2)  # a request the platform has not settled by then is sent again
 
 
 def eligible_leads(audience: Audience) -> QuerySet[Lead]:
@@ -78,7 +80,7 @@ def ledger_maybe_changed(destination: Destination) -> QuerySet[SyncLedger]:
 
 def _resend_changed(run: SyncRun, uploader: AudienceUploader, held: list[SyncLedger], *, mirror: bool) -> None:
     """Tell the destination a member's new identifiers: the old hashes out (mirror mode), the new ones in."""
-    changed = [(entry, lead_hashes(entry.lead)) for entry in held]
+    changed = [(entry, lead_hashes(entry.lead, platform=run.destination.platform)) for entry in held]
     changed = [(entry, new) for entry, new in changed if new != entry.hashes]
     if not changed:
         SyncLedger.objects.filter(pk__in=[entry.pk for entry in held]).update(changed_at=timezone.now())
@@ -96,13 +98,19 @@ def _resend_changed(run: SyncRun, uploader: AudienceUploader, held: list[SyncLed
 IDENTITY_FIELDS = ("email", "phone", "first_name", "last_name", "city", "region", "postal_code", "country")
 
 
-def lead_hashes(lead: Lead) -> dict[str, str]:
-    return meta_hashes(**{field: getattr(lead, field) for field in IDENTITY_FIELDS}, phone_is_stored=True)
+def hasher_for(platform: str) -> MetaHasher | GoogleHasher:
+    """Each platform normalizes and hashes in its own way; the others take Meta's multi-key schema."""
+    return GoogleHasher() if platform == Destination.Platform.GOOGLE else MetaHasher()
 
 
-def upload_rows(leads: QuerySet[Lead], *, chunk_size: int = 5000) -> Iterator[UploadRow]:
+def lead_hashes(lead: Lead, *, platform: str = Destination.Platform.META) -> dict[str, str]:
+    fields = {field: getattr(lead, field) for field in IDENTITY_FIELDS}
+    return hasher_for(platform).hashes(**fields, phone_is_stored=True)
+
+
+def upload_rows(leads: QuerySet[Lead], *, platform: str = "meta", chunk_size: int = 5000) -> Iterator[UploadRow]:
     """Each lead's upload row, streamed (a server-side cursor on PostgreSQL) as plain values, not model objects."""
-    hasher = MetaHasher()
+    hasher = hasher_for(platform)
     for pk, email, phone, first_name, last_name, city, region, postal_code, country in leads.values_list(
         "pk", *IDENTITY_FIELDS
     ).iterator(chunk_size=chunk_size):
@@ -146,23 +154,42 @@ def uploader_for(destination: Destination) -> AudienceUploader:
             audience_id=destination.remote_audience_id,
             app_secret=settings.META_APP_SECRET,
         )
-    raise IntegrationPermanentError(
-        f"{destination.get_platform_display()} uploads are not available in this version of Ladder; "
-        "use a sandbox destination to preview what would be sent."
-    )
+    if destination.platform == Destination.Platform.GOOGLE:
+        customer_id = google_audiences.customer_id_normalized(destination.account_id)
+        if not destination.remote_audience_id:  # created once, on the first sync, and kept on the destination
+            destination.remote_audience_id = google_audiences.user_list_create(
+                credentials=destination.credentials,
+                customer_id=customer_id,
+                name=destination.audience.name,
+                description=f"Kept in step by Ladder from the audience {destination.audience.slug!r}.",
+            )
+            Destination.objects.filter(pk=destination.pk).update(remote_audience_id=destination.remote_audience_id)
+        return google_audiences.GoogleUploader(
+            credentials=destination.credentials,
+            customer_id=customer_id,
+            user_list_id=destination.remote_audience_id,
+            login_customer_id=google_audiences.customer_id_normalized(destination.login_customer_id),
+        )
+    raise IntegrationPermanentError(f"Ladder cannot upload to {destination.platform!r} destinations.")
 
 
 def destination_credentials_check(*, destination: Destination) -> SyncRun | None:
-    """Check the destination's token with its platform (Meta; the others have none to check this way). A refused
-    token pauses the destination and leaves a failed run saying why; returns that run, else None."""
-    if destination.platform != Destination.Platform.META:
-        return None
+    """Check the destination's token with its platform (Meta and Google; the others have none to check this way). A
+    refused token pauses the destination and leaves a failed run saying why; returns that run, else None."""
     try:
-        meta_audiences.credentials_check(
-            access_token=destination.credentials,
-            ad_account_id=destination.account_id,
-            app_secret=settings.META_APP_SECRET,
-        )
+        if destination.platform == Destination.Platform.META:
+            meta_audiences.credentials_check(
+                access_token=destination.credentials,
+                ad_account_id=destination.account_id,
+                app_secret=settings.META_APP_SECRET,
+            )
+        elif destination.platform == Destination.Platform.GOOGLE:
+            google_audiences.credentials_check(
+                credentials=destination.credentials,
+                customer_id=google_audiences.customer_id_normalized(destination.account_id),
+            )
+        else:
+            return None
     except IntegrationCredentialsError as error:
         now = timezone.now()
         run = SyncRun(destination=destination, started_at=now, finished_at=now)
@@ -171,7 +198,7 @@ def destination_credentials_check(*, destination: Destination) -> SyncRun | None
         run.save()
         return run
     except IntegrationError:
-        return None  # Meta unreachable or throttled: the next check, or the next sync, will tell
+        return None  # the platform unreachable or throttled: the next check, or the next sync, will tell
     return None
 
 
@@ -213,13 +240,20 @@ def destination_sync(
     run.to_add, run.to_remove = adds.count(), removes.count() if mirror else 0
     try:
         uploader = uploader or uploader_for(destination)
+        if (
+            not dry_run
+            and hasattr(uploader, "request_status")
+            and requests_outcome_check(destination=destination, uploader=uploader)
+        ):
+            run.to_add, run.to_remove = adds.count(), removes.count() if mirror else 0  # failed requests put back
         if dry_run:
-            preview = list(upload_rows(adds[:PREVIEW_ROWS]))
+            preview = list(upload_rows(adds[:PREVIEW_ROWS], platform=destination.platform))
             SyncBatch.objects.create(
                 run=run, kind=SyncBatch.Kind.ADD, size=run.to_add, payload=[row.hashes for row in preview]
             )
         else:
-            for rows, last in with_last(chunked(upload_rows(adds), uploader.batch_size)):
+            rows_to_add = upload_rows(adds, platform=destination.platform)
+            for rows, last in with_last(chunked(rows_to_add, uploader.batch_size)):
                 _send(run, uploader, SyncBatch.Kind.ADD, rows, SyncLedger.State.ADDED, last=last)
                 if progress:
                     progress(len(rows))
@@ -296,6 +330,60 @@ def destination_reconcile(*, destination: Destination, uploader: Any = None) -> 
     return run
 
 
+def requests_outcome_check(*, destination: Destination, uploader: Any = None) -> int:
+    """Ask the platform what became of the requests it took to apply later (Google) and record its answer on each
+    batch: applied, partly applied (the failed records counted by reason), or failed. A failed request's members go
+    back into the next diff (an add is sent again, a removal too), as does a request Google still has not settled
+    after ``REQUEST_SETTLE_LIMIT``. Answers how many members were put back."""
+    pending = SyncBatch.objects.filter(run__destination=destination, remote_status=SyncBatch.RemoteStatus.PROCESSING)
+    if not pending.exists():
+        return 0
+    uploader = uploader or uploader_for(destination)
+    put_back = 0
+    for batch in pending.order_by("id"):
+        try:
+            outcome = uploader.request_status(batch.request_id)
+        except IntegrationError:
+            break  # unreachable or throttled: asked again next time
+        status, reasons = outcome.status, outcome.reasons
+        if status == SyncBatch.RemoteStatus.PROCESSING:
+            if timezone.now() - batch.created_at < REQUEST_SETTLE_LIMIT:
+                continue
+            status, reasons = SyncBatch.RemoteStatus.FAILED, {"not settled in time": batch.accepted}
+        with transaction.atomic():
+            batch.remote_status = status
+            batch.reasons = {**batch.reasons, **reasons}
+            failed = batch.accepted if status == SyncBatch.RemoteStatus.FAILED else min(outcome.failed, batch.accepted)
+            batch.accepted, batch.invalid = batch.accepted - failed, batch.invalid + failed
+            if status == SyncBatch.RemoteStatus.FAILED:
+                batch.error = f"The platform failed this request: {_reasons_text(reasons)}. Its members are resent."
+                put_back += _put_back(batch)
+            batch.save()
+            if refused := set(reasons) & google_audiences.BLOCKING_REASONS:
+                # Sending again would be refused again: the destination waits for a person instead.
+                now = timezone.now()
+                run = SyncRun(destination=destination, started_at=now, finished_at=now)
+                _failed(
+                    run, destination, IntegrationBlockedError(f"Google refused members: {', '.join(sorted(refused))}.")
+                )
+                run.save()
+                break
+    return put_back
+
+
+def _put_back(batch: SyncBatch) -> int:
+    """The batch's members as the ledger held them before it, unless a later batch has told the platform since."""
+    before = SyncLedger.State.REMOVED if batch.kind == SyncBatch.Kind.ADD else SyncLedger.State.ADDED
+    after = SyncLedger.State.ADDED if batch.kind == SyncBatch.Kind.ADD else SyncLedger.State.REMOVED
+    return SyncLedger.objects.filter(
+        destination_id=batch.run.destination_id, run_id=batch.run_id, lead_id__in=batch.lead_ids or [], state=after
+    ).update(state=before, changed_at=timezone.now())
+
+
+def _reasons_text(reasons: dict[str, int]) -> str:
+    return ", ".join(f"{reason} ({count})" for reason, count in reasons.items()) or "no reason given"
+
+
 def _minutes(wait: dt.timedelta) -> str:
     return f"{max(1, round(wait.total_seconds() / 60))}-minute"
 
@@ -331,6 +419,9 @@ def _send(
         assert error is not None  # noqa: S101 (no result means an error was caught)
         raise error
     batch.accepted, batch.invalid, batch.reasons = result.accepted, result.invalid, result.reasons
+    if result.request_id:  # applied later: the outcome is asked for, and a failed request is sent again
+        batch.request_id, batch.remote_status = result.request_id, SyncBatch.RemoteStatus.PROCESSING
+        batch.lead_ids = [int(row.key) for row in rows]
     batch.save()
     run.sent += len(rows)
     run.accepted += result.accepted

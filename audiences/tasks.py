@@ -10,7 +10,8 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from audiences import services, sync
-from audiences.models import Audience, Destination
+from audiences.models import Audience, Destination, SyncBatch
+from integrations.errors import IntegrationError
 
 _MARKED_LOCK = "audiences:refresh-marked"
 
@@ -97,3 +98,24 @@ def destinations_reconcile() -> int:
     """Beat, weekly: each active destination that has a full replace (Meta) is replaced with what its ledger holds."""
     destinations = Destination.objects.filter(is_active=True, platform=Destination.Platform.META)
     return sum(1 for d in destinations.select_related("audience") if sync.destination_reconcile(destination=d).sent)
+
+
+@shared_task(name="audiences.requests_check", acks_late=True, ignore_result=True)
+def destinations_requests_check() -> int:
+    """Beat, every ten minutes: what the platforms that apply requests later (Google) did with them; returns how
+    many members went back into the next diff because a request failed there. Runs under each sync's lock."""
+    pending = Destination.objects.filter(
+        is_active=True, runs__batches__remote_status=SyncBatch.RemoteStatus.PROCESSING
+    ).distinct()
+    put_back = 0
+    for destination in pending.select_related("audience"):
+        lock = f"audiences:sync:{destination.pk}"
+        if not cache.add(lock, 1, timeout=3600):
+            continue  # a sync is under way; it asks first itself
+        try:
+            put_back += sync.requests_outcome_check(destination=destination)
+        except IntegrationError:
+            continue
+        finally:
+            cache.delete(lock)
+    return put_back

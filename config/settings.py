@@ -212,6 +212,8 @@ LOGGING = {
         # hashed rows. Meta's SDK logs through its own logger only in debug mode, which Ladder never turns on.
         "urllib3": {"level": "WARNING"},
         "facebook_business": {"level": "WARNING"},
+        # Google's generated clients log each request and response body at DEBUG when their logging is enabled.
+        "google": {"level": "WARNING"},
     },
 }
 
@@ -236,6 +238,8 @@ CELERY_BEAT_SCHEDULE = {
 META_APP_SECRET = env.str("META_APP_SECRET", default="")
 # Only to try Ladder without Meta: where a stand-in Graph API listens (python -m tests.fakes.meta_graph).
 META_GRAPH_URL = env.str("META_GRAPH_URL", default="")
+# Only to try Ladder without Google: where a stand-in Data Manager API listens (python -m tests.fakes.google_dm).
+GOOGLE_DATAMANAGER_URL = env.str("GOOGLE_DATAMANAGER_URL", default="")
 
 # Stripe. The secret key is used by checkout (payments); the webhook secret verifies /webhooks/stripe/.
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
@@ -260,5 +264,6 @@ CELERY_BEAT_SCHEDULE["audiences-sync-due"] = {"task": "audiences.sync_due", "sch
 # Each active destination's credentials against its platform, daily: an expired token pauses it, saying why.
 CELERY_BEAT_SCHEDULE["audiences-credentials-check"] = {"task": "audiences.credentials_check", "schedule": 86400.0}
 # Weekly, each Meta audience replaced with exactly what Ladder's ledger says it holds: drift does not last.
+CELERY_BEAT_SCHEDULE["audiences-requests-check"] = {"task": "audiences.requests_check", "schedule": 600.0}
 CELERY_BEAT_SCHEDULE["audiences-reconcile"] = {"task": "audiences.reconcile", "schedule": 7 * 86400.0}
 CELERY_BEAT_SCHEDULE["refund-requests-sweep"] = {"task": "offers.refund_requests_sweep", "schedule": 60.0}

@@ -24,6 +24,7 @@ class UploadResult:
     accepted: int
     invalid: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    request_id: str = ""  # platforms that apply a request later (Google): what to ask about it by
 
 
 class AudienceUploader(Protocol):

@@ -252,12 +252,18 @@ def google_identifiers(
     last_name: str = "",
     postal_code: str = "",
     country: str = "",
+    phone_is_stored: bool = False,
 ) -> dict[str, str]:
     """Google's user identifiers: hashed e-mail, phone and names; region and postal code in clear.
 
     An address is only usable whole (both names, region and postal code), so it is left out otherwise.
     """
-    out = {"email_address": sha256_hex(google_email(email)), "phone_number": sha256_hex(google_phone(phone, country))}
+    if phone_is_stored:  # validated to E.164 at capture: checked for shape, not parsed again
+        digits = meta_phone_stored(phone)
+        e164 = f"+{digits}" if digits else ""
+    else:
+        e164 = google_phone(phone, country)
+    out = {"email_address": sha256_hex(google_email(email)), "phone_number": sha256_hex(e164)}
     given, family = google_name(first_name), google_name(last_name)
     region, postal = country_code(country).upper(), (postal_code or "").strip()
     if given and family and region and postal:
@@ -268,3 +274,30 @@ def google_identifiers(
             "postal_code": postal,
         }
     return {key: value for key, value in out.items() if value}
+
+
+class GoogleHasher:
+    """``google_identifiers`` with the same call as ``MetaHasher.hashes`` (city and state are not Google keys)."""
+
+    def hashes(
+        self,
+        *,
+        email: str = "",
+        phone: str = "",
+        first_name: str = "",
+        last_name: str = "",
+        city: str = "",
+        region: str = "",
+        postal_code: str = "",
+        country: str = "",
+        phone_is_stored: bool = False,
+    ) -> dict[str, str]:
+        return google_identifiers(
+            email=email,
+            phone=phone,
+            first_name=first_name,
+            last_name=last_name,
+            postal_code=postal_code,
+            country=country,
+            phone_is_stored=phone_is_stored,
+        )

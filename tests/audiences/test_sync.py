@@ -120,13 +120,15 @@ def test_transient_errors_are_retried_and_a_refused_batch_is_resent_next_time(de
     assert len(platform.held) == 5
 
 
-def test_platforms_without_an_adapter_fail_the_run_saying_so(destination):
+def test_a_platform_destination_without_credentials_fails_the_run_saying_so_and_waits(destination):
     destination.platform = "google"
     destination.save()
     member(destination.audience)
     run = destination_sync(destination=destination)
+    destination.refresh_from_db()
     assert run.status == "failed"
-    assert "not available in this version" in run.error
+    assert "has no credentials" in run.error
+    assert not destination.is_active
     assert SyncLedger.objects.count() == 0
 
 
