@@ -25,24 +25,21 @@ from audiences.rules import rule_members, rule_problems
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync
 from common.admin import ReadOnlyAdminMixin
+from common.forms import SecretFieldForm
 from integrations import google_audiences, meta_audiences
 from integrations.errors import IntegrationError
 from integrations.google_audiences import customer_id_normalized
 
 
-class DestinationForm(forms.ModelForm):
-    """Credentials are write-only: the form never shows the stored value, and blank keeps it."""
+class DestinationForm(SecretFieldForm):
+    """Credentials are write-only (the form never shows the stored value, and blank keeps it) and are checked with
+    the platform when they, or the account, change."""
 
     endpoint_url = forms.URLField(
         required=False,
         max_length=500,
         assume_scheme="https",
         help_text="Signed webhook: where batches are POSTed (https).",
-    )
-    credentials = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Paste a new token to replace the stored one; leave blank to keep it.",
     )
 
     class Meta:
@@ -60,10 +57,6 @@ class DestinationForm(forms.ModelForm):
             "schedule_minutes",
             "is_active",
         ]
-
-    def clean_credentials(self) -> str:
-        new_value: str = self.cleaned_data.get("credentials", "").strip()
-        return new_value or (self.instance.credentials if self.instance.pk else "")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

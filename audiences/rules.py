@@ -31,6 +31,7 @@ from django.db.models.functions import PercentRank
 from django.utils import timezone
 
 from leads.models import Consent, Event, Lead, Stage, Tag
+from leads.selectors import granted_now
 from offers.models import Offer, Order, OrderLine, Product
 
 COMBINATORS = ("all", "any", "not")
@@ -327,18 +328,6 @@ def _lead_q(body: dict[str, Any], now: dt.datetime) -> Q:
     if "created_within_days" in body:
         q &= Q(created_at__gte=_since(body["created_within_days"], now))
     return q
-
-
-def granted_now(purpose: str) -> Any:
-    """Leads whose latest answer for ``purpose`` is a grant (a later withdrawal wins; at the same moment, the
-    answer recorded last). Written as "a grant with no later answer", which the database answers with one anti
-    join instead of a lookup per lead."""
-    later = Consent.objects.filter(lead=OuterRef("lead"), purpose=purpose).filter(
-        Q(occurred_at__gt=OuterRef("occurred_at")) | Q(occurred_at=OuterRef("occurred_at"), pk__gt=OuterRef("pk"))
-    )
-    return (
-        Consent.objects.filter(purpose=purpose, status=Consent.Status.GRANTED).exclude(Exists(later)).values("lead_id")
-    )
 
 
 def _revenue_q(body: dict[str, Any], now: dt.datetime) -> Q:

@@ -15,6 +15,7 @@ from audiences.rules import RuleInvalid, rule_members
 from common.tasks import enqueue_on_commit
 from leads.models import Lead, LeadMark
 from leads.services import lead_forget
+from offers.models import Order
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,7 @@ def lead_erase(*, lead: Lead) -> list[int]:
             SyncLedger.objects.filter(lead=lead, state=SyncLedger.State.ADDED).values_list("destination_id", flat=True)
         )
         AudienceMember.objects.filter(lead=lead).delete()
+        Order.objects.filter(lead=lead).update(client={})  # the browser context kept for conversions
         lead_forget(lead=lead)
         for destination_pk in holding:
             enqueue_on_commit(tasks.destination_sync, destination_pk=destination_pk)

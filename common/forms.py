@@ -34,3 +34,17 @@ def minor_to_major(amount_minor: int | None, currency: str) -> Decimal | None:
         return Money(amount_minor, currency).to_decimal()
     except UnknownCurrency:
         return None
+
+
+class SecretFieldForm(forms.ModelForm):
+    """A model form whose ``credentials`` are write-only: the stored value is never shown, and blank keeps it."""
+
+    credentials = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Paste new credentials to replace the stored ones; leave blank to keep them.",
+    )
+
+    def clean_credentials(self) -> str:
+        new_value: str = self.cleaned_data.get("credentials", "").strip()
+        return new_value or (getattr(self.instance, "credentials", "") if self.instance.pk else "")

@@ -264,6 +264,7 @@ CELERY_BEAT_SCHEDULE["audiences-sync-due"] = {"task": "audiences.sync_due", "sch
 # Each active destination's credentials against its platform, daily: an expired token pauses it, saying why.
 CELERY_BEAT_SCHEDULE["audiences-credentials-check"] = {"task": "audiences.credentials_check", "schedule": 86400.0}
 # Weekly, each Meta audience replaced with exactly what Ladder's ledger says it holds: drift does not last.
+CELERY_BEAT_SCHEDULE["conversions-dispatch"] = {"task": "leads.conversions_dispatch", "schedule": 10.0}
 CELERY_BEAT_SCHEDULE["audiences-requests-check"] = {"task": "audiences.requests_check", "schedule": 600.0}
 CELERY_BEAT_SCHEDULE["audiences-reconcile"] = {"task": "audiences.reconcile", "schedule": 7 * 86400.0}
 CELERY_BEAT_SCHEDULE["refund-requests-sweep"] = {"task": "offers.refund_requests_sweep", "schedule": 60.0}

@@ -18,7 +18,7 @@ from funnels.selectors import funnel_graph
 from funnels.splits import variant_for
 from funnels.validation import Problem, blocking_problems, graph_problems
 from leads import selectors as lead_selectors
-from leads.contracts import Attribution, Capture, ConsentAnswer, EventRefs
+from leads.contracts import Attribution, Capture, ClientContext, ConsentAnswer, EventRefs
 from leads.models import Consent, Event, Lead
 from leads.services import CaptureInvalid, event_record, events_record_batch, lead_capture
 from offers import payments
@@ -111,6 +111,7 @@ class Visit:
     step: Step
     visitor_id: uuid.UUID
     variant: Variant | None
+    client: ClientContext | None = None  # the browser, on the hosted pages (for server-side conversions)
 
     @property
     def refs(self) -> EventRefs:
@@ -183,6 +184,7 @@ def funnel_optin(
         refs=visit.refs,
         idempotency_key=f"optin:{funnel.pk}:{submission_id}",
         source=source or f"funnel {funnel.slug} / {step.slug}",
+        client=visit.client,
     )
     offer = step.offer
     if capture.optin_recorded and offer is not None and offer.role == Offer.Role.LEAD_MAGNET:
@@ -315,6 +317,7 @@ def checkout_begin(
             funnel_id=step.funnel_id,
             coupon_code=coupon_code,
             submission_key=f"{step.pk}:{submission_id}",
+            client=visit.client,
         )
     event_record(
         type=Event.Type.CHECKOUT_STARTED,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import re
 import uuid
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlsplit
@@ -11,12 +13,30 @@ from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 
-from leads.contracts import Attribution
+from leads.contracts import Attribution, ClientContext
 
 VISITOR_COOKIE = "ladder_vid"
 VISITOR_SALT = "ladder.visitor"
 VISITOR_MAX_AGE = 60 * 60 * 24 * 395  # about 13 months, the usual ceiling for analytics cookies
 _LIMITS = {"utm": 200, "click": 500, "url": 2000}
+
+
+_FBP = re.compile(r"^fb\.[0-9]\.[0-9]{10,16}\.[0-9]{1,24}$")
+
+
+def client_context(request: HttpRequest) -> ClientContext:
+    """The browser's IP (the first forwarded address behind a trusted proxy), user agent and ``_fbp`` cookie."""
+    address = request.META.get("REMOTE_ADDR", "")
+    if settings.REST_FRAMEWORK.get("NUM_PROXIES"):
+        address = request.META.get("HTTP_X_FORWARDED_FOR", address).split(",")[0].strip()
+    try:
+        ip = str(ipaddress.ip_address(address))
+    except ValueError:
+        ip = ""
+    fbp = request.COOKIES.get("_fbp", "")
+    return ClientContext(
+        ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", "")[:500], fbp=fbp if _FBP.match(fbp) else ""
+    )
 
 
 def visitor_id_from(request: HttpRequest) -> tuple[uuid.UUID, bool]:

@@ -29,7 +29,7 @@ from funnels.forms import AnswerForm, CheckoutForm, OptinForm
 from funnels.models import Step
 from funnels.pages import page_content
 from funnels.splits import variant_for
-from funnels.tracking import attribution_from, visitor_cookie_set, visitor_id_from
+from funnels.tracking import attribution_from, client_context, visitor_cookie_set, visitor_id_from
 from leads import selectors as lead_selectors
 from leads.models import Consent
 from leads.services import CaptureInvalid
@@ -106,6 +106,7 @@ def step_page(request: HttpRequest, funnel_slug: str, step_slug: str) -> HttpRes
         step=step,
         visitor_id=visitor_id,
         variant=variant_for(visitor_id=visitor_id, step_id=step.pk, variants=list(step.variants.all())),
+        client=client_context(request) if request.method == "POST" else None,
     )
     if request.method == "POST" and step.kind == Step.Kind.THANK_YOU:
         return HttpResponseNotAllowed(["GET"])  # nothing to answer on a thank-you page
@@ -247,6 +248,7 @@ def checkout(request: HttpRequest, funnel_slug: str, step_slug: str) -> HttpResp
         step=step,
         visitor_id=visitor_id,
         variant=variant_for(visitor_id=visitor_id, step_id=step.pk, variants=list(step.variants.all())),
+        client=client_context(request),
     )
     submission_id = str(data["submission_id"])
     try:

@@ -52,7 +52,7 @@ ENDPOINT: str | None = None  # a stand-in for Google's endpoint (GOOGLE_DATAMANA
 BLOCKING_REASONS = frozenset(
     {"TERMS_AND_CONDITIONS_NOT_SIGNED", "DENIED_CONSENT", "NO_CONSENT", "UNKNOWN_CONSENT", "INVALID_CONSENT"}
 )
-_GRANTED = dm.Consent(
+CONSENT_GRANTED = dm.Consent(
     ad_user_data=dm.ConsentStatus.CONSENT_GRANTED, ad_personalization=dm.ConsentStatus.CONSENT_GRANTED
 )
 _HASHED_ADDRESS_KEYS = ("given_name", "family_name")
@@ -85,11 +85,11 @@ def credentials_from(secret: str) -> Credentials:
         raise IntegrationCredentialsError(f"The Google credentials are not a usable OAuth JSON ({reason}).") from None
 
 
-def _client_options() -> dict[str, str]:
+def client_options() -> dict[str, str]:
     return {"api_endpoint": ENDPOINT} if ENDPOINT else {}
 
 
-def _account(customer_id: str) -> dm.ProductAccount:
+def product_account(customer_id: str) -> dm.ProductAccount:
     return dm.ProductAccount(account_type=dm.ProductAccount.AccountType.GOOGLE_ADS, account_id=customer_id)
 
 
@@ -164,7 +164,7 @@ def _first_line(text: object) -> str:
 def user_list_create(*, credentials: str, customer_id: str, name: str, description: str) -> str:
     """Create the first-party Customer Match list (contact ids, 540-day membership); answers its id."""
     client = dm.UserListServiceClient(
-        credentials=credentials_from(credentials), transport="rest", client_options=_client_options()
+        credentials=credentials_from(credentials), transport="rest", client_options=client_options()
     )
     user_list = dm.UserList(
         display_name=name[:200],
@@ -191,7 +191,7 @@ def user_list_create(*, credentials: str, customer_id: str, name: str, descripti
 def credentials_check(*, credentials: str, customer_id: str) -> None:
     """Ask Google for one of the account's user lists: raises the integration error if the token cannot."""
     client = dm.UserListServiceClient(
-        credentials=credentials_from(credentials), transport="rest", client_options=_client_options()
+        credentials=credentials_from(credentials), transport="rest", client_options=client_options()
     )
     try:
         pager = client.list_user_lists(
@@ -228,11 +228,11 @@ class GoogleUploader:
         timeout: float = 60.0,
     ) -> None:
         self._client = dm.IngestionServiceClient(
-            credentials=credentials_from(credentials), transport="rest", client_options=_client_options()
+            credentials=credentials_from(credentials), transport="rest", client_options=client_options()
         )
         self._destination = dm.Destination(
-            operating_account=_account(customer_id),
-            login_account=_account(login_customer_id) if login_customer_id else None,
+            operating_account=product_account(customer_id),
+            login_account=product_account(login_customer_id) if login_customer_id else None,
             product_destination_id=user_list_id,
         )
         self._timeout = timeout
@@ -287,7 +287,7 @@ class GoogleUploader:
                 continue
             member = dm.AudienceMember(user_data=dm.UserData(user_identifiers=identifiers))
             if consent:
-                member.consent = _GRANTED
+                member.consent = CONSENT_GRANTED
             members.append(member)
         return members, len(rows) - len(members)
 

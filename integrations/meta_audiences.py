@@ -60,7 +60,7 @@ class MetaUploader:
         if not access_token:
             raise IntegrationCredentialsError("This Meta destination has no access token; add one on the destination.")
         self.audience_id = audience_id
-        self._api = _api(access_token, app_secret, api_version, timeout)
+        self._api = graph_api(access_token, app_secret, api_version, timeout)
         self._session_new()  # one upload session per run of adds
 
     def add(self, rows: list[UploadRow], *, last: bool = False) -> UploadResult:
@@ -142,7 +142,7 @@ def audience_create(
     *, access_token: str, ad_account_id: str, name: str, description: str = "", app_secret: str = ""
 ) -> str:
     """Create a customer-file Custom Audience in the ad account and return its id."""
-    account = AdAccount(f"act_{_account_number(ad_account_id)}", api=_api(access_token, app_secret))
+    account = AdAccount(f"act_{_account_number(ad_account_id)}", api=graph_api(access_token, app_secret))
     try:
         created = account.create_custom_audience(
             params={
@@ -163,7 +163,7 @@ def credentials_check(*, access_token: str, ad_account_id: str, app_secret: str 
     Raises IntegrationCredentialsError for an expired token or one without access (Meta's reason in the message).
     """
     account_number = _account_number(ad_account_id)
-    account = AdAccount(f"act_{account_number}", api=_api(access_token, app_secret))
+    account = AdAccount(f"act_{account_number}", api=graph_api(access_token, app_secret))
     try:
         found = account.api_get(fields=["id", "name"])
     except FacebookRequestError as error:
@@ -187,7 +187,9 @@ def _account_number(ad_account_id: str) -> str:
 GRAPH_URL: str | None = None
 
 
-def _api(access_token: str, app_secret: str, api_version: str | None = None, timeout: float = 60.0) -> FacebookAdsApi:
+def graph_api(
+    access_token: str, app_secret: str, api_version: str | None = None, timeout: float = 60.0
+) -> FacebookAdsApi:
     session = FacebookSession(access_token=access_token, app_secret=app_secret or None, timeout=timeout)
     if GRAPH_URL:
         session.GRAPH = GRAPH_URL  # this session only: the SDK reads the address from its session

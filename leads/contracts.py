@@ -58,6 +58,19 @@ class Attribution:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ClientContext:
+    """The browser a conversion happened in, for server-side conversions (Meta and Google ask for it): its IP
+    address, user agent and Meta's ``_fbp`` cookie. Kept only until each conversion is delivered."""
+
+    ip: str = ""
+    user_agent: str = ""
+    fbp: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: value for name in ("ip", "user_agent", "fbp") if (value := getattr(self, name))}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ConsentAnswer:
     """One checkbox as the person saw it: its purpose, the exact wording, and whether they ticked it."""
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from leads.models import Consent, Event, Lead
 
@@ -46,3 +47,15 @@ def leads_for_visitors(*, visitor_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, i
 def lead_for_visitor(*, visitor_id: uuid.UUID) -> Lead | None:
     event = Event.objects.filter(visitor_id=visitor_id, lead__isnull=False).select_related("lead").first()
     return event.lead if event else None
+
+
+def granted_now(purpose: str) -> Any:
+    """Leads whose latest answer for ``purpose`` is a grant (a later withdrawal wins; at the same moment, the
+    answer recorded last). Written as "a grant with no later answer", which the database answers with one anti
+    join instead of a lookup per lead."""
+    later = Consent.objects.filter(lead=OuterRef("lead"), purpose=purpose).filter(
+        Q(occurred_at__gt=OuterRef("occurred_at")) | Q(occurred_at=OuterRef("occurred_at"), pk__gt=OuterRef("pk"))
+    )
+    return (
+        Consent.objects.filter(purpose=purpose, status=Consent.Status.GRANTED).exclude(Exists(later)).values("lead_id")
+    )

@@ -22,14 +22,28 @@ from leads.contracts import (
     ATTRIBUTION_FIELDS,
     Attribution,
     Capture,
+    ClientContext,
     ConsentAnswer,
     EventRefs,
     Identity,
     OptinsWritten,
     QueuedOptin,
 )
-from leads.models import Consent, Event, Lead, LeadMark, Note, Suppression, Touch
+from leads.models import (
+    Consent,
+    ConversionDelivery,
+    ConversionOutbox,
+    Event,
+    Lead,
+    LeadMark,
+    Note,
+    Suppression,
+    Touch,
+)
 from leads.normalization import normalize_email, normalize_phone
+
+# Events reported to the conversions destinations (Meta's Lead and Purchase).
+CONVERSION_TYPES = frozenset({Event.Type.OPTIN, Event.Type.PURCHASE})
 
 # Countries where GDPR-style rules apply (EEA, UK, Switzerland): ad-audience consent must be explicit.
 EEA_COUNTRIES = frozenset(
@@ -117,8 +131,10 @@ def event_record(
     refs: EventRefs | None = None,
     name: str = "",
     properties: dict[str, Any] | None = None,
+    client: ClientContext | dict[str, str] | None = None,
 ) -> tuple[Event, bool]:
-    """Append one event unless its idempotency key is already recorded; returns (event, created)."""
+    """Append one event unless its idempotency key is already recorded; returns (event, created). A lead's opt-in
+    or purchase is also put in the conversions outbox, in the same transaction, with the browser's ``client``."""
     refs = refs or EventRefs()
     defaults = {
         "type": type,
@@ -139,6 +155,9 @@ def event_record(
     if inserted:
         if lead is not None:
             leads_mark_changed(lead_ids=[lead.pk])
+            if type in CONVERSION_TYPES:
+                context = client.as_dict() if isinstance(client, ClientContext) else dict(client or {})
+                ConversionOutbox.objects.create(event_id=inserted[0], client=context)
         return Event(pk=inserted[0], idempotency_key=idempotency_key, **defaults), True
     return Event.objects.get(idempotency_key=idempotency_key), False
 
@@ -267,6 +286,7 @@ def lead_capture(
     attribution: Attribution | None = None,
     refs: EventRefs | None = None,
     occurred_at: dt.datetime | None = None,
+    client: ClientContext | None = None,
 ) -> Capture:
     """Turn a submitted opt-in into a lead, atomically.
 
@@ -296,6 +316,7 @@ def lead_capture(
         lead=lead,
         visitor_id=visitor_id,
         refs=refs,
+        client=client,
     )
     recorded: list[str] = []
     if optin_created:
@@ -339,7 +360,7 @@ def optins_record_batch(*, optins: Sequence[QueuedOptin]) -> OptinsWritten:
     kept = [o for o in optins if o.identity.email in leads and not leads[o.identity.email].erased]
     # Times and ids as text, once each: the rows are sent as JSON (common.db.rows_insert).
     times = {optin.idempotency_key: optin.occurred_at.isoformat() for optin in kept}
-    new_keys = set(
+    inserted = dict(
         rows_insert(
             Event,
             [
@@ -360,9 +381,11 @@ def optins_record_batch(*, optins: Sequence[QueuedOptin]) -> OptinsWritten:
                 for optin in kept
             ],
             conflict_fields=["idempotency_key"],
-            returning="idempotency_key",
+            returning=("idempotency_key", "id"),
         )
     )
+    rows_insert(ConversionOutbox, [{"event_id": event_id, "client": {}} for event_id in inserted.values()])
+    new_keys = set(inserted)
     fresh: list[QueuedOptin] = []
     for optin in kept:  # a key sent twice in the batch was inserted once, for its first submission
         if optin.idempotency_key in new_keys:
@@ -496,5 +519,10 @@ def lead_forget(*, lead: Lead) -> Lead:
     Touch.objects.filter(lead=lead).delete()
     Consent.objects.filter(lead=lead).delete()
     Note.objects.filter(lead=lead).delete()
+    conversions = Event.objects.filter(lead=lead).values("pk")
+    ConversionOutbox.objects.filter(event__in=conversions).delete()
+    ConversionDelivery.objects.filter(event__in=conversions, status=ConversionDelivery.Status.PENDING).update(
+        status=ConversionDelivery.Status.DROPPED, reason="The person was erased.", client={}, finished_at=lead.erased_at
+    )
     leads_mark_changed(lead_ids=[lead.pk])
     return lead

@@ -147,6 +147,9 @@ class Order(models.Model):
     refunded_minor = models.BigIntegerField(default=0)
     coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     stripe_customer_id = models.CharField(max_length=100, blank=True)
+    client = models.JSONField(
+        default=dict, blank=True, help_text="The buyer's browser at checkout (for server-side conversions); erasable."
+    )
     submission_key = models.CharField(
         max_length=100, null=True, blank=True, unique=True, editable=False, help_text="One order per form submission."
     )

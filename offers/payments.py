@@ -23,7 +23,7 @@ from common.money import Money
 from common.tasks import enqueue_on_commit
 from integrations.errors import IntegrationPermanentError, IntegrationTransientError
 from integrations.stripe.gateway import AuthenticationRequired, CardDeclined, StripeGateway
-from leads.contracts import EventRefs
+from leads.contracts import ClientContext, EventRefs
 from leads.models import Event, Lead
 from leads.services import event_record
 from offers.models import Coupon, Offer, Order, OrderLine, Payment, Refund, RefundRequest
@@ -96,7 +96,13 @@ def coupon_for_code(code: str) -> Coupon | None:
 
 
 def checkout_start(
-    *, lead: Lead, offers: list[Offer], funnel_id: int | None, coupon_code: str, submission_key: str
+    *,
+    lead: Lead,
+    offers: list[Offer],
+    funnel_id: int | None,
+    coupon_code: str,
+    submission_key: str,
+    client: ClientContext | None = None,
 ) -> CheckoutStarted:
     """Order ``offers`` (the main offer and any ticked bump) for ``lead`` and open a PaymentIntent for it.
 
@@ -114,7 +120,8 @@ def checkout_start(
                     "This coupon makes the order free; a paid step cannot take a free order.", field="coupon"
                 )
             order.submission_key = submission_key
-            order.save(update_fields=["submission_key"])
+            order.client = client.as_dict() if client else {}
+            order.save(update_fields=["submission_key", "client"])
             payment = Payment.objects.create(
                 order=order,
                 kind=Payment.Kind.CHECKOUT,
@@ -342,6 +349,7 @@ def purchase_events_record(*, payment: Payment) -> None:
             lead=order.lead,
             refs=EventRefs(funnel_id=order.funnel_id, offer_id=line.offer_id, order_id=order.pk),
             properties={"amount_minor": line.amount_minor, "currency": line.currency, "role": line.role},
+            client=order.client,
         )
 
 

@@ -9,7 +9,9 @@ Point the official client at it with ``client_options={"api_endpoint": fake.url}
   values must be 64 hex characters (``encoding`` HEX); an ingest must accept the Customer Match terms and give every
   member its consent (``adUserData`` and ``adPersonalization``), else the whole request is refused (Google fails a
   request as a whole). Each answers a ``requestId``;
-* ``GET /v1/requestStatus:retrieve?requestId=…``: what became of it.
+* ``GET /v1/requestStatus:retrieve?requestId=…``: what became of it;
+* ``POST /v1/events:ingest``: conversions for one conversion action, at most 2,000, each with a timestamp, a
+  transaction id and consent; kept once per transaction id.
 
 Every call must carry the bearer token the fake was given (else 401 ``UNAUTHENTICATED``, as for an expired token);
 an account in ``forbidden_accounts`` answers 403 ``PERMISSION_DENIED``. A list's members are kept as the tuple of each
@@ -33,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 MAX_MEMBERS = 10_000
 MAX_IDENTIFIERS = 10
+MAX_EVENTS = 2_000
 HASHED = {"emailAddress": "email_address", "phoneNumber": "phone_number"}
 ADDRESS = {
     "givenName": "given_name",
@@ -56,6 +59,7 @@ class GoogleDataManagerFake:
         self.requests: list[dict[str, Any]] = []  # every call: method, path, member count
         self.forbidden_accounts: set[str] = set()
         self.statuses: dict[str, dict[str, Any]] = {}  # request id → its outcome
+        self.conversions: dict[str, dict[str, dict[str, Any]]] = {}  # conversion action → transaction id → event
         self._failures: list[dict[str, Any]] = []
         self._outcomes: list[dict[str, Any]] = []
         self._pending: dict[str, tuple[str, str, list[Member]]] = {}
@@ -154,6 +158,8 @@ class GoogleDataManagerFake:
             return self._list_create(account, document) if method == "POST" else self._lists(account)
         if method == "POST" and path in ("/v1/audienceMembers:ingest", "/v1/audienceMembers:remove"):
             return self._members(path.endswith(":ingest"), document)
+        if method == "POST" and path == "/v1/events:ingest":
+            return self._events(document)
         if method == "GET" and path == "/v1/requestStatus:retrieve":
             return self._status(query.get("requestId", ""))
         return _error(404, "NOT_FOUND", "NOT_FOUND", f"No such method: {method} {path}.")
@@ -225,6 +231,37 @@ class GoogleDataManagerFake:
             self._pending[request_id] = (kind, list_id, parsed)
         self.statuses[request_id] = {**outcome, "kind": kind, "records": len(parsed), "destination": destination}
         return 200, {"requestId": request_id}
+
+    def _events(self, document: dict[str, Any]) -> tuple[int, Any]:
+        """Conversions for a conversion action: at most 2,000, each with a timestamp and consent; kept once per
+        transaction id (Google deduplicates by it)."""
+        destinations = document.get("destinations") or []
+        if len(destinations) != 1 or not str(destinations[0].get("productDestinationId", "")).isdigit():
+            return _error(400, "INVALID_ARGUMENT", "INVALID_DESTINATION", "One conversion action is required.")
+        account = (destinations[0].get("operatingAccount") or {}).get("accountId", "")
+        if account in self.forbidden_accounts:
+            return _error(403, "PERMISSION_DENIED", "PERMISSION_DENIED", "The caller does not have permission.")
+        events = document.get("events") or []
+        if not 1 <= len(events) <= MAX_EVENTS:
+            return _error(400, "INVALID_ARGUMENT", "TOO_MANY_EVENTS", f"Between 1 and {MAX_EVENTS} events.")
+        for index, event in enumerate(events):
+            if not event.get("eventTimestamp") or not event.get("transactionId"):
+                return _error(
+                    400, "INVALID_ARGUMENT", "REQUIRED_FIELD_MISSING", f"events[{index}]: timestamp and transaction id."
+                )
+            if not _consented(event.get("consent") or document.get("consent") or {}):
+                return _error(
+                    400, "INVALID_ARGUMENT", "REQUIRED_FIELD_MISSING", f"events[{index}].consent is required."
+                )
+            if event.get("userData"):
+                _, problem = _identifiers({"userData": event["userData"]})
+                if problem:
+                    return _error(400, "INVALID_ARGUMENT", problem, f"events[{index}]: {problem}.")
+        action = self.conversions.setdefault(destinations[0]["productDestinationId"], {})
+        for event in events:
+            action.setdefault(event["transactionId"], event)
+        self._next_id += 1
+        return 200, {"requestId": f"req-{self._next_id}"}
 
     def _apply(self, kind: str, list_id: str, members: list[Member]) -> None:
         held = self.members[list_id]

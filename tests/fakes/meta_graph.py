@@ -6,6 +6,10 @@ Point the official SDK at it with ``FacebookSession.GRAPH`` (platform-apis §A6)
 * ``POST /<version>/act_<account>/customaudiences``: creates an audience (``subtype=CUSTOM`` and a
   ``customer_file_source`` required);
 * ``POST /<version>/<audience>/usersreplace``: the first batch of a session drops every member, then each batch adds;
+* ``POST /<version>/<pixel>/events``: the Conversions API. At most 1,000 events; each needs ``event_name``,
+  ``event_time``, ``action_source`` and ``user_data`` (a website event its ``client_user_agent``), its identifiers
+  SHA-256 hex; one event older than seven days refuses the whole request. Kept per pixel by name and ``event_id``,
+  so a resent event is counted once;
 * ``POST`` and ``DELETE /<version>/<audience>/users``: adds and removes members. ``payload`` is JSON with a list
   ``schema`` of Meta's multi-key names and ``data`` rows in schema order; the access token must be the one the fake
   was given (else 190, as for an expired token). More than 10,000 rows is refused (code 100), a row whose length does
@@ -23,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -46,6 +51,7 @@ KEYS = {
     "COUNTRY",
 }
 MAX_ROWS = 10_000
+MAX_EVENTS = 1_000  # Conversions API events a request
 
 
 class MetaGraphFake:
@@ -55,10 +61,10 @@ class MetaGraphFake:
         self.members: dict[str, set[tuple[tuple[str, str], ...]]] = {}
         self.requests: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
-        self.forbidden_accounts: set[str] = set()
-        self.replacing: dict[
-            str, Any
-        ] = {}  # audience → the replace session under way  # ``act_<n>`` the token may not reach (code 200)
+        self.forbidden_accounts: set[str] = set()  # ``act_<n>`` the token may not reach (code 200)
+        self.replacing: dict[str, Any] = {}  # audience → the replace session under way
+        self.events: dict[str, dict[tuple[str, Any], dict[str, Any]]] = {}  # pixel → (name, event_id) → event
+        self.test_event_codes: list[str] = []
         self._next_id = 23850000000000
         self._lock = threading.Lock()
         fake = self
@@ -151,7 +157,37 @@ class MetaGraphFake:
                 return self._users(method, segments[1], params)
             if len(segments) == 3 and segments[2] == "usersreplace" and segments[1] in self.audiences:
                 return self._users("REPLACE", segments[1], params) if method == "POST" else _error(100, "Unsupported")
+            if method == "POST" and len(segments) == 3 and segments[2] == "events" and segments[1].isdigit():
+                return self._events(segments[1], params)
             return _error(100, f"Unsupported {method} request: object does not exist")
+
+    def _events(self, pixel_id: str, params: dict[str, str]) -> tuple[int, Any, dict]:
+        """The Conversions API: every event valid or the whole request refused, as Meta does."""
+        try:
+            events = [json.loads(e) if isinstance(e, str) else e for e in json.loads(params["data"])]
+        except (KeyError, ValueError, TypeError):
+            return _error(100, "Invalid parameter: data must be a JSON array of events")
+        if not 1 <= len(events) <= MAX_EVENTS:
+            return _error(100, f"Invalid parameter: between 1 and {MAX_EVENTS} events a request")
+        now = time.time()
+        for index, event in enumerate(events):
+            missing = [k for k in ("event_name", "event_time", "action_source", "user_data") if not event.get(k)]
+            if missing:
+                return _error(100, f"Invalid parameter: event {index} lacks {', '.join(missing)}", subcode=2804008)
+            if now - int(event["event_time"]) > 7 * 86_400:
+                return _error(100, "Invalid parameter: event_time is more than 7 days in the past", subcode=2804003)
+            user = event["user_data"]
+            if event["action_source"] == "website" and not user.get("client_user_agent"):
+                return _error(100, "Invalid parameter: website events need client_user_agent", subcode=2804050)
+            for key in ("em", "ph", "fn", "ln", "ct", "st", "zp", "country", "external_id"):
+                values = user.get(key) or []
+                if any(not HASH.match(v) for v in (values if isinstance(values, list) else [values])):
+                    return _error(100, f"Invalid parameter: user_data.{key} must be SHA-256 hex", subcode=2804019)
+        received = self.events.setdefault(pixel_id, {})
+        for event in events:  # deduplicated by event_name and event_id, as Meta does with the pixel's events
+            received.setdefault((event["event_name"], event.get("event_id") or id(event)), event)
+        self.test_event_codes.append(params.get("test_event_code", ""))
+        return 200, {"events_received": len(events), "messages": [], "fbtrace_id": f"Afake{len(self.requests)}"}, {}
 
     def _create(self, params: dict[str, str]) -> tuple[int, Any, dict]:
         if params.get("subtype") != "CUSTOM" or not params.get("customer_file_source"):

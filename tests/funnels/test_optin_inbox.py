@@ -11,7 +11,7 @@ from django.utils import timezone
 from funnels import intake
 from funnels.tasks import lead_magnet_sweep
 from leads import inbox
-from leads.models import Consent, Event, Lead, LeadMark, Suppression, Touch
+from leads.models import Consent, ConversionOutbox, Event, Lead, LeadMark, Suppression, Touch
 from leads.services import email_fingerprint, lead_forget
 from tests.funnels.conftest import ADS_WORDING, EMAIL_WORDING
 from tests.funnels.test_api import BAD_OPTIN_FIELDS, nothing_stored, optin_body, post
@@ -43,6 +43,7 @@ def stored(email):
             Touch.objects.filter(lead=lead).values_list("kind", "utm_source", "utm_campaign", "fbclid", "referrer")
         ),
         "marked": LeadMark.objects.filter(lead=lead).exists(),
+        "conversion queued": ConversionOutbox.objects.filter(event=event).exists(),
         "mail": [m.to for m in mail.outbox if m.to == [email]],
     }
 
@@ -79,6 +80,7 @@ def test_a_queued_optin_is_written_as_the_full_path_writes_it(
     ]
     assert mine["mail"] == [["grace@example.com"]]
     assert {**mine, "lead": None, "mail": None} == {**theirs, "lead": None, "mail": None}
+    assert mine["conversion queued"]  # reported server-side, as the direct path does
     assert inbox.inbox_size(inbox.OPTIN_INBOX_KEY) == 0
 
 

@@ -1,0 +1,233 @@
+"""Server-side conversions: the outbox the capture and the checkout write, fanned out and delivered.
+
+1. ``conversions_fan_out`` turns each outbox row (written in the transaction of its opt-in or purchase) into one
+   pending delivery per active destination that reports that kind of event, and deletes the row, in one
+   transaction. A destination added later reports only what happens after it was added.
+2. ``conversions_send`` sends one destination's due deliveries in the platform's batch size. Before anything leaves,
+   a delivery is dropped, with its reason, when the person has no ad consent now (consent gates every upload), was
+   erased, or the event is older than the platform accepts. A batch the platform takes is marked sent with its
+   reference and the browser context is cleared. A transient failure leaves the batch pending with a backoff (the
+   platform's own wait when it gives one); a refused credential pauses the destination, its deliveries kept for when
+   it is fixed; any other refusal fails that batch with the platform's reason. Sending again is safe: Meta
+   deduplicates by ``event_id`` and event name, Google by ``transaction_id``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.conversions import (
+    EVENT_NAMES,
+    Conversion,
+    GoogleConversionSender,
+    MetaConversionSender,
+    too_old,
+)
+from integrations.errors import IntegrationCredentialsError, IntegrationError, IntegrationTransientError
+from integrations.google_audiences import customer_id_normalized
+from integrations.identifiers import GoogleHasher, MetaHasher
+from leads.models import Consent, ConversionDelivery, ConversionDestination, ConversionOutbox, Event, Lead, Touch
+from leads.selectors import granted_now
+
+MAX_ATTEMPTS = 8
+FAN_OUT_BATCH = 5_000
+IDENTITY_FIELDS = ("email", "phone", "first_name", "last_name", "city", "region", "postal_code", "country")
+
+
+@dataclass(frozen=True, slots=True)
+class SendSummary:
+    sent: int = 0
+    dropped: int = 0
+    failed: int = 0
+    waiting: int = 0  # left pending after a transient failure
+
+
+def conversions_fan_out(*, limit: int = FAN_OUT_BATCH) -> int:
+    """Outbox rows → pending deliveries, rows deleted, in one transaction (rows another run holds are skipped)."""
+    with transaction.atomic():
+        rows = list(
+            ConversionOutbox.objects.select_for_update(skip_locked=True)
+            .order_by("event_id")
+            .values_list("event_id", "client", "created_at")[:limit]
+        )
+        if not rows:
+            return 0
+        types = dict(Event.objects.filter(pk__in=[row[0] for row in rows]).values_list("pk", "type"))
+        now = timezone.now()
+        deliveries = [
+            ConversionDelivery(destination=destination, event_id=event_id, client=client, next_attempt_at=now)
+            for destination in ConversionDestination.objects.filter(is_active=True)
+            for event_id, client, created_at in rows
+            if destination.created_at <= created_at and _reports(destination, types.get(event_id, ""))
+        ]
+        ConversionDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        ConversionOutbox.objects.filter(event_id__in=[row[0] for row in rows]).delete()
+    return len(rows)
+
+
+def _reports(destination: ConversionDestination, event_type: str) -> bool:
+    return (event_type == Event.Type.OPTIN and destination.send_leads) or (
+        event_type == Event.Type.PURCHASE and destination.send_purchases
+    )
+
+
+def sender_for(destination: ConversionDestination) -> Any:
+    if destination.platform == ConversionDestination.Platform.META:
+        return MetaConversionSender(
+            access_token=destination.credentials,
+            pixel_id=destination.remote_id.strip(),
+            app_secret=settings.META_APP_SECRET,
+            test_event_code=destination.test_event_code.strip(),
+        )
+    return GoogleConversionSender(
+        credentials=destination.credentials,
+        customer_id=customer_id_normalized(destination.account_id),
+        conversion_action_id=destination.remote_id.strip(),
+        login_customer_id=customer_id_normalized(destination.login_customer_id),
+    )
+
+
+def conversions_send(
+    *, destination: ConversionDestination, sender: Any = None, now: dt.datetime | None = None, limit: int = 10_000
+) -> SendSummary:
+    """Send the destination's due deliveries (at most ``limit``): drop what may not or cannot be sent, then batches."""
+    now = now or timezone.now()
+    due = list(
+        ConversionDelivery.objects.filter(
+            destination=destination, status=ConversionDelivery.Status.PENDING, next_attempt_at__lte=now
+        ).order_by("id")[:limit]
+    )
+    if not due:
+        return SendSummary()
+    conversions, dropped = _conversions(due, platform=destination.platform, now=now)
+    try:
+        sender = sender or sender_for(destination)
+    except IntegrationError as error:
+        return _refused(destination, [d for d in due if d.pk in conversions], error, now, dropped=dropped)
+    sent = failed = 0
+    ready = [delivery for delivery in due if delivery.pk in conversions]
+    for start in range(0, len(ready), sender.batch_size):
+        batch = ready[start : start + sender.batch_size]
+        try:
+            delivered = sender.send([conversions[delivery.pk] for delivery in batch])
+        except IntegrationTransientError as error:
+            _later(batch, error, now)
+            return SendSummary(sent=sent, dropped=dropped, failed=failed, waiting=len(ready) - start)
+        except IntegrationError as error:
+            if isinstance(error, IntegrationCredentialsError):
+                return _refused(destination, ready[start:], error, now, sent=sent, dropped=dropped, failed=failed)
+            _finish(batch, ConversionDelivery.Status.FAILED, now, reason=str(error))
+            failed += len(batch)
+            continue
+        _finish(batch, ConversionDelivery.Status.SENT, now, reference=delivered.reference)
+        sent += len(batch)
+    return SendSummary(sent=sent, dropped=dropped, failed=failed)
+
+
+def _conversions(
+    due: list[ConversionDelivery], *, platform: str, now: dt.datetime
+) -> tuple[dict[int, Conversion], int]:
+    """Each sendable delivery's conversion; the others are dropped here with their reason."""
+    events = Event.objects.in_bulk([delivery.event_id for delivery in due])
+    lead_ids = {event.lead_id for event in events.values() if event.lead_id}
+    leads = Lead.objects.in_bulk(list(lead_ids))
+    consented = set(
+        Lead.objects.filter(pk__in=lead_ids, erased_at__isnull=True)
+        .filter(pk__in=granted_now(Consent.Purpose.AD_AUDIENCES))
+        .values_list("pk", flat=True)
+    )
+    clicks = {touch.lead_id: touch for touch in Touch.objects.filter(lead_id__in=lead_ids, kind=Touch.Kind.LAST)}
+    hasher = GoogleHasher() if platform == ConversionDestination.Platform.GOOGLE else MetaHasher()
+    out: dict[int, Conversion] = {}
+    drops: dict[str, list[ConversionDelivery]] = {}
+    for delivery in due:
+        event = events.get(delivery.event_id)
+        lead = leads.get(event.lead_id) if event and event.lead_id else None
+        if event is None or lead is None or lead.erased_at is not None:
+            drops.setdefault("The person was erased.", []).append(delivery)
+            continue
+        if lead.pk not in consented:
+            drops.setdefault("No ad consent: conversions are reported only for people who gave it.", []).append(
+                delivery
+            )
+            continue
+        conversion = _conversion(event, lead, delivery.client, clicks.get(lead.pk), hasher)
+        if too_old(conversion, platform=platform, now=now):
+            limit = "seven days (Meta)" if platform == ConversionDestination.Platform.META else "90 days (Google)"
+            drops.setdefault(f"Older than the platform accepts: {limit}.", []).append(delivery)
+            continue
+        out[delivery.pk] = conversion
+    for reason, deliveries in drops.items():
+        _finish(deliveries, ConversionDelivery.Status.DROPPED, now, reason=reason)
+    return out, sum(len(deliveries) for deliveries in drops.values())
+
+
+def _conversion(
+    event: Event, lead: Lead, client: dict[str, str], click: Touch | None, hasher: MetaHasher | GoogleHasher
+) -> Conversion:
+    identity = {name: getattr(lead, name) for name in IDENTITY_FIELDS}
+    hashes = hasher.hashes(**identity, phone_is_stored=True)
+    purchase = event.type == Event.Type.PURCHASE
+    return Conversion(
+        event_id=event.idempotency_key,
+        name=EVENT_NAMES[event.type],
+        occurred_at=event.occurred_at,
+        meta_hashes=hashes if isinstance(hasher, MetaHasher) else {},
+        google_hashes=hashes if isinstance(hasher, GoogleHasher) else {},
+        external_id=str(lead.public_id),
+        client_ip=client.get("ip", ""),
+        user_agent=client.get("user_agent", ""),
+        fbp=client.get("fbp", ""),
+        fbc=click.fbc if click else "",
+        gclid=click.gclid if click else "",
+        gbraid=click.gbraid if click else "",
+        wbraid=click.wbraid if click else "",
+        source_url=click.landing_url if click else "",
+        value_minor=int(event.properties["amount_minor"]) if purchase and "amount_minor" in event.properties else None,
+        currency=str(event.properties.get("currency", "")) if purchase else "",
+        transaction_id=event.idempotency_key,
+    )
+
+
+def _finish(
+    deliveries: list[ConversionDelivery], status: str, now: dt.datetime, *, reason: str = "", reference: str = ""
+) -> None:
+    ConversionDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+        status=status, reason=reason[:500], reference=reference[:100], client={}, finished_at=now
+    )
+
+
+def _later(deliveries: list[ConversionDelivery], error: IntegrationTransientError, now: dt.datetime) -> None:
+    """Pending again after a backoff (the platform's wait, else exponential with jitter); failed after too many."""
+    for delivery in deliveries:
+        attempts = delivery.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            reason = f"Gave up after {attempts} attempts: {error}"
+            _finish([delivery], ConversionDelivery.Status.FAILED, now, reason=reason)
+            continue
+        wait = error.retry_after or min(30 * 2**attempts, 6 * 3600) * random.uniform(0.8, 1.2)  # noqa: S311
+        ConversionDelivery.objects.filter(pk=delivery.pk).update(
+            attempts=attempts, reason=str(error)[:500], next_attempt_at=now + dt.timedelta(seconds=wait)
+        )
+
+
+def _refused(
+    destination: ConversionDestination,
+    kept: list[ConversionDelivery],
+    error: IntegrationError,
+    now: dt.datetime,
+    **counts: int,
+) -> SendSummary:
+    """The destination's credentials were refused: it pauses, and its deliveries wait for a person to fix it."""
+    ConversionDestination.objects.filter(pk=destination.pk).update(is_active=False)
+    ConversionDelivery.objects.filter(pk__in=[d.pk for d in kept]).update(
+        reason=f"{error} The destination is paused."[:500]
+    )
+    return SendSummary(waiting=len(kept), **counts)
