@@ -18,8 +18,9 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
-from audiences.models import Audience, Destination, SyncBatch, SyncLedger, SyncRun
+from audiences.models import Audience, AudienceMember, Destination, SyncBatch, SyncLedger, SyncRun
 from audiences.rules import granted_now
+from common.db import statistics_refresh
 from integrations import google_audiences, meta_audiences
 from integrations.audience_upload import AudienceUploader, SandboxUploader, UploadResult, UploadRow
 from integrations.errors import (
@@ -234,6 +235,8 @@ def destination_sync(
     progress: Callable[[int], None] | None = None,
 ) -> SyncRun:
     """Send what changed. A dry run counts and previews the first rows, sends nothing and changes no ledger."""
+    for model in (SyncLedger, AudienceMember, Consent, Lead):  # the diff's plan needs statistics from after bulk writes
+        statistics_refresh(model)
     run = SyncRun.objects.create(destination=destination, dry_run=dry_run, started_at=timezone.now())
     adds, removes = leads_to_add(destination), ledger_to_remove(destination)
     mirror = destination.mode == Destination.Mode.MIRROR

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError
 from django.utils import timezone
 
 from audiences import services, sync
-from audiences.models import Audience, Destination, SyncBatch
+from audiences.models import Audience, Destination, SyncBatch, SyncRun
 from integrations.errors import IntegrationError
 
 _MARKED_LOCK = "audiences:refresh-marked"
@@ -71,9 +72,13 @@ def destinations_sync_due() -> int:
 
 @shared_task(name="audiences.sync", acks_late=True, ignore_result=True)
 def destination_sync(*, destination_pk: int) -> str | None:
-    """One destination at a time (a lock); the ledger makes a repeated run send nothing twice."""
-    lock = f"audiences:sync:{destination_pk}"
-    if not cache.add(lock, 1, timeout=3600):
+    """One destination at a time (a lock); the ledger makes a repeated run send nothing twice.
+
+    The lock is renewed after every batch and lapses ``AUDIENCE_SYNC_LOCK_SECONDS`` after the last, so a worker that
+    dies mid-sync (even by ``kill -9``) holds the destination only that long: the schedule then takes it up again,
+    and the new run sends what the ledger does not yet hold."""
+    lock, lapse = f"audiences:sync:{destination_pk}", settings.AUDIENCE_SYNC_LOCK_SECONDS
+    if not cache.add(lock, 1, timeout=lapse):
         return None
     try:
         destination = Destination.objects.select_related("audience").filter(pk=destination_pk).first()
@@ -81,9 +86,19 @@ def destination_sync(*, destination_pk: int) -> str | None:
             return None
         if destination.wait_until is not None and destination.wait_until > timezone.now():
             return "waiting"  # the platform asked for a pause; the schedule takes it up when it is over
-        return sync.destination_sync(destination=destination).status
+        # Under the lock, a run still "running" belongs to a worker that died: this run takes over from it.
+        destination.runs.filter(status=SyncRun.Status.RUNNING, dry_run=False).update(
+            status=SyncRun.Status.FAILED,
+            error="Interrupted: the worker stopped mid-sync. The next run sent what was left.",
+            finished_at=timezone.now(),
+        )
+        return sync.destination_sync(destination=destination, progress=lambda sent: _renew(lock, lapse)).status
     finally:
         cache.delete(lock)
+
+
+def _renew(lock: str, lapse: int) -> None:
+    cache.touch(lock, timeout=lapse)
 
 
 @shared_task(name="audiences.credentials_check", acks_late=True, ignore_result=True)

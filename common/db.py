@@ -144,3 +144,27 @@ def _defaults(missing: Sequence[models.Field]) -> tuple[dict[str, Any], list[mod
         else:
             constant[f.column] = f.get_default()  # "" for text fields without a default, else None
     return constant, per_row
+
+
+def statistics_refresh(model: type[models.Model], *, share: float = 0.1, minimum: int = 5_000) -> bool:
+    """``ANALYZE`` the model's table on PostgreSQL when more than ``share`` of it (and at least ``minimum`` rows)
+    changed since its statistics were taken. A query planned on stale statistics after a bulk write (a sync's
+    ledger, before autovacuum has looked) can take seconds where it should take milliseconds. Returns whether it
+    analyzed."""
+    if connection.vendor != "postgresql":
+        return False
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.n_mod_since_analyze, c.reltuples FROM pg_stat_user_tables s "
+            "JOIN pg_class c ON c.oid = s.relid WHERE s.relname = %s",
+            [table],
+        )
+        found = cursor.fetchone()
+        if found is None:
+            return False
+        changed, rows = found
+        if changed < minimum or changed < share * max(rows, 0):
+            return False
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+    return True

@@ -238,6 +238,8 @@ CELERY_BEAT_SCHEDULE = {
 META_APP_SECRET = env.str("META_APP_SECRET", default="")
 # Only to try Ladder without Meta: where a stand-in Graph API listens (python -m tests.fakes.meta_graph).
 META_GRAPH_URL = env.str("META_GRAPH_URL", default="")
+# How long a sync's lock outlives its last batch: a worker that dies mid-sync holds its destination this long.
+AUDIENCE_SYNC_LOCK_SECONDS = env.int("AUDIENCE_SYNC_LOCK_SECONDS", default=300)
 # Only to try Ladder without Google: where a stand-in Data Manager API listens (python -m tests.fakes.google_dm).
 GOOGLE_DATAMANAGER_URL = env.str("GOOGLE_DATAMANAGER_URL", default="")
 

@@ -65,6 +65,7 @@ class MetaGraphFake:
         self.replacing: dict[str, Any] = {}  # audience → the replace session under way
         self.events: dict[str, dict[tuple[str, Any], dict[str, Any]]] = {}  # pixel → (name, event_id) → event
         self.test_event_codes: list[str] = []
+        self.answer_delay = 0.0  # seconds each users request is answered after it was applied
         self._next_id = 23850000000000
         self._lock = threading.Lock()
         fake = self
@@ -85,6 +86,8 @@ class MetaGraphFake:
                 parts = urlsplit(self.path)
                 params = {k: v[-1] for k, v in {**parse_qs(parts.query), **form}.items()}
                 status, body, headers = fake.handle(method, parts.path, params, url_length=len(self.path))
+                if fake.answer_delay and parts.path.endswith("/users"):
+                    time.sleep(fake.answer_delay)  # applied, then answered late: a worker can die in between
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

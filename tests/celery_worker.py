@@ -1,0 +1,63 @@
+"""A real Celery worker process for integration tests: the Redis broker, this test's PostgreSQL database.
+
+Each xdist worker gets its own broker database (13 − N), so two tests' Celery workers never take each other's
+tasks. The worker runs in a session of its own, so a test can kill it, children and all, with ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
+_XDIST = os.environ.get("PYTEST_XDIST_WORKER", "")
+BROKER = os.environ.get(
+    "TEST_CELERY_BROKER_URL", f"redis://127.0.0.1:6379/{13 - (int(_XDIST[2:]) if _XDIST.startswith('gw') else 0)}"
+)
+
+
+def worker_start(settings: Any, **environment: str) -> subprocess.Popen[bytes]:
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEY),
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_BROKER_URL": BROKER,
+        **environment,
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "warning", "-P", "prefork", "-c", "1"]
+    command += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def worker_stop(worker: subprocess.Popen[bytes]) -> None:
+    """A warm shutdown (the main process lets its child finish); its output must hold no traceback."""
+    worker.terminate()
+    output, _ = worker.communicate(timeout=30)
+    assert b"Traceback" not in output, output.decode()[-3000:]  # noqa: S101 (a test helper)
+
+
+def worker_kill(worker: subprocess.Popen[bytes]) -> None:
+    """``kill -9`` the worker and its children at once, as a crash or the OOM killer would."""
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGKILL)
+    worker.communicate(timeout=30)
+
+
+def client() -> Celery:
+    """Not the current app: the rest of the suite keeps running tasks in-process."""
+    return Celery(broker=BROKER, set_as_current=False)
