@@ -23,6 +23,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = os.environ.get("BENCH_AUDIENCES_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ladder_bench_audiences")
@@ -46,7 +47,8 @@ SYLLABLES = (
 STATES = ["CA", "NY", "TX", "California", "Florida", "WA", "new york", "IL"]
 
 
-def _setup_django() -> None:
+def setup_django(db: str = DB) -> None:
+    """Django on its own benchmark database (created and migrated when missing)."""
     sys.path.insert(0, str(ROOT))
     os.environ.update(
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -54,13 +56,13 @@ def _setup_django() -> None:
         SECRET_KEY="bench-" + "k" * 60,
         FIELD_ENCRYPTION_KEY="mJf2q5n8m3xQ0G7s9wS0a1b2c3d4e5f6g7h8i9j0k1Y=",
         ALLOWED_HOSTS="127.0.0.1",
-        DATABASE_URL=DB,
+        DATABASE_URL=db,
         LOG_LEVEL="WARNING",
     )
     import psycopg
 
-    name = DB.rsplit("/", 1)[1]
-    with psycopg.connect(DB.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+    name = db.rsplit("/", 1)[1]
+    with psycopg.connect(db.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
     import django
@@ -76,6 +78,27 @@ def _bar(label: str, done: int, total: int, started: float) -> None:
     rate = done / max(time.monotonic() - started, 1e-9)
     print(f"\r{label:<10} [{'#' * filled}{'.' * (width - filled)}] {done:>9,}/{total:,} {rate:,.0f}/s", end="")
     print() if done >= total else sys.stdout.flush()
+
+
+def leads_insert(cursor: Any, first: int, last: int) -> None:
+    """Leads ``bench<first>@example.com`` … ``bench<last>@example.com``: varied names, places, some phones."""
+    cursor.execute(
+        """
+        INSERT INTO leads_lead (public_id, email, phone, first_name, last_name, country, region, city,
+                                postal_code, score, created_at, updated_at)
+        SELECT md5('lead' || g)::uuid, 'bench' || g || '@example.com',
+               CASE WHEN g %% 3 = 0 THEN '+1415' || lpad((g %% 10000000)::text, 7, '0') ELSE '' END,
+               (%s::text[])[1 + g %% 60],
+               initcap((%s::text[])[1 + g %% 30] || (%s::text[])[1 + (g / 30) %% 30]
+                       || (%s::text[])[1 + (g / 900) %% 30]),
+               'US', (%s::text[])[1 + g %% 8],
+               initcap((%s::text[])[1 + (g / 7) %% 30] || (%s::text[])[1 + (g / 11) %% 30]) || ' Park',
+               lpad((g %% 40000)::text, 5, '0'), g %% 50,
+               now() - ((g %% 90) || ' days')::interval, now()
+        FROM generate_series(%s, %s) AS g
+        """,
+        [FIRST_NAMES, SYLLABLES, SYLLABLES, SYLLABLES, STATES, SYLLABLES, SYLLABLES, first, last],
+    )
 
 
 def generate(leads: int, per_lead: int) -> None:
@@ -97,23 +120,7 @@ def generate(leads: int, per_lead: int) -> None:
         started = time.monotonic()
         for first in range(have + 1, leads + 1, CHUNK):
             last = min(first + CHUNK - 1, leads)
-            cursor.execute(
-                """
-                INSERT INTO leads_lead (public_id, email, phone, first_name, last_name, country, region, city,
-                                        postal_code, score, created_at, updated_at)
-                SELECT md5('lead' || g)::uuid, 'bench' || g || '@example.com',
-                       CASE WHEN g %% 3 = 0 THEN '+1415' || lpad((g %% 10000000)::text, 7, '0') ELSE '' END,
-                       (%s::text[])[1 + g %% 60],
-                       initcap((%s::text[])[1 + g %% 30] || (%s::text[])[1 + (g / 30) %% 30]
-                               || (%s::text[])[1 + (g / 900) %% 30]),
-                       'US', (%s::text[])[1 + g %% 8],
-                       initcap((%s::text[])[1 + (g / 7) %% 30] || (%s::text[])[1 + (g / 11) %% 30]) || ' Park',
-                       lpad((g %% 40000)::text, 5, '0'), g %% 50,
-                       now() - ((g %% 90) || ' days')::interval, now()
-                FROM generate_series(%s, %s) AS g
-                """,
-                [FIRST_NAMES, SYLLABLES, SYLLABLES, SYLLABLES, STATES, SYLLABLES, SYLLABLES, first, last],
-            )
+            leads_insert(cursor, first, last)
             cursor.execute("SELECT min(id), max(id) FROM leads_lead WHERE email LIKE %s", ["bench%"])
             low, high = cursor.fetchone()
             ids = "id BETWEEN %s AND %s AND email LIKE 'bench%%'"
@@ -273,7 +280,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--events-per-lead", type=int, default=10)
     args = parser.parse_args()
-    _setup_django()
+    setup_django()
     generate(args.leads, args.events_per_lead)
     from bench.harness import report
 

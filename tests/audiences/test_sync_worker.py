@@ -45,7 +45,7 @@ def destination(graph):
         ],
         batch_size=5_000,
     )
-    audience = Audience.objects.create(name="Everyone", slug="everyone", rule={"consent": "ad_audiences"})
+    audience = Audience.objects.create(name="Everyone", slug="everyone", rule={"lead": {"consent": "ad_audiences"}})
     AudienceMember.objects.bulk_create(
         [AudienceMember(audience=audience, lead=lead, since=now) for lead in leads], batch_size=5_000
     )
