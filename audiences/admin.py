@@ -5,7 +5,6 @@ import json
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -23,12 +22,10 @@ from audiences.models import Audience, AudienceMember, Destination, SyncBatch, S
 from audiences.presets import presets
 from audiences.rules import rule_members, rule_problems
 from audiences.services import audience_refresh
-from audiences.sync import destination_sync
+from audiences.sync import credentials_verify, destination_sync
 from common.admin import ReadOnlyAdminMixin
 from common.forms import SecretFieldForm
-from integrations import google_audiences, meta_audiences
 from integrations.errors import IntegrationError
-from integrations.google_audiences import customer_id_normalized
 
 
 class DestinationForm(SecretFieldForm):
@@ -49,6 +46,7 @@ class DestinationForm(SecretFieldForm):
             "name",
             "platform",
             "account_id",
+            "google_api",
             "login_customer_id",
             "remote_audience_id",
             "endpoint_url",
@@ -67,23 +65,21 @@ class DestinationForm(SecretFieldForm):
                 "A signed webhook needs a signing secret of at least 16 characters, shared with its receiver.",
             )
         platform = cleaned.get("platform")
-        changed = {"credentials", "account_id", "login_customer_id", "platform"} & set(self.changed_data)
+        changed = {"credentials", "account_id", "login_customer_id", "google_api", "platform"} & set(self.changed_data)
         if secret and not self.errors and (changed or not self.instance.pk):
             # A token is checked with its platform when it, or its account, changes: the form says what is wrong.
             try:
-                self._credentials_check(platform, secret, cleaned.get("account_id", ""))
+                probe = Destination(
+                    platform=platform or "",
+                    account_id=cleaned.get("account_id", ""),
+                    login_customer_id=cleaned.get("login_customer_id", ""),
+                    google_api=cleaned.get("google_api") or Destination.GoogleApi.DATA_MANAGER,
+                    credentials=secret,
+                )
+                credentials_verify(probe)
             except IntegrationError as error:
                 self.add_error("credentials" if "credentials" in self.changed_data else "account_id", str(error))
         return cleaned
-
-    @staticmethod
-    def _credentials_check(platform: str | None, secret: str, account_id: str) -> None:
-        if platform == Destination.Platform.META:
-            meta_audiences.credentials_check(
-                access_token=secret, ad_account_id=account_id, app_secret=settings.META_APP_SECRET
-            )
-        elif platform == Destination.Platform.GOOGLE and (customer_id := customer_id_normalized(account_id)):
-            google_audiences.credentials_check(credentials=secret, customer_id=customer_id)
 
 
 class DestinationInline(admin.TabularInline):

@@ -98,6 +98,10 @@ class Destination(models.Model):
         GOOGLE = "google", "Google Customer Match"
         WEBHOOK = "webhook", "Signed webhook"
 
+    class GoogleApi(models.TextChoices):
+        DATA_MANAGER = "data_manager", "Data Manager API (required for new integrations)"
+        GOOGLE_ADS = "google_ads", "Google Ads API (developer tokens already allowlisted for Customer Match)"
+
     class Mode(models.TextChoices):
         MIRROR = "mirror", "Mirror (add and remove)"
         ADDITIVE = "additive", "Additive only"
@@ -109,6 +113,12 @@ class Destination(models.Model):
     remote_audience_id = models.CharField(max_length=100, blank=True, help_text="Created on first sync when empty.")
     endpoint_url = models.URLField(
         max_length=500, blank=True, help_text="Signed webhook: where batches are POSTed (https)."
+    )
+    google_api = models.CharField(
+        max_length=12,
+        choices=GoogleApi.choices,
+        default=GoogleApi.DATA_MANAGER,
+        help_text="Google: which API the list is kept through. The Google Ads API needs a developer token.",
     )
     login_customer_id = models.CharField(
         max_length=20,

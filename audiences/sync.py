@@ -21,7 +21,7 @@ from django.utils import timezone
 from audiences.models import Audience, AudienceMember, Destination, SyncBatch, SyncLedger, SyncRun
 from audiences.rules import granted_now
 from common.db import statistics_refresh
-from integrations import google_audiences, meta_audiences
+from integrations import google_ads_audiences, google_audiences, meta_audiences
 from integrations.audience_upload import AudienceUploader, SandboxUploader, UploadResult, UploadRow
 from integrations.errors import (
     IntegrationBlockedError,
@@ -56,10 +56,12 @@ def leads_to_add(destination: Destination) -> QuerySet[Lead]:
 
 
 def ledger_to_remove(destination: Destination) -> QuerySet[SyncLedger]:
-    eligible = eligible_leads(destination.audience).values("pk")
+    # NOT EXISTS, not NOT IN: PostgreSQL turns it into an anti join, where NOT IN over a million eligible members
+    # (too many to hash in work_mem) re-reads the subquery for every ledger row.
+    eligible = eligible_leads(destination.audience).filter(pk=OuterRef("lead_id"))
     return (
         SyncLedger.objects.filter(destination=destination, state=SyncLedger.State.ADDED)
-        .exclude(lead_id__in=eligible)
+        .exclude(Exists(eligible))
         .order_by("lead_id")
     )
 
@@ -155,6 +157,11 @@ def uploader_for(destination: Destination) -> AudienceUploader:
             audience_id=destination.remote_audience_id,
             app_secret=settings.META_APP_SECRET,
         )
+    if (
+        destination.platform == Destination.Platform.GOOGLE
+        and destination.google_api == Destination.GoogleApi.GOOGLE_ADS
+    ):
+        return _google_ads_uploader(destination)
     if destination.platform == Destination.Platform.GOOGLE:
         customer_id = google_audiences.customer_id_normalized(destination.account_id)
         if not destination.remote_audience_id:  # created once, on the first sync, and kept on the destination
@@ -174,23 +181,50 @@ def uploader_for(destination: Destination) -> AudienceUploader:
     raise IntegrationPermanentError(f"Ladder cannot upload to {destination.platform!r} destinations.")
 
 
+def _google_ads_uploader(destination: Destination) -> google_ads_audiences.GoogleAdsUploader:
+    customer_id = google_audiences.customer_id_normalized(destination.account_id)
+    login = google_audiences.customer_id_normalized(destination.login_customer_id)
+    if not destination.remote_audience_id:  # created once, on the first sync, and kept on the destination
+        destination.remote_audience_id = google_ads_audiences.user_list_create(
+            credentials=destination.credentials,
+            customer_id=customer_id,
+            login_customer_id=login,
+            name=destination.audience.name,
+            description=f"Kept in step by Ladder from the audience {destination.audience.slug!r}.",
+        )
+        Destination.objects.filter(pk=destination.pk).update(remote_audience_id=destination.remote_audience_id)
+    return google_ads_audiences.GoogleAdsUploader(
+        credentials=destination.credentials,
+        customer_id=customer_id,
+        user_list=destination.remote_audience_id,
+        login_customer_id=login,
+    )
+
+
+def credentials_verify(destination: Destination) -> None:
+    """Ask the destination's platform whether its credentials reach its account (Meta and Google; the others have
+    nothing to ask): raises the platform's integration error if not. The destination need not be saved."""
+    customer_id = google_audiences.customer_id_normalized(destination.account_id)
+    login = google_audiences.customer_id_normalized(destination.login_customer_id)
+    if destination.platform == Destination.Platform.META:
+        meta_audiences.credentials_check(
+            access_token=destination.credentials,
+            ad_account_id=destination.account_id,
+            app_secret=settings.META_APP_SECRET,
+        )
+    elif destination.platform == Destination.Platform.GOOGLE and destination.google_api == "google_ads":
+        google_ads_audiences.credentials_check(
+            credentials=destination.credentials, customer_id=customer_id, login_customer_id=login
+        )
+    elif destination.platform == Destination.Platform.GOOGLE and customer_id:
+        google_audiences.credentials_check(credentials=destination.credentials, customer_id=customer_id)
+
+
 def destination_credentials_check(*, destination: Destination) -> SyncRun | None:
-    """Check the destination's token with its platform (Meta and Google; the others have none to check this way). A
-    refused token pauses the destination and leaves a failed run saying why; returns that run, else None."""
+    """The daily check: a token its platform refuses pauses the destination and leaves a failed run saying why;
+    returns that run, else None."""
     try:
-        if destination.platform == Destination.Platform.META:
-            meta_audiences.credentials_check(
-                access_token=destination.credentials,
-                ad_account_id=destination.account_id,
-                app_secret=settings.META_APP_SECRET,
-            )
-        elif destination.platform == Destination.Platform.GOOGLE:
-            google_audiences.credentials_check(
-                credentials=destination.credentials,
-                customer_id=google_audiences.customer_id_normalized(destination.account_id),
-            )
-        else:
-            return None
+        credentials_verify(destination)
     except IntegrationCredentialsError as error:
         now = timezone.now()
         run = SyncRun(destination=destination, started_at=now, finished_at=now)
@@ -268,6 +302,8 @@ def destination_sync(
                     _send(run, uploader, SyncBatch.Kind.REMOVE, rows, SyncLedger.State.REMOVED)
                     if progress:
                         progress(len(rows))
+            if hasattr(uploader, "close"):
+                uploader.close()  # platforms that apply a sync as one job (the Google Ads API) run it now
         run.status = SyncRun.Status.SUCCEEDED
     except IntegrationError as error:
         _failed(run, destination, error)

@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 import time
+from typing import Any
 
 from bench.audiences import ROOT, _bar, leads_insert, setup_django
 
@@ -86,7 +87,7 @@ def worker(graph_url: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def synced(destination_pk: int, after: int, timeout: float = 1800.0) -> object:
+def synced(destination_pk: int, after: int, timeout: float = 1800.0) -> Any:
     from audiences.models import SyncRun
 
     deadline = time.monotonic() + timeout

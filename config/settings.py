@@ -242,6 +242,9 @@ META_GRAPH_URL = env.str("META_GRAPH_URL", default="")
 AUDIENCE_SYNC_LOCK_SECONDS = env.int("AUDIENCE_SYNC_LOCK_SECONDS", default=300)
 # Only to try Ladder without Google: where a stand-in Data Manager API listens (python -m tests.fakes.google_dm).
 GOOGLE_DATAMANAGER_URL = env.str("GOOGLE_DATAMANAGER_URL", default="")
+# Likewise for the Google Ads API (host:port; the client always uses TLS, so GRPC_DEFAULT_SSL_ROOTS_FILE_PATH must name
+# the stand-in's certificate).
+GOOGLE_ADS_ENDPOINT = env.str("GOOGLE_ADS_ENDPOINT", default="")
 
 # Stripe. The secret key is used by checkout (payments); the webhook secret verifies /webhooks/stripe/.
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")

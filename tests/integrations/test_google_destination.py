@@ -377,6 +377,7 @@ def test_credentials_are_checked_with_google_when_saved_and_a_marketer_watches_t
         "account_id": "123-456-7890",
         "login_customer_id": "",
         "remote_audience_id": "",
+        "google_api": "data_manager",
         "endpoint_url": "",
         "credentials": "ya29.expired",
         "mode": "mirror",

@@ -324,6 +324,7 @@ def destination_form(audience, **fields):
         "platform": "meta",
         "account_id": "act_1234567890",
         "remote_audience_id": "",
+        "google_api": "data_manager",
         "endpoint_url": "",
         "credentials": TOKEN,
         "mode": "mirror",
