@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from audiences.models import Audience, AudienceMember, Destination, SyncBatch, SyncLedger, SyncRun
 from audiences.rules import granted_now
-from common.db import statistics_refresh
+from common.db import rows_insert, statistics_refresh
 from integrations import google_ads_audiences, google_audiences, meta_audiences
 from integrations.audience_upload import AudienceUploader, SandboxUploader, UploadResult, UploadRow
 from integrations.errors import (
@@ -465,22 +465,22 @@ def _send(
     run.sent += len(rows)
     run.accepted += result.accepted
     run.invalid += result.invalid
-    now = timezone.now()
-    SyncLedger.objects.bulk_create(
+    changed_at = timezone.now().isoformat()
+    rows_insert(  # one JSON document for the batch: a fraction of the cost of binding each row's values
+        SyncLedger,
         [
-            SyncLedger(
-                destination=run.destination,
-                lead_id=int(row.key),
-                hashes=row.hashes,
-                state=state,
-                run=run,
-                changed_at=now,
-            )
+            {
+                "destination_id": run.destination_id,
+                "lead_id": int(row.key),
+                "hashes": row.hashes,
+                "state": state,
+                "run_id": run.pk,
+                "changed_at": changed_at,
+            }
             for row in rows
         ],
-        update_conflicts=True,
-        unique_fields=["destination", "lead"],
-        update_fields=["hashes", "state", "run", "changed_at"],
+        conflict_fields=["destination", "lead"],
+        update_fields=["hashes", "state", "run_id", "changed_at"],
     )
 
 
