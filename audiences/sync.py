@@ -142,63 +142,60 @@ def uploader_for(destination: Destination) -> AudienceUploader:
             secret=destination.credentials,
             audience=destination.remote_audience_id or destination.audience.slug,
         )
+    name = destination.audience.name
+    description = f"Kept in step by Ladder from the audience {destination.audience.slug!r}."
+    customer_id = google_audiences.customer_id_normalized(destination.account_id)
+    login = google_audiences.customer_id_normalized(destination.login_customer_id)
     if destination.platform == Destination.Platform.META:
-        if not destination.remote_audience_id:  # created once, on the first sync, and kept on the destination
-            destination.remote_audience_id = meta_audiences.audience_create(
+        audience_id = _remote_audience(
+            destination,
+            lambda: meta_audiences.audience_create(
                 access_token=destination.credentials,
                 ad_account_id=destination.account_id,
-                name=destination.audience.name,
-                description=f"Kept in step by Ladder from the audience {destination.audience.slug!r}.",
+                name=name,
+                description=description,
                 app_secret=settings.META_APP_SECRET,
-            )
-            Destination.objects.filter(pk=destination.pk).update(remote_audience_id=destination.remote_audience_id)
-        return meta_audiences.MetaUploader(
-            access_token=destination.credentials,
-            audience_id=destination.remote_audience_id,
-            app_secret=settings.META_APP_SECRET,
+            ),
         )
-    if (
-        destination.platform == Destination.Platform.GOOGLE
-        and destination.google_api == Destination.GoogleApi.GOOGLE_ADS
-    ):
-        return _google_ads_uploader(destination)
-    if destination.platform == Destination.Platform.GOOGLE:
-        customer_id = google_audiences.customer_id_normalized(destination.account_id)
-        if not destination.remote_audience_id:  # created once, on the first sync, and kept on the destination
-            destination.remote_audience_id = google_audiences.user_list_create(
+        return meta_audiences.MetaUploader(
+            access_token=destination.credentials, audience_id=audience_id, app_secret=settings.META_APP_SECRET
+        )
+    if destination.platform == Destination.Platform.GOOGLE and destination.google_api == "google_ads":
+        user_list = _remote_audience(
+            destination,
+            lambda: google_ads_audiences.user_list_create(
                 credentials=destination.credentials,
                 customer_id=customer_id,
-                name=destination.audience.name,
-                description=f"Kept in step by Ladder from the audience {destination.audience.slug!r}.",
-            )
-            Destination.objects.filter(pk=destination.pk).update(remote_audience_id=destination.remote_audience_id)
+                login_customer_id=login,
+                name=name,
+                description=description,
+            ),
+        )
+        return google_ads_audiences.GoogleAdsUploader(
+            credentials=destination.credentials, customer_id=customer_id, user_list=user_list, login_customer_id=login
+        )
+    if destination.platform == Destination.Platform.GOOGLE:
+        user_list_id = _remote_audience(
+            destination,
+            lambda: google_audiences.user_list_create(
+                credentials=destination.credentials, customer_id=customer_id, name=name, description=description
+            ),
+        )
         return google_audiences.GoogleUploader(
             credentials=destination.credentials,
             customer_id=customer_id,
-            user_list_id=destination.remote_audience_id,
-            login_customer_id=google_audiences.customer_id_normalized(destination.login_customer_id),
+            user_list_id=user_list_id,
+            login_customer_id=login,
         )
     raise IntegrationPermanentError(f"Ladder cannot upload to {destination.platform!r} destinations.")
 
 
-def _google_ads_uploader(destination: Destination) -> google_ads_audiences.GoogleAdsUploader:
-    customer_id = google_audiences.customer_id_normalized(destination.account_id)
-    login = google_audiences.customer_id_normalized(destination.login_customer_id)
-    if not destination.remote_audience_id:  # created once, on the first sync, and kept on the destination
-        destination.remote_audience_id = google_ads_audiences.user_list_create(
-            credentials=destination.credentials,
-            customer_id=customer_id,
-            login_customer_id=login,
-            name=destination.audience.name,
-            description=f"Kept in step by Ladder from the audience {destination.audience.slug!r}.",
-        )
+def _remote_audience(destination: Destination, create: Callable[[], str]) -> str:
+    """The platform's audience (or list) for the destination: created once, on the first sync, and kept."""
+    if not destination.remote_audience_id:
+        destination.remote_audience_id = create()
         Destination.objects.filter(pk=destination.pk).update(remote_audience_id=destination.remote_audience_id)
-    return google_ads_audiences.GoogleAdsUploader(
-        credentials=destination.credentials,
-        customer_id=customer_id,
-        user_list=destination.remote_audience_id,
-        login_customer_id=login,
-    )
+    return destination.remote_audience_id
 
 
 def credentials_verify(destination: Destination) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
@@ -183,3 +184,11 @@ def ladder_funnel(*, currency: str = "USD") -> tuple[Funnel, dict[str, Step]]:
 
 def days_ago(days: float) -> dt.datetime:
     return timezone.now() - dt.timedelta(days=days)
+
+
+def opted_in_member(email: str, **fields: Any) -> Lead:
+    """A lead who opted in yesterday and consents to ad audiences (a member of an "opted in within 7 days" rule)."""
+    lead = LeadFactory.create(email=email, **fields)
+    EventFactory.create(lead=lead, type="optin", occurred_at=days_ago(1))
+    ConsentFactory.create(lead=lead, purpose="ad_audiences", status="granted")
+    return lead

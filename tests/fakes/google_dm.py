@@ -32,6 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.standalone import serve
+
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 MAX_MEMBERS = 10_000
 MAX_IDENTIFIERS = 10
@@ -334,25 +336,12 @@ def _error(http: int, status: str, reason: str, message: str, *, retry_delay: fl
 
 def main() -> None:
     """Serve the fake on its own, to try a Google destination without Google (README: "Try a Google destination")."""
-    import argparse
-    import sys
-    import time
-
-    parser = argparse.ArgumentParser(description="A loopback stand-in for Google's Data Manager API.")
-    parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument("--token", default="demo-token", help="The OAuth access token it accepts.")
-    args = parser.parse_args()
-    fake = GoogleDataManagerFake(access_token=args.token, port=args.port)
-    sys.stdout.write(f"Data Manager API stand-in on {fake.url}, accepting the token {args.token!r}. Ctrl-C stops it.\n")
-    sys.stdout.flush()
-    try:
-        while True:
-            time.sleep(60)
-            sizes = {list_id: len(members) for list_id, members in fake.members.items()}
-            sys.stdout.write(f"user lists and their sizes: {sizes}\n")
-            sys.stdout.flush()
-    except KeyboardInterrupt:
-        fake.stop()
+    serve(
+        "A loopback stand-in for Google's Data Manager API",
+        lambda token, port: GoogleDataManagerFake(access_token=token, port=port),
+        port=8766,
+        sizes=lambda fake: {name: len(members) for name, members in fake.members.items()},
+    )
 
 
 if __name__ == "__main__":

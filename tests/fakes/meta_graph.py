@@ -32,6 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.standalone import serve
+
 HASH = re.compile(r"^[0-9a-f]{64}$")
 KEYS = {
     "EXTERN_ID",
@@ -259,25 +261,12 @@ def _error(
 
 def main() -> None:
     """Serve the fake on its own, for trying a Meta destination without Meta (README: "Try a Meta destination")."""
-    import argparse
-    import sys
-    import time
-
-    parser = argparse.ArgumentParser(description="A loopback stand-in for Meta's Custom Audience endpoints.")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--token", default="demo-token", help="The access token it accepts.")
-    args = parser.parse_args()
-    fake = MetaGraphFake(access_token=args.token, port=args.port)
-    sys.stdout.write(f"Meta Graph API stand-in on {fake.url}, accepting the token {args.token!r}. Ctrl-C stops it.\n")
-    sys.stdout.flush()
-    try:
-        while True:
-            time.sleep(60)
-            held = {audience: len(members) for audience, members in fake.members.items()}
-            sys.stdout.write(f"audiences and their sizes: {held}\n")
-            sys.stdout.flush()
-    except KeyboardInterrupt:
-        fake.stop()
+    serve(
+        "A loopback stand-in for Meta's Custom Audience endpoints",
+        lambda token, port: MetaGraphFake(access_token=token, port=port),
+        port=8765,
+        sizes=lambda fake: {name: len(members) for name, members in fake.members.items()},
+    )
 
 
 if __name__ == "__main__":

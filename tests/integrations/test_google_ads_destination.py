@@ -14,7 +14,8 @@ from audiences.services import audience_refresh
 from audiences.sync import destination_credentials_check, destination_sync, lead_hashes
 from audiences.tasks import destinations_requests_check
 from integrations import google_ads_audiences
-from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, days_ago
+from tests.factories import AudienceFactory, ConsentFactory
+from tests.factories import opted_in_member as member
 from tests.fakes.google_ads_grpc import GoogleAdsFake
 
 pytestmark = pytest.mark.django_db
@@ -46,13 +47,6 @@ def destination(ads):
         account_id="1234567890",
         credentials=CREDENTIALS,
     )
-
-
-def member(email, **fields):
-    lead = LeadFactory.create(email=email, **fields)
-    EventFactory.create(lead=lead, type="optin", occurred_at=days_ago(1))
-    ConsentFactory.create(lead=lead, purpose="ad_audiences", status="granted")
-    return lead
 
 
 def held(ads, destination, leads):

@@ -16,7 +16,8 @@ from audiences.tasks import destinations_requests_check
 from integrations import google_audiences
 from integrations.audience_upload import UploadRow
 from integrations.errors import IntegrationPermanentError
-from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, days_ago
+from tests.factories import AudienceFactory, ConsentFactory
+from tests.factories import opted_in_member as member
 from tests.fakes.google_dm import GoogleDataManagerFake
 
 pytestmark = pytest.mark.django_db
@@ -45,13 +46,6 @@ def destination(google):
 
 def sha256(text):
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def member(email, **fields):
-    lead = LeadFactory.create(email=email, **fields)
-    EventFactory.create(lead=lead, type="optin", occurred_at=days_ago(1))
-    ConsentFactory.create(lead=lead, purpose="ad_audiences", status="granted")
-    return lead
 
 
 def held(google, destination, leads):

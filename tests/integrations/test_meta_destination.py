@@ -16,7 +16,8 @@ from audiences.tasks import destination_sync as sync_task
 from audiences.tasks import destinations_credentials_check, destinations_reconcile, destinations_sync_due
 from integrations import meta_audiences
 from integrations.audience_upload import UploadRow
-from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, days_ago
+from tests.factories import AudienceFactory, ConsentFactory
+from tests.factories import opted_in_member as member
 from tests.fakes.meta_graph import MetaGraphFake
 
 pytestmark = pytest.mark.django_db
@@ -41,13 +42,6 @@ def destination(graph):
     return Destination.objects.create(
         audience=audience, name="Meta", platform="meta", account_id="act_1234567890", credentials=TOKEN
     )
-
-
-def member(email, **fields):
-    lead = LeadFactory.create(email=email, **fields)
-    EventFactory.create(lead=lead, type="optin", occurred_at=days_ago(1))
-    ConsentFactory.create(lead=lead, purpose="ad_audiences", status="granted")
-    return lead
 
 
 def one_synced_and_one_waiting(destination):
