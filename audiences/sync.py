@@ -299,16 +299,26 @@ def destination_sync(
                     _send(run, uploader, SyncBatch.Kind.REMOVE, rows, SyncLedger.State.REMOVED)
                     if progress:
                         progress(len(rows))
-            if hasattr(uploader, "close"):
-                uploader.close()  # platforms that apply a sync as one job (the Google Ads API) run it now
+            _close(uploader)
         run.status = SyncRun.Status.SUCCEEDED
     except IntegrationError as error:
         _failed(run, destination, error)
+        if not dry_run and uploader is not None:
+            try:  # what the platform already took (and the ledger holds) is applied, not left in an unrun job
+                _close(uploader)
+            except IntegrationError:
+                pass  # the job's status check, and the next sync, take it from there
     run.finished_at = timezone.now()
     run.save()
     if run.status == SyncRun.Status.SUCCEEDED and not dry_run:
         Destination.objects.filter(pk=destination.pk).update(last_synced_at=run.finished_at, wait_until=None)
     return run
+
+
+def _close(uploader: AudienceUploader) -> None:
+    """Platforms that apply a sync as one job (the Google Ads API) run it now."""
+    if hasattr(uploader, "close"):
+        uploader.close()
 
 
 def _failed(run: SyncRun, destination: Destination, error: IntegrationError) -> None:

@@ -91,6 +91,7 @@ class GoogleAdsFake:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.calls: list[str] = []
         self.hold_jobs = False  # run jobs stay RUNNING until ``jobs_finish``
+        self.refuse_removals = False  # a request holding a removal is refused (REMOVE_NOT_SUPPORTED)
         self._failures: list[tuple[grpc.StatusCode, str, str, str, float | None]] = []
         self._next_id = 5_000_000
         self._lock = threading.Lock()
@@ -239,7 +240,11 @@ class GoogleAdsFake:
         if job is None or job["status"] != Status.PENDING:
             self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "offline_user_data_job_error", "INVALID_JOB_STATUS")
         if not request.enable_partial_failure:
-            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "request_error", "INVALID_INPUT")
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "request_error", "REQUIRED_FIELD_MISSING")
+        if self.refuse_removals and any("remove" in operation for operation in request.operations):
+            self._abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, "offline_user_data_job_error", "REMOVE_NOT_SUPPORTED"
+            )
         if sum(len(_data(op).user_identifiers) for op in request.operations) > MAX_IDENTIFIERS_PER_REQUEST:
             self._abort(
                 context, grpc.StatusCode.INVALID_ARGUMENT, "offline_user_data_job_error", "TOO_MANY_USER_IDENTIFIERS"
@@ -330,3 +335,34 @@ def _ads_error(kind: str, name: str, message: str, retry_seconds: float | None =
     if retry_seconds is not None:
         error.details.quota_error_details.retry_delay = dt.timedelta(seconds=retry_seconds)
     return error
+
+
+def main() -> None:
+    """Serve the stand-in on its own, to try a Google Ads API destination without Google (README)."""
+    import argparse
+    import sys
+    import time
+
+    parser = argparse.ArgumentParser(
+        description="A loopback stand-in for the Google Ads API's Customer Match services."
+    )
+    parser.add_argument("--token", default="demo-token", help="The OAuth access token it accepts.")
+    parser.add_argument("--developer-token", default="demo-developer-token")
+    args = parser.parse_args()
+    fake = GoogleAdsFake(access_token=args.token, developer_token=args.developer_token)
+    sys.stdout.write(
+        f"Google Ads API stand-in on {fake.endpoint} (TLS). Start Ladder with GOOGLE_ADS_ENDPOINT={fake.endpoint} "
+        f"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH={fake.cert_path}. Ctrl-C stops it.\n"
+    )
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(60)
+            sys.stdout.write(f"user lists and their sizes: { ({k: len(v) for k, v in fake.members.items()}) }\n")
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

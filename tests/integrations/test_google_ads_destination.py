@@ -205,3 +205,22 @@ def test_a_sync_logs_no_identifier_or_token(ads, destination, caplog):
     logged = "\n".join(f"{record.getMessage()} {record.args}" for record in caplog.records)
     for secret in (ACCESS, DEVELOPER, "ada@example.com", *lead_hashes(lead, platform="google").values()):
         assert secret not in logged
+
+
+def test_a_sync_that_fails_midway_still_runs_the_job_for_what_google_took(ads, destination):
+    with_list(destination)
+    ada = member("ada@example.com")
+    audience_refresh(audience=destination.audience)
+    destination_sync(destination=destination)  # Ada is held
+    grace = member("grace@example.com")
+    ConsentFactory.create(lead=ada, purpose="ad_audiences", status="withdrawn")
+    audience_refresh(audience=destination.audience)
+    ads.refuse_removals = True  # Grace's add is taken, then Ada's removal is refused for good
+
+    run = destination_sync(destination=destination)
+
+    assert run.status == "failed"
+    assert "offline_user_data_job_error.REMOVE_NOT_SUPPORTED" in run.error
+    second_job = list(ads.jobs.values())[-1]
+    assert second_job["status"].name == "SUCCESS"  # run, so what Google took is applied
+    assert held(ads, destination, [ada, grace])  # Ada's removal is left for the next sync

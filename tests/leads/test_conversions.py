@@ -252,3 +252,18 @@ def test_conversions_log_no_identifier_token_or_browser_detail(graph, google, me
     assert str(captured.lead_public_id) not in logged
     sent = [event for events in graph.events.values() for event in events.values()]
     assert json.dumps(sent).count(sha256("ada@example.com")) == 1  # sent once, though the dispatcher ran twice
+
+
+def test_the_command_reports_now_and_says_what_happened(graph, meta_pixel):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    capture("ada@example.com")
+    capture("bob@example.com", consent=False)
+    out = StringIO()
+
+    call_command("conversions_send", stdout=out)
+
+    assert "2 conversion(s) taken from the outbox" in out.getvalue()
+    assert "Pixel (Meta Conversions API): 1 sent, 1 dropped, 0 failed, 0 waiting" in out.getvalue()
