@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import uuid
@@ -149,15 +150,17 @@ def event_record(
         "occurred_at": occurred_at or timezone.now(),
         "properties": properties or {},
     }
-    inserted = insert_ignoring_conflicts(
-        [Event(idempotency_key=idempotency_key, **defaults)], conflict_fields=["idempotency_key"]
-    )
+    conversion = lead is not None and type in CONVERSION_TYPES
+    with transaction.atomic() if conversion else contextlib.nullcontext():  # the event and its report, or neither
+        inserted = insert_ignoring_conflicts(
+            [Event(idempotency_key=idempotency_key, **defaults)], conflict_fields=["idempotency_key"]
+        )
+        if inserted and conversion:
+            context = client.as_dict() if isinstance(client, ClientContext) else dict(client or {})
+            ConversionOutbox.objects.create(event_id=inserted[0], client=context)
     if inserted:
         if lead is not None:
             leads_mark_changed(lead_ids=[lead.pk])
-            if type in CONVERSION_TYPES:
-                context = client.as_dict() if isinstance(client, ClientContext) else dict(client or {})
-                ConversionOutbox.objects.create(event_id=inserted[0], client=context)
         return Event(pk=inserted[0], idempotency_key=idempotency_key, **defaults), True
     return Event.objects.get(idempotency_key=idempotency_key), False
 
