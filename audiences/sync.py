@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -286,11 +287,16 @@ def destination_sync(
                 run=run, kind=SyncBatch.Kind.ADD, size=run.to_add, payload=[row.hashes for row in preview]
             )
         else:
-            rows_to_add = upload_rows(adds, platform=destination.platform)
-            for rows, last in with_last(chunked(rows_to_add, uploader.batch_size)):
-                _send(run, uploader, SyncBatch.Kind.ADD, rows, SyncLedger.State.ADDED, last=last)
-                if progress:
-                    progress(len(rows))
+            recorder = Recorder()
+            try:
+                rows_to_add = upload_rows(adds, platform=destination.platform)
+                for rows, last in with_last(chunked(rows_to_add, uploader.batch_size)):
+                    _send(run, uploader, SyncBatch.Kind.ADD, rows, SyncLedger.State.ADDED, last=last, recorder=recorder)
+                    if progress:
+                        progress(len(rows))
+                recorder.flush()  # the ledger holds every add before the next queries read it
+            finally:
+                recorder.close()
             for held in chunked(ledger_maybe_changed(destination).iterator(chunk_size=2000), uploader.batch_size):
                 _resend_changed(run, uploader, held, mirror=mirror)
             if mirror:
@@ -434,10 +440,51 @@ def _minutes(wait: dt.timedelta) -> str:
     return f"{max(1, round(wait.total_seconds() / 60))}-minute"
 
 
+class Recorder:
+    """Records accepted batches on a thread of its own (PostgreSQL, outside a transaction), so the database's work on
+    one batch overlaps the hashing and upload of the next: at most one batch waits, in order. Inline otherwise (in a
+    transaction, or on SQLite, another thread could not see, or would block on, the caller's writes). A batch the
+    platform took but a crash kept from the ledger is simply sent again by the next run."""
+
+    def __init__(self, *, threaded: bool | None = None) -> None:
+        if threaded is None:
+            threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-ledger") if threaded else None
+        self._pending: Future[None] | None = None
+
+    def record(self, write: Callable[[], None]) -> None:
+        if self._pool is None:
+            write()
+            return
+        self.flush()
+        self._pending = self._pool.submit(write)
+
+    def flush(self) -> None:
+        """Wait for the batch being recorded; its error, if any, is raised here."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            if self._pool is not None:
+                self._pool.submit(lambda: connection.close()).result()  # the thread's own database connection
+                self._pool.shutdown()
+
+
 def _send(
-    run: SyncRun, uploader: AudienceUploader, kind: str, rows: list[UploadRow], state: str, *, last: bool = False
+    run: SyncRun,
+    uploader: AudienceUploader,
+    kind: str,
+    rows: list[UploadRow],
+    state: str,
+    *,
+    last: bool = False,
+    recorder: Recorder | None = None,
 ) -> None:
-    """One batch, retried on transient errors; on acceptance the ledger records it in the same transaction."""
+    """One batch, retried on transient errors; once accepted, the recorder writes it and the ledger rows."""
     batch = SyncBatch(run=run, kind=kind, size=len(rows))
     if getattr(uploader, "records_payload", False):
         batch.payload = [row.hashes for row in rows]
@@ -468,10 +515,15 @@ def _send(
     if result.request_id:  # applied later: the outcome is asked for, and a failed request is sent again
         batch.request_id, batch.remote_status = result.request_id, SyncBatch.RemoteStatus.PROCESSING
         batch.lead_ids = [int(row.key) for row in rows]
-    batch.save()
     run.sent += len(rows)
     run.accepted += result.accepted
     run.invalid += result.invalid
+    (recorder or Recorder(threaded=False)).record(lambda: _record(run, batch, rows, state))
+
+
+def _record(run: SyncRun, batch: SyncBatch, rows: list[UploadRow], state: str) -> None:
+    """An accepted batch: its SyncBatch, and the ledger told what the platform now holds."""
+    batch.save()
     changed_at = timezone.now().isoformat()
     rows_insert(  # one JSON document for the batch: a fraction of the cost of binding each row's values
         SyncLedger,

@@ -91,7 +91,8 @@ def test_a_worker_killed_mid_sync_is_taken_over_with_no_gap_and_no_duplicate(set
     first = start_worker(settings, graph)
     try:
         app.send_task("audiences.sync", kwargs={"destination_pk": destination.pk})
-        assert wait_for(lambda: len(adds(graph)) >= 2)  # the second batch is at Meta; its answer is not back
+        # The first batch is recorded and the second is at Meta, its answer not back yet.
+        assert wait_for(lambda: len(adds(graph)) >= 2 and SyncLedger.objects.filter(destination=destination).exists())
     finally:
         celery_worker.worker_kill(first)
     held_before = SyncLedger.objects.filter(destination=destination).count()
