@@ -28,11 +28,10 @@ from __future__ import annotations
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.standalone import serve
+from tests.fakes.standalone import Loopback, QuietHandler, serve
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 MAX_MEMBERS = 10_000
@@ -53,7 +52,7 @@ LIST_PATH = re.compile(r"^/v1/accountTypes/GOOGLE_ADS/accounts/(\d{10})/userList
 Member = tuple[tuple[str, str], ...]
 
 
-class GoogleDataManagerFake:
+class GoogleDataManagerFake(Loopback):
     def __init__(self, *, access_token: str, port: int = 0) -> None:
         self.access_token = access_token
         self.lists: dict[str, dict[str, Any]] = {}  # list id → the list as created
@@ -69,7 +68,7 @@ class GoogleDataManagerFake:
         self._lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 self._answer("POST", self.rfile.read(length) if length else b"")
@@ -83,23 +82,9 @@ class GoogleDataManagerFake:
                 token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
                 with fake._lock:
                     status, payload = fake.handle(method, parts.path, query, body, token=token)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply_json(status, payload)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler, port)
 
     # --- scripting -------------------------------------------------------------------------------------
 

@@ -28,11 +28,10 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.standalone import serve
+from tests.fakes.standalone import Loopback, QuietHandler, serve
 
 HASH = re.compile(r"^[0-9a-f]{64}$")
 KEYS = {
@@ -56,7 +55,7 @@ MAX_ROWS = 10_000
 MAX_EVENTS = 1_000  # Conversions API events a request
 
 
-class MetaGraphFake:
+class MetaGraphFake(Loopback):
     def __init__(self, *, access_token: str, port: int = 0) -> None:
         self.access_token = access_token
         self.audiences: dict[str, dict[str, Any]] = {}
@@ -72,7 +71,7 @@ class MetaGraphFake:
         self._lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = parse_qs(self.rfile.read(length).decode()) if length else {}
@@ -90,25 +89,9 @@ class MetaGraphFake:
                 status, body, headers = fake.handle(method, parts.path, params, url_length=len(self.path))
                 if fake.answer_delay and parts.path.endswith("/users"):
                     time.sleep(fake.answer_delay)  # applied, then answered late: a worker can die in between
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply_json(status, body, headers)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler, port)
 
     def fail_next(
         self,
