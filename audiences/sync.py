@@ -109,14 +109,14 @@ def hasher_for(platform: str) -> MetaHasher | GoogleHasher:
 
 def lead_hashes(lead: Lead, *, platform: str = Destination.Platform.META) -> dict[str, str]:
     fields = {field: getattr(lead, field) for field in IDENTITY_FIELDS}
-    return hasher_for(platform).hashes(**fields, phone_is_stored=True)
+    return hasher_for(platform).hashes(**fields, phone_is_stored=True, external_id=str(lead.public_id))
 
 
 def upload_rows(leads: QuerySet[Lead], *, platform: str = "meta", chunk_size: int = 5000) -> Iterator[UploadRow]:
     """Each lead's upload row, streamed (a server-side cursor on PostgreSQL) as plain values, not model objects."""
     hasher = hasher_for(platform)
-    for pk, email, phone, first_name, last_name, city, region, postal_code, country in leads.values_list(
-        "pk", *IDENTITY_FIELDS
+    for pk, public_id, email, phone, first_name, last_name, city, region, postal_code, country in leads.values_list(
+        "pk", "public_id", *IDENTITY_FIELDS
     ).iterator(chunk_size=chunk_size):
         hashes = hasher.hashes(
             email=email,
@@ -128,6 +128,7 @@ def upload_rows(leads: QuerySet[Lead], *, platform: str = "meta", chunk_size: in
             postal_code=postal_code,
             country=country,
             phone_is_stored=True,
+            external_id=str(public_id),
         )
         yield UploadRow(key=str(pk), hashes=hashes)
 

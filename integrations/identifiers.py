@@ -165,8 +165,10 @@ def meta_hashes(
     postal_code: str = "",
     country: str = "",
     phone_is_stored: bool = False,
+    external_id: str = "",
 ) -> dict[str, str]:
-    """Meta's multi-key schema (EMAIL, PHONE, FN, LN, CT, ST, ZIP, COUNTRY) → hashes; empty keys left out."""
+    """Meta's multi-key schema (EMAIL, PHONE, FN, LN, CT, ST, ZIP, COUNTRY, EXTERN_ID) → hashes; empty keys left out.
+    ``external_id`` is Ladder's own id for the person, hashed as given (the Conversions API gets the same hash)."""
     return MetaHasher().hashes(
         email=email,
         phone=phone,
@@ -177,6 +179,7 @@ def meta_hashes(
         postal_code=postal_code,
         country=country,
         phone_is_stored=phone_is_stored,
+        external_id=external_id,
     )
 
 
@@ -206,6 +209,7 @@ class MetaHasher:
         postal_code: str = "",
         country: str = "",
         phone_is_stored: bool = False,
+        external_id: str = "",
     ) -> dict[str, str]:
         out: dict[str, str] = {}
         if hashed := sha256_hex(meta_email(email)):
@@ -231,6 +235,8 @@ class MetaHasher:
                 memo[value] = remembered
             if remembered:
                 out[key] = remembered
+        if external_id:
+            out["EXTERN_ID"] = sha256_hex(external_id)
         return out
 
 
@@ -291,6 +297,7 @@ class GoogleHasher:
         postal_code: str = "",
         country: str = "",
         phone_is_stored: bool = False,
+        external_id: str = "",  # not a Customer Match key
     ) -> dict[str, str]:
         return google_identifiers(
             email=email,

@@ -35,7 +35,7 @@ from integrations.errors import (
     IntegrationTransientError,
 )
 
-SCHEMA = ["EMAIL", "PHONE", "FN", "LN", "CT", "ST", "ZIP", "COUNTRY"]
+SCHEMA = ["EMAIL", "PHONE", "FN", "LN", "CT", "ST", "ZIP", "COUNTRY", "EXTERN_ID"]
 ADD_BATCH = 10_000  # Meta's limit per request
 REMOVE_BATCH = 100  # up to about 600 bytes of URL a row: a DELETE stays under 64 KiB, which front ends accept
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 341, 613, 2650})

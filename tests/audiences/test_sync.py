@@ -64,7 +64,7 @@ def test_only_consented_members_are_sent_hashed_and_a_second_sync_sends_nothing(
     assert (run.status, run.to_add, run.sent, run.accepted) == ("succeeded", 1, 1, 1)
     (batch,) = SyncBatch.objects.filter(run=run)
     assert batch.payload == [lead_hashes(ann)]
-    assert set(batch.payload[0]) == {"EMAIL", "PHONE", "FN", "LN", "COUNTRY"}
+    assert set(batch.payload[0]) == {"EMAIL", "PHONE", "FN", "LN", "COUNTRY", "EXTERN_ID"}
     assert "ann@example.com" not in str(batch.payload)
     assert SyncLedger.objects.get().state == "added"
     again = destination_sync(destination=destination)

@@ -153,3 +153,14 @@ def test_an_address_is_one_at_sign_and_a_domain_with_an_inner_dot(text):
 def test_a_stored_phone_is_used_only_in_e164_shape(text):
     e164 = re.fullmatch(r"\+[1-9][0-9]{6,14}", text) is not None
     assert ids.meta_phone_stored(text) == (text[1:] if e164 else "")
+
+
+def test_meta_extern_id_is_ladders_id_hashed_as_the_conversions_api_gets_it():
+    import hashlib
+
+    lead_id = "0b3c8f0e-2f0a-4a8e-9a51-6f1f5c3f2d10"
+    assert (
+        ids.meta_hashes(email="ann@example.com", external_id=lead_id)["EXTERN_ID"]
+        == hashlib.sha256(lead_id.encode()).hexdigest()
+    )
+    assert "EXTERN_ID" not in ids.meta_hashes(email="ann@example.com")
