@@ -162,7 +162,10 @@ def uploader_for(destination: Destination) -> AudienceUploader:
         return meta_audiences.MetaUploader(
             access_token=destination.credentials, audience_id=audience_id, app_secret=settings.META_APP_SECRET
         )
-    if destination.platform == Destination.Platform.GOOGLE and destination.google_api == "google_ads":
+    if (
+        destination.platform == Destination.Platform.GOOGLE
+        and destination.google_api == Destination.GoogleApi.GOOGLE_ADS
+    ):
         user_list = _remote_audience(
             destination,
             lambda: google_ads_audiences.user_list_create(
@@ -211,7 +214,10 @@ def credentials_verify(destination: Destination) -> None:
             ad_account_id=destination.account_id,
             app_secret=settings.META_APP_SECRET,
         )
-    elif destination.platform == Destination.Platform.GOOGLE and destination.google_api == "google_ads":
+    elif (
+        destination.platform == Destination.Platform.GOOGLE
+        and destination.google_api == Destination.GoogleApi.GOOGLE_ADS
+    ):
         google_ads_audiences.credentials_check(
             credentials=destination.credentials, customer_id=customer_id, login_customer_id=login
         )
@@ -393,11 +399,14 @@ def requests_outcome_check(*, destination: Destination, uploader: Any = None) ->
         return 0
     uploader = uploader or uploader_for(destination)
     put_back = 0
+    outcomes: dict[str, Any] = {}  # a Google Ads job holds every batch of its sync: asked about once
     for batch in pending.order_by("id"):
         try:
-            outcome = uploader.request_status(batch.request_id)
+            if batch.request_id not in outcomes:
+                outcomes[batch.request_id] = uploader.request_status(batch.request_id)
         except IntegrationError:
             break  # unreachable or throttled: asked again next time
+        outcome = outcomes[batch.request_id]
         status, reasons = outcome.status, outcome.reasons
         if status == SyncBatch.RemoteStatus.PROCESSING:
             if timezone.now() - batch.created_at < REQUEST_SETTLE_LIMIT:
@@ -519,7 +528,10 @@ def _send(
     run.sent += len(rows)
     run.accepted += result.accepted
     run.invalid += result.invalid
-    (recorder or Recorder(threaded=False)).record(lambda: _record(run, batch, rows, state))
+    if recorder is None:
+        _record(run, batch, rows, state)
+    else:
+        recorder.record(lambda: _record(run, batch, rows, state))
 
 
 def _record(run: SyncRun, batch: SyncBatch, rows: list[UploadRow], state: str) -> None:

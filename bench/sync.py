@@ -21,11 +21,10 @@ import math
 import os
 import re
 import subprocess
-import sys
 import time
 from typing import Any
 
-from bench.audiences import ROOT, _bar, leads_insert, setup_django
+from bench.audiences import _bar, leads_insert, setup_django
 
 DB = os.environ.get("BENCH_SYNC_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ladder_bench_sync")
 BROKER = os.environ.get("BENCH_SYNC_BROKER_URL", "redis://127.0.0.1:6379/12")
@@ -70,21 +69,19 @@ def generate(members: int) -> None:
 
 
 def worker(graph_url: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": os.environ["SECRET_KEY"],
-        "FIELD_ENCRYPTION_KEY": os.environ["FIELD_ENCRYPTION_KEY"],
-        "DATABASE_URL": DB,
-        "REDIS_URL": os.environ.get("BENCH_SYNC_REDIS_URL", "redis://127.0.0.1:6379/11"),
-        "CELERY_BROKER_URL": BROKER,
-        "META_GRAPH_URL": graph_url,
-        "LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info", "-P", "prefork", "-c", "1"]
-    command += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    """The integration tests' Celery worker, logging each task it runs (they are counted), on this run's broker."""
+    from django.conf import settings
+
+    from tests.celery_worker import worker_start
+
+    return worker_start(
+        settings,
+        loglevel="info",
+        REDIS_URL=os.environ.get("BENCH_SYNC_REDIS_URL", "redis://127.0.0.1:6379/11"),
+        CELERY_BROKER_URL=BROKER,
+        META_GRAPH_URL=graph_url,
+        LOG_LEVEL="WARNING",
+    )
 
 
 def synced(destination_pk: int, after: int, timeout: float = 1800.0) -> Any:

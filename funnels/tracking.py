@@ -7,11 +7,14 @@ import ipaddress
 import re
 import uuid
 from collections.abc import Mapping
+from typing import cast
 from urllib.parse import parse_qsl, urlsplit
 
 from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
 
 from leads.contracts import Attribution, ClientContext
 
@@ -25,12 +28,10 @@ _FBP = re.compile(r"^fb\.[0-9]\.[0-9]{10,16}\.[0-9]{1,24}$")
 
 
 def client_context(request: HttpRequest) -> ClientContext:
-    """The browser's IP (the first forwarded address behind a trusted proxy), user agent and ``_fbp`` cookie."""
-    address = request.META.get("REMOTE_ADDR", "")
-    if settings.REST_FRAMEWORK.get("NUM_PROXIES"):
-        address = request.META.get("HTTP_X_FORWARDED_FOR", address).split(",")[0].strip()
+    """The browser's IP (as the capture throttles read it: the address the trusted proxy saw), user agent and
+    ``_fbp`` cookie."""
     try:
-        ip = str(ipaddress.ip_address(address))
+        ip = str(ipaddress.ip_address(BaseThrottle().get_ident(cast(Request, request))))
     except ValueError:
         ip = ""
     fbp = request.COOKIES.get("_fbp", "")

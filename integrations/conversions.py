@@ -16,7 +16,6 @@ A ``Conversion`` arrives with its identifiers already normalized and hashed for 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +32,7 @@ from google.protobuf import timestamp_pb2  # type: ignore[import-untyped]
 from common.money import currency_exponent
 from integrations import google_audiences, meta_audiences
 from integrations.errors import IntegrationCredentialsError, IntegrationPermanentError, IntegrationTransientError
+from integrations.identifiers import sha256_hex
 
 META_MAX_AGE = dt.timedelta(days=7)  # Meta refuses a request holding any older event
 GOOGLE_MAX_AGE = dt.timedelta(days=90)  # Google Ads' longest click-through conversion window
@@ -132,7 +132,7 @@ class MetaConversionSender:
             if value := conversion.meta_hashes.get(key):
                 setattr(user, attribute, [value])
         if conversion.external_id:
-            user.external_ids = [hashlib.sha256(conversion.external_id.encode()).hexdigest()]
+            user.external_ids = [sha256_hex(conversion.external_id)]  # as the audiences' EXTERN_ID
         custom = None
         if conversion.value_minor is not None and conversion.currency:
             custom = CustomData(

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from integrations.conversions import (
@@ -205,16 +206,18 @@ def _finish(
 
 
 def _later(deliveries: list[ConversionDelivery], error: IntegrationTransientError, now: dt.datetime) -> None:
-    """Pending again after a backoff (the platform's wait, else exponential with jitter); failed after too many."""
-    for delivery in deliveries:
-        attempts = delivery.attempts + 1
-        if attempts >= MAX_ATTEMPTS:
-            reason = f"Gave up after {attempts} attempts: {error}"
-            _finish([delivery], ConversionDelivery.Status.FAILED, now, reason=reason)
-            continue
+    """Pending again after a backoff (the platform's wait, else exponential with jitter, from the batch's most tried
+    delivery); failed after too many. Two statements for the batch, whatever its size."""
+    spent = [d for d in deliveries if d.attempts + 1 >= MAX_ATTEMPTS]
+    if spent:
+        reason = f"Gave up after {MAX_ATTEMPTS} attempts: {error}"
+        _finish(spent, ConversionDelivery.Status.FAILED, now, reason=reason)
+    retried = [d.pk for d in deliveries if d.attempts + 1 < MAX_ATTEMPTS]
+    if retried:
+        attempts = max(d.attempts for d in deliveries) + 1
         wait = error.retry_after or min(30 * 2**attempts, 6 * 3600) * random.uniform(0.8, 1.2)  # noqa: S311
-        ConversionDelivery.objects.filter(pk=delivery.pk).update(
-            attempts=attempts, reason=str(error)[:500], next_attempt_at=now + dt.timedelta(seconds=wait)
+        ConversionDelivery.objects.filter(pk__in=retried).update(
+            attempts=F("attempts") + 1, reason=str(error)[:500], next_attempt_at=now + dt.timedelta(seconds=wait)
         )
 
 

@@ -23,7 +23,8 @@ BROKER = os.environ.get(
 )
 
 
-def worker_start(settings: Any, **environment: str) -> subprocess.Popen[bytes]:
+def worker_start(settings: Any, *, loglevel: str = "warning", **environment: str) -> subprocess.Popen[bytes]:
+    """A worker (prefork, one process) for this database; ``environment`` adds to or overrides its variables."""
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -37,7 +38,7 @@ def worker_start(settings: Any, **environment: str) -> subprocess.Popen[bytes]:
         **environment,
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "warning", "-P", "prefork", "-c", "1"]
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", loglevel, "-P", "prefork", "-c", "1"]
     command += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True

@@ -224,3 +224,21 @@ def test_a_sync_that_fails_midway_still_runs_the_job_for_what_google_took(ads, d
     second_job = list(ads.jobs.values())[-1]
     assert second_job["status"].name == "SUCCESS"  # run, so what Google took is applied
     assert held(ads, destination, [ada, grace])  # Ada's removal is left for the next sync
+
+
+def test_a_jobs_status_is_asked_once_for_all_its_batches(ads, destination):
+    with_list(destination)
+    for n in range(3):
+        member(f"person{n}@example.com")
+    audience_refresh(audience=destination.audience)
+    uploader = google_ads_audiences.GoogleAdsUploader(
+        credentials=CREDENTIALS, customer_id="1234567890", user_list=destination.remote_audience_id
+    )
+    uploader.batch_size = 1  # three batches, one job
+    destination_sync(destination=destination, uploader=uploader)
+    before = ads.calls.count("search")
+
+    destinations_requests_check()
+
+    assert SyncBatch.objects.filter(remote_status="succeeded").count() == 3
+    assert ads.calls.count("search") - before == 1

@@ -267,3 +267,12 @@ def test_the_command_reports_now_and_says_what_happened(graph, meta_pixel):
 
     assert "2 conversion(s) taken from the outbox" in out.getvalue()
     assert "Pixel (Meta Conversions API): 1 sent, 1 dropped, 0 failed, 0 waiting" in out.getvalue()
+
+
+def test_behind_a_proxy_the_browser_is_the_address_the_proxy_saw_not_one_it_was_told(rf, settings):
+    from funnels.tracking import client_context
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    request = rf.post("/", HTTP_X_FORWARDED_FOR="198.51.100.66, 203.0.113.7", REMOTE_ADDR="10.0.0.2")
+
+    assert client_context(request).ip == "203.0.113.7"  # the first entry is whatever the browser claimed
