@@ -85,3 +85,33 @@ def format_money(amount_minor: int, currency: str) -> str:
     text = f"{major:,.{exponent}f}"
     symbol = _SYMBOLS.get(currency)
     return f"{symbol}{text}" if symbol else f"{text} {currency}"
+
+
+def allocate(amount_minor: int, weights: list[int]) -> list[int]:
+    """Split ``amount_minor`` over ``weights`` in proportion, in whole minor units that add up exactly.
+
+    Largest remainder: each share is rounded down, then the units left over go one each to the largest remainders,
+    ties to the earlier weight. No share exceeds its weight when ``amount_minor`` does not exceed their sum, so a
+    discount or a refund spread over lines never takes a line below zero.
+    """
+    total = sum(weights)
+    if amount_minor < 0 or any(weight < 0 for weight in weights):
+        raise ValueError("allocate takes a non-negative amount and non-negative weights")
+    if total == 0:
+        if amount_minor:
+            raise ValueError("cannot allocate an amount over weights that are all zero")
+        return [0] * len(weights)
+    shares = [amount_minor * weight // total for weight in weights]
+    remainders = [amount_minor * weight % total for weight in weights]
+    left = amount_minor - sum(shares)
+    for index in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:left]:
+        shares[index] += 1
+    return shares
+
+
+def divide_minor(amount_minor: int, count: int) -> int | None:
+    """``amount_minor / count`` to a whole minor unit, half away from zero (EPC, AOV); None when ``count`` is 0."""
+    if count == 0:
+        return None
+    share = (Decimal(amount_minor) / Decimal(count)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return int(share)

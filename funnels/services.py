@@ -114,6 +114,13 @@ class Visit:
     client: ClientContext | None = None  # the browser, on the hosted pages (for server-side conversions)
 
     @property
+    def origin(self) -> payments.PageOrigin:
+        """This page as the origin of a charge, so its purchase is credited to this step, variant and visitor."""
+        return payments.PageOrigin(
+            visitor_id=self.visitor_id, step_id=self.step.pk, variant_id=self.variant.pk if self.variant else None
+        )
+
+    @property
     def refs(self) -> EventRefs:
         return EventRefs(
             funnel_id=self.step.funnel_id,
@@ -308,7 +315,7 @@ def checkout_begin(
         raise ApplicationError("Nothing is sold on this page.")
     order = None if step.kind == Step.Kind.ORDER_FORM else current_order(lead_id=lead.pk, funnel_id=step.funnel_id)
     if order is not None:
-        started = payments.addon_checkout_start(order=order, offer=step.offer)
+        started = payments.addon_checkout_start(order=order, offer=step.offer, origin=visit.origin)
     else:
         offers = [step.offer, *([step.bump_offer] if bump and step.bump_offer else [])]
         started = payments.checkout_start(
@@ -318,6 +325,7 @@ def checkout_begin(
             coupon_code=coupon_code,
             submission_key=f"{step.pk}:{submission_id}",
             client=visit.client,
+            origin=visit.origin,
         )
     event_record(
         type=Event.Type.CHECKOUT_STARTED,

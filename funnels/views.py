@@ -192,7 +192,7 @@ def _one_click(request: HttpRequest, visit: services.Visit) -> HttpResponse:
     if order is None:
         return _render(request, visit, status=409, answer_error="Enter your card below to buy this offer.")
     try:
-        result = payments.one_click_buy(order=order, offer=step.offer)
+        result = payments.one_click_buy(order=order, offer=step.offer, origin=visit.origin)
     except ApplicationError as refused:
         return _render(request, visit, status=400, answer_error=refused.message)
     if result.outcome == "succeeded":
@@ -290,7 +290,11 @@ def payment_status(request: HttpRequest, funnel_slug: str, step_slug: str, order
     order = Order.objects.select_related("lead").filter(public_id=order_id, funnel_id=step.funnel_id).first()
     if order is None or lead is None or order.lead_id != lead.pk:
         raise Http404("No such order")
-    visit = services.Visit(step=step, visitor_id=visitor_id, variant=None)
+    visit = services.Visit(
+        step=step,
+        visitor_id=visitor_id,
+        variant=variant_for(visitor_id=visitor_id, step_id=step.pk, variants=list(step.variants.all())),
+    )
     if services.step_purchase_done(step=step, order=order):
         if step.kind == Step.Kind.ORDER_FORM:
             return _go(selectors.next_step(step=step, outcome="accept"))

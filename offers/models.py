@@ -145,6 +145,7 @@ class Order(models.Model):
     discount_minor = models.BigIntegerField(default=0)
     total_minor = models.BigIntegerField(default=0)
     refunded_minor = models.BigIntegerField(default=0)
+    chargeback_minor = models.BigIntegerField(default=0, help_text="Taken back by disputes the seller lost.")
     coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     stripe_customer_id = models.CharField(max_length=100, blank=True)
     client = models.JSONField(
@@ -168,6 +169,10 @@ class Order(models.Model):
                 condition=Q(total_minor=F("subtotal_minor") - F("discount_minor")), name="order_total_is_net"
             ),
             models.CheckConstraint(condition=Q(refunded_minor__lte=F("total_minor")), name="order_refund_within_total"),
+            models.CheckConstraint(
+                condition=Q(chargeback_minor__gte=0, chargeback_minor__lte=F("total_minor") - F("refunded_minor")),
+                name="order_chargeback_within_total",
+            ),
         ]
         indexes = [models.Index(fields=["lead", "status"], name="order_lead_status")]
 
@@ -176,7 +181,8 @@ class Order(models.Model):
 
     @property
     def net_minor(self) -> int:
-        return self.total_minor - self.refunded_minor
+        """What the seller keeps: charged, less refunds and lost disputes."""
+        return self.total_minor - self.refunded_minor - self.chargeback_minor
 
 
 class OrderLine(models.Model):
@@ -192,7 +198,10 @@ class OrderLine(models.Model):
     offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="order_lines")
     role = models.CharField(max_length=20, choices=Offer.Role.choices, help_text="The offer's role when sold.")
     description = models.CharField(max_length=200)
-    amount_minor = models.BigIntegerField()
+    amount_minor = models.BigIntegerField(help_text="The offer's price when sold, before any coupon.")
+    discount_minor = models.BigIntegerField(default=0, help_text="The coupon's share of this line.")
+    refunded_minor = models.BigIntegerField(default=0, help_text="Refunds allocated to this line.")
+    chargeback_minor = models.BigIntegerField(default=0, help_text="Lost disputes allocated to this line.")
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     created_at = models.DateTimeField()
 
@@ -201,11 +210,30 @@ class OrderLine(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["order", "offer"], name="order_line_offer_once"),
             models.CheckConstraint(condition=Q(amount_minor__gte=0), name="order_line_amount_non_negative"),
+            models.CheckConstraint(
+                condition=Q(
+                    discount_minor__gte=0,
+                    discount_minor__lte=F("amount_minor"),
+                    refunded_minor__gte=0,
+                    chargeback_minor__gte=0,
+                    refunded_minor__lte=F("amount_minor") - F("discount_minor") - F("chargeback_minor"),
+                ),
+                name="order_line_amounts_within_charge",
+            ),
             models.CheckConstraint(condition=_CURRENCY_FORMAT, name="order_line_currency_iso"),
         ]
 
     def __str__(self) -> str:
         return f"{self.description} {format_money(self.amount_minor, self.currency)}"
+
+    @property
+    def charged_minor(self) -> int:
+        """What the buyer paid for this line: its price less its share of the coupon."""
+        return self.amount_minor - self.discount_minor
+
+    @property
+    def net_minor(self) -> int:
+        return self.charged_minor - self.refunded_minor - self.chargeback_minor
 
 
 class CouponRedemption(models.Model):
@@ -260,6 +288,11 @@ class Payment(models.Model):
     status = models.CharField(max_length=30, choices=Status.choices)
     failure_code = models.CharField(max_length=100, blank=True)
     failure_message = models.CharField(max_length=255, blank=True, help_text="What the buyer was told.")
+    # The funnel page the charge was made from (plain ids: offers sits below funnels), so the purchase it becomes
+    # is credited to that step, split-test variant and visitor however late Stripe confirms it.
+    visitor_id = models.UUIDField(null=True, blank=True, editable=False)
+    step_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    variant_id = models.BigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -284,6 +317,9 @@ class Refund(models.Model):
     amount_minor = models.BigIntegerField()
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     reason = models.CharField(max_length=100, blank=True)
+    allocation = models.JSONField(
+        default=list, blank=True, editable=False, help_text="How much of the refund each order line bore."
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -295,6 +331,37 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return self.stripe_refund_id
+
+
+class Dispute(models.Model):
+    """A chargeback the buyer's bank opened on a payment. Money leaves the order's net only when it is lost."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="disputes")
+    stripe_dispute_id = models.CharField(max_length=100, unique=True)
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    reason = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=5, choices=Status.choices, default=Status.OPEN)
+    allocation = models.JSONField(
+        default=list, blank=True, editable=False, help_text="How much of a lost dispute each order line bore."
+    )
+    created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="dispute_amount_positive"),
+            models.CheckConstraint(condition=_CURRENCY_FORMAT, name="dispute_currency_iso"),
+        ]
+
+    def __str__(self) -> str:
+        return self.stripe_dispute_id
 
 
 class StripeEvent(models.Model):

@@ -10,6 +10,7 @@ applying it twice changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,7 +27,7 @@ from integrations.stripe.gateway import AuthenticationRequired, CardDeclined, St
 from leads.contracts import ClientContext, EventRefs
 from leads.models import Event, Lead
 from leads.services import event_record
-from offers.models import Coupon, Offer, Order, OrderLine, Payment, Refund, RefundRequest
+from offers.models import Coupon, Dispute, Offer, Order, OrderLine, Payment, Refund, RefundRequest
 from offers.services import order_create, refund_record
 
 UNREACHABLE = "We could not reach the payment provider, so nothing was charged. Please try again in a moment."
@@ -74,6 +75,19 @@ def _customer_for(order: Order, gateway: StripeGateway) -> str:
     return customer_id
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PageOrigin:
+    """The funnel page a charge is made from: its visitor, step and split-test variant. Kept on the payment so the
+    purchase it becomes (whenever Stripe confirms it) is credited to them."""
+
+    visitor_id: uuid.UUID | None = None
+    step_id: int | None = None
+    variant_id: int | None = None
+
+    def as_fields(self) -> dict[str, object]:
+        return {"visitor_id": self.visitor_id, "step_id": self.step_id, "variant_id": self.variant_id}
+
+
 # --- checkout: the buyer types the card on the page -------------------------------------------------------
 
 
@@ -103,6 +117,7 @@ def checkout_start(
     coupon_code: str,
     submission_key: str,
     client: ClientContext | None = None,
+    origin: PageOrigin | None = None,
 ) -> CheckoutStarted:
     """Order ``offers`` (the main offer and any ticked bump) for ``lead`` and open a PaymentIntent for it.
 
@@ -130,16 +145,17 @@ def checkout_start(
                 currency=order.currency,
                 status=Payment.Status.PENDING,
                 created_at=timezone.now(),
+                **(origin or PageOrigin()).as_fields(),
             )
             order.lines.update(payment=payment)
     return _checkout_intent(payment)
 
 
-def addon_checkout_start(*, order: Order, offer: Offer) -> CheckoutStarted:
+def addon_checkout_start(*, order: Order, offer: Offer, origin: PageOrigin | None = None) -> CheckoutStarted:
     """Once the one-click window has passed, an upsell is bought by typing the card again: one more payment on
     the same order, whose line is added when it succeeds."""
     _check_addon(order, offer)
-    payment = _addon_payment(order, offer, Payment.Kind.CHECKOUT)
+    payment = _addon_payment(order, offer, Payment.Kind.CHECKOUT, origin)
     return _checkout_intent(payment)
 
 
@@ -211,7 +227,7 @@ def _check_addon(order: Order, offer: Offer) -> None:
         raise ApplicationError(f"{offer.name} is free; there is nothing to charge.")
 
 
-def _addon_payment(order: Order, offer: Offer, kind: str) -> Payment:
+def _addon_payment(order: Order, offer: Offer, kind: str, origin: PageOrigin | None) -> Payment:
     key = f"{'one-click' if kind == Payment.Kind.ONE_CLICK else 'checkout'}:{order.public_id}:{offer.pk}"
     try:
         with transaction.atomic():
@@ -224,19 +240,20 @@ def _addon_payment(order: Order, offer: Offer, kind: str) -> Payment:
                 currency=offer.currency,
                 status=Payment.Status.PENDING,
                 created_at=timezone.now(),
+                **(origin or PageOrigin()).as_fields(),
             )
     except IntegrityError:  # a double click: the first request recorded it
         return Payment.objects.select_related("order__lead").get(idempotency_key=key)
 
 
-def one_click_buy(*, order: Order, offer: Offer) -> OneClick:
+def one_click_buy(*, order: Order, offer: Offer, origin: PageOrigin | None = None) -> OneClick:
     """Charge ``offer`` to the card saved at checkout, once, whatever happens in between."""
     if order.lines.filter(offer=offer).exists():
         return OneClick(outcome="succeeded", payment=order.payments.filter(offer=offer).first())
     _check_addon(order, offer)
     if not one_click_window_open(order):
         return OneClick(outcome="expired")
-    payment = _addon_payment(order, offer, Payment.Kind.ONE_CLICK)
+    payment = _addon_payment(order, offer, Payment.Kind.ONE_CLICK, origin)
     if payment.status == Payment.Status.SUCCEEDED:
         return OneClick(outcome="succeeded", payment=payment)
     if payment.status == Payment.Status.FAILED:
@@ -294,10 +311,16 @@ def one_click_buy(*, order: Order, offer: Offer) -> OneClick:
 
 @transaction.atomic
 def payment_succeeded(
-    *, payment: Payment, intent_id: str, amount_minor: int, payment_method_id: str = "", customer_id: str = ""
+    *,
+    payment: Payment,
+    intent_id: str,
+    amount_minor: int,
+    payment_method_id: str = "",
+    customer_id: str = "",
+    at: dt.datetime | None = None,
 ) -> Payment:
     """Apply a succeeded PaymentIntent once: the payment, its order line for an add-on, the order paid, and one
-    ``purchase`` event per line it paid for."""
+    ``purchase`` event per line it paid for. ``at`` is when it succeeded (now, unless history is being replayed)."""
     payment = Payment.objects.select_for_update(of=("self",)).select_related("order__lead", "offer").get(pk=payment.pk)
     order = payment.order
     already = payment.status == Payment.Status.SUCCEEDED
@@ -309,17 +332,17 @@ def payment_succeeded(
         payment.save()
         if customer_id and not order.stripe_customer_id:
             Order.objects.filter(pk=order.pk).update(stripe_customer_id=customer_id)
+        now = at or timezone.now()
         if payment.offer is not None:
-            _addon_line(payment, payment.offer)
-        now = timezone.now()
+            _addon_line(payment, payment.offer, now)
         Order.objects.filter(pk=order.pk, status__in=[Order.Status.PENDING, Order.Status.FAILED]).update(
             status=Order.Status.PAID, paid_at=now
         )
-    purchase_events_record(payment=payment)
+    purchase_events_record(payment=payment, occurred_at=at)
     return payment
 
 
-def _addon_line(payment: Payment, offer: Offer) -> None:
+def _addon_line(payment: Payment, offer: Offer, now: dt.datetime) -> None:
     order = payment.order
     _, created = OrderLine.objects.get_or_create(
         order=order,
@@ -330,7 +353,7 @@ def _addon_line(payment: Payment, offer: Offer) -> None:
             "description": offer.name,
             "amount_minor": payment.amount_minor,
             "currency": payment.currency,
-            "created_at": timezone.now(),
+            "created_at": now,
         },
     )
     if created:
@@ -340,15 +363,31 @@ def _addon_line(payment: Payment, offer: Offer) -> None:
         )
 
 
-def purchase_events_record(*, payment: Payment) -> None:
+def purchase_events_record(*, payment: Payment, occurred_at: dt.datetime | None = None) -> None:
+    """One ``purchase`` event per line ``payment`` paid for, with what was charged for it after the coupon, credited
+    to the page the charge was made from (step, split-test variant, visitor)."""
     order = payment.order
     for line in payment.lines.all():
         event_record(
             type=Event.Type.PURCHASE,
             idempotency_key=f"purchase:{order.pk}:{line.offer_id}",
+            occurred_at=occurred_at,
             lead=order.lead,
-            refs=EventRefs(funnel_id=order.funnel_id, offer_id=line.offer_id, order_id=order.pk),
-            properties={"amount_minor": line.amount_minor, "currency": line.currency, "role": line.role},
+            visitor_id=payment.visitor_id,
+            refs=EventRefs(
+                funnel_id=order.funnel_id,
+                step_id=payment.step_id,
+                variant_id=payment.variant_id,
+                offer_id=line.offer_id,
+                order_id=order.pk,
+            ),
+            properties={
+                "amount_minor": line.charged_minor,
+                "list_amount_minor": line.amount_minor,
+                "currency": line.currency,
+                "role": line.role,
+                "line": line.pk,
+            },
             client=order.client,
         )
 
@@ -434,11 +473,48 @@ def refund_request_send(*, request: RefundRequest) -> RefundRequest:
 
 
 def refund_event_record(*, refund: Refund) -> None:
-    order = refund.payment.order
-    event_record(
+    """One ``refund`` event per order line the refund took money from, carrying that line's offer and share."""
+    _money_back_events(
         type=Event.Type.REFUND,
-        idempotency_key=f"refund:{refund.stripe_refund_id}",
-        lead=order.lead,
-        refs=EventRefs(funnel_id=order.funnel_id, order_id=order.pk),
-        properties={"amount_minor": refund.amount_minor, "currency": refund.currency},
+        key=f"refund:{refund.stripe_refund_id}",
+        payment=refund.payment,
+        allocation=refund.allocation,
+        currency=refund.currency,
+        occurred_at=refund.created_at,
+        extra={"reason": refund.reason} if refund.reason else {},
     )
+
+
+def chargeback_event_record(*, dispute: Dispute) -> None:
+    """One ``chargeback`` event per order line a lost dispute took money from."""
+    _money_back_events(
+        type=Event.Type.CHARGEBACK,
+        key=f"chargeback:{dispute.stripe_dispute_id}",
+        payment=dispute.payment,
+        allocation=dispute.allocation,
+        currency=dispute.currency,
+        occurred_at=dispute.closed_at,
+        extra={"reason": dispute.reason} if dispute.reason else {},
+    )
+
+
+def _money_back_events(
+    *,
+    type: str,
+    key: str,
+    payment: Payment,
+    allocation: list[dict[str, int]],
+    currency: str,
+    occurred_at: dt.datetime | None,
+    extra: dict[str, str],
+) -> None:
+    order = payment.order
+    for share in allocation:
+        event_record(
+            type=type,
+            idempotency_key=f"{key}:{share['line']}",
+            occurred_at=occurred_at,
+            lead=order.lead,
+            refs=EventRefs(funnel_id=order.funnel_id, offer_id=share["offer"], order_id=order.pk),
+            properties={"amount_minor": share["amount_minor"], "currency": currency, "line": share["line"], **extra},
+        )

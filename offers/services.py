@@ -10,9 +10,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from common.errors import ApplicationError
-from common.money import Money
+from common.money import Money, allocate
 from leads.models import Lead
-from offers.models import Coupon, CouponRedemption, Offer, Order, OrderLine, Payment, Refund
+from offers.models import Coupon, CouponRedemption, Dispute, Offer, Order, OrderLine, Payment, Refund
 
 
 def coupon_discount(*, coupon: Coupon, subtotal: Money) -> Money:
@@ -22,6 +22,22 @@ def coupon_discount(*, coupon: Coupon, subtotal: Money) -> Money:
     if coupon.currency != subtotal.currency:
         raise ApplicationError(f"Coupon {coupon.code} is in {coupon.currency}; this order is in {subtotal.currency}.")
     return Money(min(coupon.amount_off_minor or 0, subtotal.amount_minor), subtotal.currency)
+
+
+def coupon_line_discounts(*, coupon: Coupon, offers: Sequence[Offer], currency: str) -> list[int]:
+    """Each line's share of ``coupon``, in the order of ``offers``.
+
+    A coupon restricted to some offers discounts only those offers' lines (never the bump or the rest of the
+    order); one for every offer discounts every line. The discount is computed on the eligible lines' subtotal and
+    spread over them in proportion to their prices (``common.money.allocate``), so the shares add up exactly.
+    """
+    allowed = {offer.pk for offer in coupon.offers.all()}
+    eligible = [not allowed or offer.pk in allowed for offer in offers]
+    prices = [offer.amount_minor if ok else 0 for offer, ok in zip(offers, eligible, strict=True)]
+    if not any(prices):
+        return [0] * len(offers)
+    discount = coupon_discount(coupon=coupon, subtotal=Money(sum(prices), currency))
+    return allocate(discount.amount_minor, prices)
 
 
 def coupon_check_usable(*, coupon: Coupon, offers: Sequence[Offer], now: dt.datetime | None = None) -> None:
@@ -72,10 +88,11 @@ def order_create(
     currency = currencies.pop()
     created_at = created_at or timezone.now()
     subtotal = Money(sum(offer.amount_minor for offer in offers), currency)
-    discount = Money(0, currency)
+    line_discounts = [0] * len(offers)
     if coupon is not None:
         coupon_check_usable(coupon=coupon, offers=offers, now=created_at)
-        discount = coupon_discount(coupon=coupon, subtotal=subtotal)
+        line_discounts = coupon_line_discounts(coupon=coupon, offers=offers, currency=currency)
+    discount = Money(sum(line_discounts), currency)
     order = Order.objects.create(
         lead=lead,
         funnel_id=funnel_id,
@@ -93,10 +110,11 @@ def order_create(
             role=offer.role,
             description=offer.name,
             amount_minor=offer.amount_minor,
+            discount_minor=line_discount,
             currency=offer.currency,
             created_at=created_at,
         )
-        for offer in offers
+        for offer, line_discount in zip(offers, line_discounts, strict=True)
     )
     if coupon is not None:
         coupon_redeem(coupon=coupon, order=order)
@@ -140,8 +158,8 @@ def refund_record(
     if amount_minor <= 0:
         raise ApplicationError("A refund amount must be positive.", field="amount")
     order = Order.objects.select_for_update().get(pk=payment.order_id)
-    if order.refunded_minor + amount_minor > order.total_minor:
-        remaining = Money(order.total_minor - order.refunded_minor, order.currency)
+    if order.refunded_minor + order.chargeback_minor + amount_minor > order.total_minor:
+        remaining = Money(order.total_minor - order.refunded_minor - order.chargeback_minor, order.currency)
         raise ApplicationError(f"At most {remaining} of this order can still be refunded.", field="amount")
     refund = Refund.objects.create(
         payment=payment,
@@ -149,6 +167,7 @@ def refund_record(
         amount_minor=amount_minor,
         currency=payment.currency,
         reason=reason,
+        allocation=_lines_take(payment=payment, amount_minor=amount_minor, field="refunded_minor"),
         created_at=created_at or timezone.now(),
     )
     order.refunded_minor += amount_minor
@@ -157,3 +176,78 @@ def refund_record(
     )
     order.save(update_fields=["refunded_minor", "status"])
     return refund
+
+
+def _lines_take(*, payment: Payment, amount_minor: int, field: str) -> list[dict[str, int]]:
+    """Take ``amount_minor`` (a refund or a lost dispute) from the lines ``payment`` paid for, and say how much
+    each bore: in proportion to what each line still holds, so a full refund empties every line and a refund of a
+    bump's price on a two-line charge lands on both in proportion (Stripe does not say which line a refund is for).
+    A payment with no lines of its own (recorded from a webhook before its lines) takes from the order's lines.
+    The caller holds the order's row lock."""
+    lines = list(OrderLine.objects.select_for_update().filter(payment=payment).order_by("id"))
+    if not lines:
+        lines = list(OrderLine.objects.select_for_update().filter(order_id=payment.order_id).order_by("id"))
+    left = [line.net_minor for line in lines]
+    if not lines:
+        return []  # an order recorded without lines (imported): its total alone bounds what is taken
+    if amount_minor > sum(left):
+        raise ApplicationError(
+            f"At most {Money(max(sum(left), 0), payment.currency)} of this charge can still be taken back.",
+            field="amount",
+        )
+    exact = next((i for i, held in enumerate(left) if held == amount_minor), None)
+    shares = [amount_minor if i == exact else 0 for i in range(len(lines))] if exact is not None else None
+    shares = shares or allocate(amount_minor, left)
+    allocation = []
+    for line, share in zip(lines, shares, strict=True):
+        if share:
+            setattr(line, field, getattr(line, field) + share)
+            allocation.append({"line": line.pk, "offer": line.offer_id, "amount_minor": share})
+    OrderLine.objects.bulk_update(lines, [field])
+    return allocation
+
+
+@transaction.atomic
+def dispute_record(
+    *,
+    payment: Payment,
+    stripe_dispute_id: str,
+    amount_minor: int,
+    reason: str = "",
+    created_at: dt.datetime | None = None,
+) -> tuple[Dispute, bool]:
+    """Record a dispute the buyer's bank opened, once (keyed by Stripe's id); returns (dispute, created). Nothing
+    leaves the order's net until the dispute is lost."""
+    if amount_minor <= 0:
+        raise ApplicationError("A dispute amount must be positive.", field="amount")
+    dispute, created = Dispute.objects.get_or_create(
+        stripe_dispute_id=stripe_dispute_id,
+        defaults={
+            "payment": payment,
+            "amount_minor": amount_minor,
+            "currency": payment.currency,
+            "reason": reason,
+            "created_at": created_at or timezone.now(),
+        },
+    )
+    return dispute, created
+
+
+@transaction.atomic
+def dispute_close(*, dispute: Dispute, won: bool, closed_at: dt.datetime | None = None) -> bool:
+    """Close a dispute once. A lost one takes its amount out of the order and its lines (as a refund would, but
+    as a chargeback); a won one changes no money. Returns whether this call closed it."""
+    locked = Dispute.objects.select_for_update().get(pk=dispute.pk)
+    if locked.status != Dispute.Status.OPEN:
+        return False
+    order = Order.objects.select_for_update().get(pk=locked.payment.order_id)
+    locked.status = Dispute.Status.WON if won else Dispute.Status.LOST
+    locked.closed_at = closed_at or timezone.now()
+    if not won:
+        amount = min(locked.amount_minor, order.total_minor - order.refunded_minor - order.chargeback_minor)
+        if amount > 0:
+            locked.allocation = _lines_take(payment=locked.payment, amount_minor=amount, field="chargeback_minor")
+            Order.objects.filter(pk=order.pk).update(chargeback_minor=F("chargeback_minor") + amount)
+    locked.save(update_fields=["status", "closed_at", "allocation"])
+    dispute.status, dispute.closed_at, dispute.allocation = locked.status, locked.closed_at, locked.allocation
+    return True

@@ -2,8 +2,10 @@
 
 The webhook, not the browser, is the source of truth for money: ``payment_intent.succeeded`` marks a charge
 and its order paid and records one ``purchase`` event per order line; ``payment_intent.payment_failed`` marks
-the charge failed; ``charge.refunded`` records each refund once and a ``refund`` event; and
-``charge.dispute.created`` records a ``chargeback`` event. Other types are acknowledged and ignored. Every
+the charge failed; ``charge.refunded`` records each refund once and its ``refund`` events (one per order line it
+took money from); ``charge.dispute.created`` records the dispute (and a ``dispute_opened`` custom event), and
+``charge.dispute.closed`` closes it: a lost dispute takes its amount out of the order's net and records
+``chargeback`` events per line, a won one changes no money. Other types are acknowledged and ignored. Every
 effect is keyed (PaymentIntent, refund and dispute ids, idempotency keys), so Stripe's duplicates and
 out-of-order deliveries change nothing twice.
 """
@@ -22,9 +24,16 @@ from integrations.stripe.amounts import from_stripe
 from leads.contracts import EventRefs
 from leads.models import Event
 from leads.services import event_record
-from offers.models import Order, Payment, StripeEvent
-from offers.payments import payment_failed, payment_succeeded, payments_enabled, refund_event_record, stripe_gateway
-from offers.services import payment_record_succeeded, refund_record
+from offers.models import Dispute, Order, Payment, StripeEvent
+from offers.payments import (
+    chargeback_event_record,
+    payment_failed,
+    payment_succeeded,
+    payments_enabled,
+    refund_event_record,
+    stripe_gateway,
+)
+from offers.services import dispute_close, dispute_record, payment_record_succeeded, refund_record
 
 
 def _payment_for(intent_id: str | None, metadata: dict[str, Any] | None = None) -> Payment | None:
@@ -127,17 +136,37 @@ def _dispute_created(dispute: dict[str, Any]) -> None:
     payment = _payment_for(dispute.get("payment_intent"))
     if payment is None:
         raise ApplicationError(f"No charge is known for PaymentIntent {dispute.get('payment_intent')}.")
+    currency = str(dispute.get("currency") or payment.currency).upper()
+    amount = from_stripe(int(dispute.get("amount") or 0), currency)
+    record, _ = dispute_record(
+        payment=payment,
+        stripe_dispute_id=str(dispute["id"]),
+        amount_minor=amount,
+        reason=str(dispute.get("reason") or ""),
+    )
     event_record(
-        type=Event.Type.CHARGEBACK,
-        idempotency_key=f"chargeback:{dispute['id']}",
+        type=Event.Type.CUSTOM,
+        name="dispute_opened",
+        idempotency_key=f"dispute:{record.stripe_dispute_id}",
+        occurred_at=record.created_at,
         lead=payment.order.lead,
         refs=_order_refs(payment.order),
-        properties={
-            "amount_minor": int(dispute.get("amount") or 0),
-            "currency": str(dispute.get("currency") or payment.currency).upper(),
-            "reason": str(dispute.get("reason") or ""),
-        },
+        properties={"amount_minor": record.amount_minor, "currency": record.currency, "reason": record.reason},
     )
+
+
+# Stripe's closed statuses: "won" and "warning_closed" (an inquiry that never became a chargeback) keep the money.
+_DISPUTE_LOST = {"lost"}
+
+
+def _dispute_closed(dispute: dict[str, Any]) -> None:
+    _dispute_created(dispute)  # a closing notice can be the first Ladder hears of a dispute
+    record = Dispute.objects.select_related("payment__order__lead").get(stripe_dispute_id=str(dispute["id"]))
+    status = str(dispute.get("status") or "")
+    if status not in _DISPUTE_LOST | {"won", "warning_closed"}:
+        return  # still being decided
+    if dispute_close(dispute=record, won=status not in _DISPUTE_LOST) and record.status == Dispute.Status.LOST:
+        chargeback_event_record(dispute=record)
 
 
 HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -145,6 +174,7 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "payment_intent.payment_failed": _intent_failed,
     "charge.refunded": _charge_refunded,
     "charge.dispute.created": _dispute_created,
+    "charge.dispute.closed": _dispute_closed,
 }
 
 

@@ -53,7 +53,14 @@ def test_a_partial_refund_goes_through_stripe_once_and_is_counted_everywhere(
     # Stripe's own charge.refunded for the same refund changes nothing more.
     deliver_webhooks(Client(), stripe_fake, django_capture_on_commit_callbacks)
     assert Refund.objects.count() == 1
-    assert Event.objects.filter(type="refund", order_id=paid.pk).count() == 1
+    # $5 of a $7 + $17 charge matches neither line, so each bears its share; each event names its line's offer.
+    lines = {line.offer_id: line for line in paid.lines.all()}
+    events = Event.objects.filter(type="refund", order_id=paid.pk)
+    assert sorted((e.offer_id, e.properties["amount_minor"]) for e in events) == sorted(
+        (offer_id, line.refunded_minor) for offer_id, line in lines.items()
+    )
+    assert sum(line.refunded_minor for line in lines.values()) == 500
+    assert all(line.refunded_minor > 0 for line in lines.values())
     paid.refresh_from_db()
     assert paid.refunded_minor == 500
 

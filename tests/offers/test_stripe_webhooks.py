@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import Client
 
 from leads.models import Event
-from offers.models import Order, OrderLine, Payment, Refund, StripeEvent
+from offers.models import Dispute, Order, OrderLine, Payment, Refund, StripeEvent
 from tests.factories import LeadFactory, OfferFactory, OrderFactory
 
 SECRET = "whsec_test_secret"
@@ -194,7 +194,12 @@ def test_refunds_partial_then_full_each_recorded_once(client, paid_order, django
     paid_order.refresh_from_db()
     assert (paid_order.refunded_minor, paid_order.status, paid_order.net_minor) == (2400, "refunded", 0)
     assert sorted(Refund.objects.values_list("stripe_refund_id", "amount_minor")) == [("re_1", 700), ("re_2", 1700)]
-    assert sorted(Event.objects.filter(type="refund").values_list("properties__amount_minor", flat=True)) == [700, 1700]
+    # Each refund equals one line's price, so it is that line's: the tripwire's, then the bump's.
+    lines = dict(paid_order.lines.values_list("amount_minor", "offer_id"))
+    assert sorted(Event.objects.filter(type="refund").values_list("offer_id", "properties__amount_minor")) == sorted(
+        [(lines[700], 700), (lines[1700], 1700)]
+    )
+    assert sorted(paid_order.lines.values_list("amount_minor", "refunded_minor")) == [(700, 700), (1700, 1700)]
 
 
 def test_refund_without_a_refund_list_records_the_difference(client, paid_order, django_capture_on_commit_callbacks):
@@ -222,24 +227,64 @@ def test_out_of_order_refund_before_success_still_ends_right(client, paid_order,
     paid_order.refresh_from_db()
     assert (paid_order.status, paid_order.refunded_minor) == ("refunded", 2400)
     assert Event.objects.filter(type="purchase").count() == 2
-    assert Event.objects.filter(type="refund").count() == 1
+    assert sorted(Event.objects.filter(type="refund").values_list("properties__amount_minor", flat=True)) == [700, 1700]
 
 
-def test_dispute_records_a_chargeback(client, paid_order, django_capture_on_commit_callbacks):
-    dispute = event(
-        "evt_d",
-        "charge.dispute.created",
-        {"id": "dp_1", "payment_intent": "pi_1", "amount": 2400, "currency": "usd", "reason": "fraudulent"},
+def dispute_event(event_id, kind, status="needs_response", amount=2400):
+    return event(
+        event_id,
+        kind,
+        {
+            "id": "dp_1",
+            "payment_intent": "pi_1",
+            "amount": amount,
+            "currency": "usd",
+            "reason": "fraudulent",
+            "status": status,
+        },
     )
+
+
+def test_an_open_dispute_is_recorded_once_and_takes_no_money(client, paid_order, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        deliver(client, dispute)
-        deliver(client, {**dispute, "id": "evt_d2"})  # Stripe may send a second event about the same dispute
-    chargeback = Event.objects.get(type="chargeback")
-    assert (chargeback.lead_id, chargeback.order_id, chargeback.properties) == (
-        paid_order.lead_id,
-        paid_order.pk,
-        {"amount_minor": 2400, "currency": "USD", "reason": "fraudulent"},
-    )
+        deliver(client, succeeded())
+        deliver(client, dispute_event("evt_d", "charge.dispute.created"))
+        deliver(client, dispute_event("evt_d2", "charge.dispute.created"))  # Stripe may say it twice
+    dispute = Dispute.objects.get()
+    assert (dispute.status, dispute.amount_minor, dispute.reason) == ("open", 2400, "fraudulent")
+    opened = Event.objects.get(type="custom", name="dispute_opened")
+    assert (opened.lead_id, opened.order_id) == (paid_order.lead_id, paid_order.pk)
+    assert not Event.objects.filter(type="chargeback").exists()
+    paid_order.refresh_from_db()
+    assert (paid_order.chargeback_minor, paid_order.net_minor) == (0, 2400)
+
+
+def test_a_lost_dispute_takes_the_money_out_of_the_order_line_by_line(
+    client, paid_order, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(client, succeeded())
+        deliver(client, dispute_event("evt_d", "charge.dispute.created"))
+        deliver(client, dispute_event("evt_c", "charge.dispute.closed", status="lost"))
+        deliver(client, dispute_event("evt_c2", "charge.dispute.closed", status="lost"))
+    paid_order.refresh_from_db()
+    assert (paid_order.chargeback_minor, paid_order.net_minor) == (2400, 0)
+    lines = dict(paid_order.lines.values_list("offer_id", "chargeback_minor"))
+    chargebacks = Event.objects.filter(type="chargeback")
+    assert {e.offer_id: e.properties["amount_minor"] for e in chargebacks} == lines
+    assert sorted(lines.values()) == [700, 1700]
+    assert all(e.order_id == paid_order.pk and e.properties["currency"] == "USD" for e in chargebacks)
+
+
+@pytest.mark.parametrize("status", ["won", "warning_closed"])
+def test_a_won_dispute_changes_no_money(client, paid_order, django_capture_on_commit_callbacks, status):
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(client, succeeded())
+        deliver(client, dispute_event("evt_c", "charge.dispute.closed", status=status))
+    assert Dispute.objects.get().status == "won"
+    paid_order.refresh_from_db()
+    assert (paid_order.chargeback_minor, paid_order.net_minor) == (0, 2400)
+    assert not Event.objects.filter(type="chargeback").exists()
 
 
 @pytest.mark.django_db
