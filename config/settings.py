@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "leads",
     "offers",
     "funnels",
+    "analytics",
     "audiences",
     "staff",
 ]
@@ -273,3 +274,11 @@ CELERY_BEAT_SCHEDULE["conversions-dispatch"] = {"task": "leads.conversions_dispa
 CELERY_BEAT_SCHEDULE["audiences-requests-check"] = {"task": "audiences.requests_check", "schedule": 600.0}
 CELERY_BEAT_SCHEDULE["audiences-reconcile"] = {"task": "audiences.reconcile", "schedule": 7 * 86400.0}
 CELERY_BEAT_SCHEDULE["refund-requests-sweep"] = {"task": "offers.refund_requests_sweep", "schedule": 60.0}
+
+# Reports. The rollups follow the event log every few seconds; split tests count a visitor's revenue only once their
+# refund window has passed; the always-valid interval is tuned for this many visitors a variant (the planned size).
+CELERY_BEAT_SCHEDULE["analytics-rollups-advance"] = {"task": "analytics.rollups_advance", "schedule": 5.0}
+SPLIT_TEST_MATURITY_DAYS = env.int("SPLIT_TEST_MATURITY_DAYS", default=14)
+SPLIT_TEST_PLANNED_VISITORS = env.int("SPLIT_TEST_PLANNED_VISITORS", default=10_000)
+# The currency the dashboard leads with (each currency is always reported on its own, never converted).
+REPORTS_CURRENCY = env.str("REPORTS_CURRENCY", default="USD")

@@ -20,6 +20,7 @@ urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("f/", include("funnels.urls")),
     path("api/v1/", include("funnels.api_urls")),
+    path("api/v1/", include("analytics.api_urls")),
     path("webhooks/stripe/", offers_views.stripe_webhook, name="stripe-webhook"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -36,6 +36,7 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("leads", "note"): ALL,
     ("leads", "tag"): ALL,
     ("leads", "stage"): VIEW,
+    ("analytics", "report"): VIEW,  # analytics.view_report: the dashboard, the report pages and the reports API
 }
 
 SALES: dict[tuple[str, str], tuple[str, ...]] = {

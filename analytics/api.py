@@ -1,0 +1,166 @@
+"""The reports API: read-only, for signed-in staff holding ``analytics.view_report`` (marketers and admins).
+
+Each endpoint takes ``since`` and ``until`` (YYYY-MM-DD, ``until`` not included; default: the last 30 days) and
+answers JSON, or CSV with ``?format=csv``. Bad input is a 400 naming the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from analytics import reports
+from common.errors import ApplicationError
+from common.money import CURRENCY_EXPONENT
+from funnels.models import Funnel, Step
+
+
+class StaffSession(SessionAuthentication):
+    """The admin's session; a request without one is told so (401), not refused (403)."""
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Session realm="ladder-admin"'
+
+
+class CanViewReports(BasePermission):
+    message = "Reports are for marketers and admins (the analytics.view_report permission)."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(request.user and request.user.has_perm("analytics.view_report"))
+
+
+class ReportThrottle(UserRateThrottle):
+    rate = "120/min"
+
+
+RANGE = [
+    OpenApiParameter("since", OpenApiTypes.DATE, description="First day (YYYY-MM-DD, the server's time zone)."),
+    OpenApiParameter("until", OpenApiTypes.DATE, description="The day after the last (not included)."),
+    OpenApiParameter("format", str, enum=["json", "csv"], description="csv: the report's table as CSV."),
+]
+
+
+def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> HttpResponse:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if value is None else value for value in row])
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
+
+
+def dataclass_csv(filename: str, rows: Sequence[Any]) -> HttpResponse:
+    dicts = [asdict(row) for row in rows]
+    header = list(dicts[0]) if dicts else []
+    return csv_response(filename, header, ([d[name] for name in header] for d in dicts))
+
+
+class _ReportApi(APIView):
+    authentication_classes = [StaffSession]
+    permission_classes = [IsAuthenticated, CanViewReports]
+    throttle_classes = [ReportThrottle]
+
+    def period(self, request: Request) -> reports.Period:
+        try:
+            return reports.period_parse(request.query_params.get("since"), request.query_params.get("until"))
+        except ApplicationError as refused:
+            raise exceptions.ValidationError({refused.field or "since": [refused.message]}) from None
+
+    @staticmethod
+    def wants_csv(request: Request) -> bool:
+        return request.query_params.get("format") == "csv"
+
+    @staticmethod
+    def currency(request: Request) -> str:
+        currency = (request.query_params.get("currency") or reports.report_currencies()[0]).upper()
+        if currency not in CURRENCY_EXPONENT:
+            raise exceptions.ValidationError({"currency": [f"{currency[:10]!r} is not an ISO 4217 currency code."]})
+        return currency
+
+
+def _funnel(slug: str) -> Funnel:
+    funnel = Funnel.objects.filter(slug=slug).first()
+    if funnel is None:
+        raise exceptions.NotFound(f"No funnel with slug {slug[:100]!r}.")
+    return funnel
+
+
+class FunnelReportApi(_ReportApi):
+    @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT}, summary="A funnel's report")
+    def get(self, request: Request, slug: str) -> Response | HttpResponse:
+        report = reports.funnel_report(funnel=_funnel(slug), period=self.period(request))
+        if self.wants_csv(request):
+            return dataclass_csv(f"{slug}-{report.since}-{report.until}", report.steps)
+        return Response(report.as_dict())
+
+
+class SplitTestReportApi(_ReportApi):
+    @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT}, summary="A split-tested step's results")
+    def get(self, request: Request, slug: str, step: str) -> Response | HttpResponse:
+        found = Step.objects.filter(funnel=_funnel(slug), slug=step).select_related("funnel").first()
+        if found is None:
+            raise exceptions.NotFound(f"The funnel has no step {step[:100]!r}.")
+        report = reports.split_test_report(step=found, period=self.period(request))
+        if self.wants_csv(request):
+            return dataclass_csv(f"{slug}-{step}-split-test", report.variants)
+        return Response(report.as_dict())
+
+
+class OffersReportApi(_ReportApi):
+    @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT}, summary="Offers: buyers, units, money")
+    def get(self, request: Request) -> Response | HttpResponse:
+        period = self.period(request)
+        rows = reports.offers_report(period=period)
+        if self.wants_csv(request):
+            return dataclass_csv(f"offers-{period.since}-{period.until}", rows)
+        return Response({"since": period.since, "until": period.until, "offers": [asdict(r) for r in rows]})
+
+
+class CampaignsReportApi(_ReportApi):
+    @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT}, summary="Channels and campaigns")
+    def get(self, request: Request) -> Response | HttpResponse:
+        period = self.period(request)
+        rows = reports.channels_report(period=period)
+        if self.wants_csv(request):
+            return dataclass_csv(f"campaigns-{period.since}-{period.until}", rows)
+        return Response({"since": period.since, "until": period.until, "campaigns": [asdict(r) for r in rows]})
+
+
+class CohortsReportApi(_ReportApi):
+    @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT}, summary="Monthly buyer cohorts")
+    def get(self, request: Request) -> Response | HttpResponse:
+        period, currency = self.period(request), self.currency(request)
+        rows = reports.cohorts_report(period=period, currency=currency)
+        if self.wants_csv(request):
+            width = max((len(r.retention) for r in rows), default=0)
+            return csv_response(
+                f"cohorts-{currency}",
+                ["cohort", "buyers", "net_minor", *(f"month_{k}" for k in range(width))],
+                ([r.cohort, r.buyers, r.net_minor, *r.retention] for r in rows),
+            )
+        return Response({"currency": currency, "cohorts": [asdict(r) for r in rows]})
+
+
+class RfmReportApi(_ReportApi):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="RFM segments of buyers")
+    def get(self, request: Request) -> Response | HttpResponse:
+        report = reports.rfm_report(currency=self.currency(request))
+        if self.wants_csv(request):
+            return dataclass_csv(f"rfm-{report.currency}", report.segments)
+        return Response(report.as_dict())

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from analytics import api
+
+urlpatterns = [
+    path("reports/funnels/<slug:slug>", api.FunnelReportApi.as_view(), name="api-report-funnel"),
+    path(
+        "reports/funnels/<slug:slug>/split-tests/<slug:step>", api.SplitTestReportApi.as_view(), name="api-report-split"
+    ),
+    path("reports/offers", api.OffersReportApi.as_view(), name="api-report-offers"),
+    path("reports/campaigns", api.CampaignsReportApi.as_view(), name="api-report-campaigns"),
+    path("reports/cohorts", api.CohortsReportApi.as_view(), name="api-report-cohorts"),
+    path("reports/rfm", api.RfmReportApi.as_view(), name="api-report-rfm"),
+]

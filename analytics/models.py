@@ -1,0 +1,226 @@
+"""Rollups kept from the event log and the orders, so a report reads a few thousand pre-summed rows, never the raw
+events. Every table here is derived: ``python manage.py rollups_rebuild`` recomputes all of them from the source rows
+and gives exactly what the incremental maintenance (``analytics.services.rollups_advance``) keeps.
+
+Ids of other apps' rows are plain integers: these rows outlive nothing and are rebuilt, never edited by hand.
+Days are local dates in ``settings.TIME_ZONE``; ``variant_id`` 0 means "all variants" in a series row and "no
+variant" in a sales row.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Rollup(models.Model):
+    """A derived row: shown by its fields (none of these is edited in the admin)."""
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return ", ".join(f"{f.name}={getattr(self, f.attname)}" for f in self._meta.concrete_fields)
+
+
+class Kind(models.IntegerChoices):
+    VIEW = 1, "Visitors (page views)"
+    CONVERSION = 2, "Conversions"
+
+
+class RollupCursor(Rollup):
+    """How far the maintenance has read the event log (``leads.Event`` ids), and the ids below it that were not
+    committed yet when it passed them (``pending``: checked again until ``RollupGap.EXPIRY`` has passed)."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        # Who may read the reports (dashboard, report pages, the reports API): marketers and admins, not sales.
+        permissions = [("view_report", "Can view reports")]
+
+
+class RollupGap(Rollup):
+    """An event id the cursor passed that did not exist then: a transaction still open, or an id never used."""
+
+    event_id = models.BigIntegerField(primary_key=True)
+    seen_at = models.DateTimeField()
+
+
+class Presence(Rollup):
+    """A visitor seen on a step on a day: viewing it (kind 1) or doing its conversion (kind 2), under a variant."""
+
+    kind = models.PositiveSmallIntegerField(choices=Kind.choices)
+    step_id = models.BigIntegerField()
+    visitor_id = models.UUIDField()
+    day = models.DateField()
+    variant_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "step_id", "visitor_id", "day", "variant_id"], name="presence_once")
+        ]
+
+
+class DistinctDay(Rollup):
+    """Distinct visitors made summable over any range of days.
+
+    Each (visitor, series) contributes one count per day it was seen, filed under that day and the previous day it
+    was seen (``prev_day``; 0001-01-01 when none). A visitor was seen in ``[since, until)`` exactly once counting
+    the row with ``since <= day < until`` and ``prev_day < since``: its first day in the range. So the distinct
+    visitors of any range are ``SUM(visitors)`` over those rows: exact, and a few hundred rows a step.
+    """
+
+    kind = models.PositiveSmallIntegerField(choices=Kind.choices)
+    step_id = models.BigIntegerField()
+    variant_id = models.BigIntegerField(default=0)
+    day = models.DateField()
+    prev_day = models.DateField()
+    visitors = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "step_id", "variant_id", "day", "prev_day"], name="distinct_day_once"
+            )
+        ]
+
+
+class LineFact(Rollup):
+    """One paid order line as the reports count it, credited to the order's paid day (refunds and lost disputes
+    stay with the order's day, whenever they happen)."""
+
+    line_id = models.BigIntegerField(primary_key=True)
+    order_id = models.BigIntegerField(db_index=True)
+    lead_id = models.BigIntegerField()
+    funnel_id = models.BigIntegerField(default=0)
+    step_id = models.BigIntegerField(default=0)
+    variant_id = models.BigIntegerField(default=0)
+    visitor_id = models.UUIDField(null=True)
+    offer_id = models.BigIntegerField()
+    is_bump = models.BooleanField(default=False)
+    currency = models.CharField(max_length=3)
+    day = models.DateField()
+    charged_minor = models.BigIntegerField()
+    refunded_minor = models.BigIntegerField()
+
+
+class OrderFact(Rollup):
+    """One paid order as the reports count it: what was charged and what refunds and lost disputes took back."""
+
+    order_id = models.BigIntegerField(primary_key=True)
+    lead_id = models.BigIntegerField(db_index=True)
+    funnel_id = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    day = models.DateField()
+    gross_minor = models.BigIntegerField()
+    refunds_minor = models.BigIntegerField()
+
+
+class SalesDay(Rollup):
+    """Order lines by funnel, step, variant, offer and paid day."""
+
+    funnel_id = models.BigIntegerField()
+    step_id = models.BigIntegerField()
+    variant_id = models.BigIntegerField()
+    offer_id = models.BigIntegerField()
+    is_bump = models.BooleanField()
+    currency = models.CharField(max_length=3)
+    day = models.DateField()
+    lines = models.BigIntegerField(default=0)
+    gross_minor = models.BigIntegerField(default=0)
+    refunds_minor = models.BigIntegerField(default=0)
+    refunded_lines = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["funnel_id", "step_id", "variant_id", "offer_id", "is_bump", "currency", "day"],
+                name="sales_day_once",
+            )
+        ]
+
+
+class OrderDay(Rollup):
+    """Paid orders by funnel and paid day."""
+
+    funnel_id = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    day = models.DateField()
+    orders = models.BigIntegerField(default=0)
+    gross_minor = models.BigIntegerField(default=0)
+    refunds_minor = models.BigIntegerField(default=0)
+    refunded_orders = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["funnel_id", "currency", "day"], name="order_day_once")]
+
+
+class Exposure(Rollup):
+    """The variant a visitor first saw of a split-tested step (their earliest page view of it), and when."""
+
+    step_id = models.BigIntegerField()
+    visitor_id = models.UUIDField()
+    variant_id = models.BigIntegerField()
+    first_at = models.DateTimeField()
+    event_id = models.BigIntegerField(help_text="The page view it was first seen in (ties on time go to the lower).")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["step_id", "visitor_id"], name="exposure_once")]
+        indexes = [models.Index(fields=["step_id", "first_at"], name="exposure_step_time")]
+
+
+class VisitorValue(Rollup):
+    """What a visitor's purchases in a funnel are worth, net of refunds and lost disputes (per currency)."""
+
+    funnel_id = models.BigIntegerField()
+    visitor_id = models.UUIDField()
+    currency = models.CharField(max_length=3)
+    net_minor = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["funnel_id", "visitor_id", "currency"], name="visitor_value_once")
+        ]
+
+
+class Buyer(Rollup):
+    """A lead's purchases in one currency: orders with a positive net, first and last of them, net revenue."""
+
+    lead_id = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    first_day = models.DateField()
+    last_day = models.DateField()
+    orders = models.IntegerField()
+    net_minor = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["lead_id", "currency"], name="buyer_once")]
+
+
+class CohortCell(Rollup):
+    """Buyers acquired in a month (first order with a positive net) who bought in a month (0 = the first)."""
+
+    currency = models.CharField(max_length=3)
+    cohort = models.DateField(help_text="The first day of the acquisition month.")
+    month = models.DateField(help_text="The first day of the month they bought in.")
+    buyers = models.BigIntegerField(default=0)
+    net_minor = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["currency", "cohort", "month"], name="cohort_cell_once")]
+
+
+class RfmCell(Rollup):
+    """Buyers by last purchase day, orders and net revenue: what RFM scores are ranked from."""
+
+    currency = models.CharField(max_length=3)
+    last_day = models.DateField()
+    orders = models.IntegerField()
+    net_minor = models.BigIntegerField()
+    buyers = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "last_day", "orders", "net_minor"], name="rfm_cell_once")
+        ]
