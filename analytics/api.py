@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from django.http import HttpResponse
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
@@ -36,11 +39,28 @@ class StaffSession(SessionAuthentication):
         return 'Session realm="ladder-admin"'
 
 
+class StaffSessionScheme(SessionScheme):
+    """The schema names the admin session (cookie) as the reports' authentication."""
+
+    target_class = "analytics.api.StaffSession"
+
+
 class CanViewReports(BasePermission):
     message = "Reports are for marketers and admins (the analytics.view_report permission)."
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return bool(request.user and request.user.has_perm("analytics.view_report"))
+
+
+class CsvRenderer(BaseRenderer):
+    """Lets ``?format=csv`` through content negotiation; the views write the CSV themselves."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data, default=str).encode()  # only reached for an error answered as JSON-in-CSV
 
 
 class ReportThrottle(UserRateThrottle):
@@ -75,6 +95,7 @@ class _ReportApi(APIView):
     authentication_classes = [StaffSession]
     permission_classes = [IsAuthenticated, CanViewReports]
     throttle_classes = [ReportThrottle]
+    renderer_classes = [JSONRenderer, CsvRenderer]
 
     def period(self, request: Request) -> reports.Period:
         try:

@@ -179,8 +179,8 @@ OFFER_STEPS = ("upsell", "downsell", "cross_sell")
 
 
 def steps_in_order(funnel: Funnel) -> list[Step]:
-    """The funnel's steps in graph order: from the entry, each step's "yes" route before its "no" route, then any
-    step no route reaches, by position."""
+    """The funnel's steps in graph order: breadth first from the entry, each step's "yes" route before its "no"
+    route, then any step no route reaches (by position); thank-you pages last."""
     graph = funnel_graph(funnel=funnel)
     steps = {step.pk: step for step in Step.objects.filter(funnel=funnel)}
     order: list[int] = []
@@ -193,7 +193,9 @@ def steps_in_order(funnel: Funnel) -> list[Step]:
         routes = graph.routes.get(current, {})
         queue.extend(routes[outcome] for outcome in ("accept", "decline") if outcome in routes)
     rest = sorted((s for s in steps.values() if s.pk not in order), key=lambda s: (s.position, s.pk))
-    return [steps[pk] for pk in order] + rest
+    ordered = [steps[pk] for pk in order] + rest
+    # Thank-you pages end every path: shown last, after the offers that lead to them.
+    return [s for s in ordered if s.kind != Step.Kind.THANK_YOU] + [s for s in ordered if s.kind == Step.Kind.THANK_YOU]
 
 
 def _totals(funnel_id: int, period: Period, entries: int) -> dict[str, Totals]:

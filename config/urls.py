@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from analytics import views as analytics_views
 from offers import views as offers_views
 
 
@@ -17,6 +18,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", RedirectView.as_view(url="/" + settings.ADMIN_URL, permanent=False)),
+    path(settings.ADMIN_URL + "reports/", admin.site.admin_view(analytics_views.dashboard), name="reports"),
     path(settings.ADMIN_URL, admin.site.urls),
     path("f/", include("funnels.urls")),
     path("api/v1/", include("funnels.api_urls")),

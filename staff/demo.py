@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from analytics.services import rollups_catch_up
 from audiences.models import Audience, Destination
 from audiences.presets import presets
 from audiences.services import audience_refresh
@@ -359,6 +360,8 @@ def demo_seed(*, progress: Callable[[int, str], None] | None = None) -> dict[str
         if not Lead.objects.filter(email__endswith="@" + DEMO_DOMAIN).exists():
             _seed_history(ladder, users, report)
         _ensure_audiences(ladder)
+    # The reports read rollups that Celery beat keeps; fold the log now so the first look shows numbers.
+    rollups_catch_up()
     return {
         "leads": Lead.objects.filter(email__endswith="@" + DEMO_DOMAIN).count(),
         "events": Event.objects.filter(idempotency_key__startswith="demo:").count(),

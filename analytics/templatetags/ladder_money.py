@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django import template
+
+from common.money import format_money
+
+register = template.Library()
+
+
+@register.filter
+def money(amount_minor: int | None, currency: str) -> str:
+    return "—" if amount_minor is None else format_money(int(amount_minor), currency)
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f} %"
