@@ -22,7 +22,7 @@ from leads.contracts import Attribution, Capture, ClientContext, ConsentAnswer, 
 from leads.models import Consent, Event, Lead
 from leads.services import CaptureInvalid, event_record, events_record_batch, lead_capture
 from offers import payments
-from offers.models import Offer, Order
+from offers.models import Offer, Order, Payment
 from offers.selectors import current_order
 
 
@@ -201,8 +201,9 @@ def funnel_optin(
     return capture
 
 
-def step_answer(*, visit: Visit, outcome: str, submission_id: str) -> Step | None:
-    """Record a visitor's answer on a sales or offer step and return the step its route leads to."""
+def step_answer(*, visit: Visit, outcome: str, submission_id: str, at: dt.datetime | None = None) -> Step | None:
+    """Record a visitor's answer on a sales or offer step (``at``: when, if not now) and return the step its route
+    leads to."""
     step = visit.step
     kind_events: dict[tuple[str, str], tuple[str, str]] = {
         (Step.Kind.SALES, "accept"): (Event.Type.CUSTOM, "step_accept"),
@@ -217,6 +218,7 @@ def step_answer(*, visit: Visit, outcome: str, submission_id: str) -> Step | Non
         type=event[0],
         name=event[1],
         idempotency_key=f"{outcome}:{step.pk}:{submission_id}",
+        occurred_at=at,
         lead=lead_selectors.lead_for_visitor(visitor_id=visit.visitor_id),
         visitor_id=visit.visitor_id,
         refs=visit.refs,
@@ -327,22 +329,30 @@ def checkout_begin(
             client=visit.client,
             origin=visit.origin,
         )
-    event_record(
-        type=Event.Type.CHECKOUT_STARTED,
-        idempotency_key=f"checkout:{started.payment.pk}",
-        lead=lead,
-        visitor_id=visit.visitor_id,
-        refs=dataclasses.replace(visit.refs, order_id=started.order.pk),
-        properties={"amount_minor": started.total.amount_minor, "currency": started.total.currency},
-    )
+    checkout_started_record(visit=visit, lead=lead, payment=started.payment)
     return started
 
 
-def offer_accepted(*, visit: Visit, order: Order) -> Step | None:
-    """Record that the visitor bought this step's offer, once, and return where the accept route leads."""
+def checkout_started_record(*, visit: Visit, lead: Lead, payment: Payment, at: dt.datetime | None = None) -> None:
+    """The ``checkout_started`` event of a payment opened on ``visit``'s page, once per payment."""
+    event_record(
+        type=Event.Type.CHECKOUT_STARTED,
+        idempotency_key=f"checkout:{payment.pk}",
+        occurred_at=at,
+        lead=lead,
+        visitor_id=visit.visitor_id,
+        refs=dataclasses.replace(visit.refs, order_id=payment.order_id),
+        properties={"amount_minor": payment.amount_minor, "currency": payment.currency},
+    )
+
+
+def offer_accepted(*, visit: Visit, order: Order, at: dt.datetime | None = None) -> Step | None:
+    """Record that the visitor bought this step's offer, once (``at``: when, if not now), and return where the
+    accept route leads."""
     event_record(
         type=Event.Type.UPSELL_ACCEPTED,
         idempotency_key=f"accept:{visit.step.pk}:{order.pk}",
+        occurred_at=at,
         lead=order.lead,
         visitor_id=visit.visitor_id,
         refs=dataclasses.replace(visit.refs, order_id=order.pk),

@@ -124,38 +124,64 @@ def checkout_start(
     The total comes from the offers and the coupon here, never from the page. A repeated submission (the same
     ``submission_key``) gets the same order and PaymentIntent back.
     """
+    payment = checkout_record(
+        lead=lead,
+        offers=offers,
+        funnel_id=funnel_id,
+        coupon_code=coupon_code,
+        submission_key=submission_key,
+        client=client,
+        origin=origin,
+    )
+    return _checkout_intent(payment)
+
+
+def checkout_record(
+    *,
+    lead: Lead,
+    offers: list[Offer],
+    funnel_id: int | None,
+    coupon_code: str,
+    submission_key: str,
+    client: ClientContext | None = None,
+    origin: PageOrigin | None = None,
+    at: dt.datetime | None = None,
+) -> Payment:
+    """The order and its pending checkout payment, recorded before Stripe is asked (``at``: when, if not now). A
+    repeated submission (the same ``submission_key``) gets the same payment back."""
     existing = Order.objects.filter(submission_key=submission_key).first()
     if existing is not None:
-        payment = existing.payments.get(kind=Payment.Kind.CHECKOUT, offer__isnull=True)
-    else:
-        with transaction.atomic():
-            order = order_create(lead=lead, offers=offers, funnel_id=funnel_id, coupon=coupon_for_code(coupon_code))
-            if order.total_minor == 0:
-                raise ApplicationError(
-                    "This coupon makes the order free; a paid step cannot take a free order.", field="coupon"
-                )
-            order.submission_key = submission_key
-            order.client = client.as_dict() if client else {}
-            order.save(update_fields=["submission_key", "client"])
-            payment = Payment.objects.create(
-                order=order,
-                kind=Payment.Kind.CHECKOUT,
-                idempotency_key=f"checkout:{order.public_id}",
-                amount_minor=order.total_minor,
-                currency=order.currency,
-                status=Payment.Status.PENDING,
-                created_at=timezone.now(),
-                **(origin or PageOrigin()).as_fields(),
+        return existing.payments.get(kind=Payment.Kind.CHECKOUT, offer__isnull=True)
+    with transaction.atomic():
+        order = order_create(
+            lead=lead, offers=offers, funnel_id=funnel_id, coupon=coupon_for_code(coupon_code), created_at=at
+        )
+        if order.total_minor == 0:
+            raise ApplicationError(
+                "This coupon makes the order free; a paid step cannot take a free order.", field="coupon"
             )
-            order.lines.update(payment=payment)
-    return _checkout_intent(payment)
+        order.submission_key = submission_key
+        order.client = client.as_dict() if client else {}
+        order.save(update_fields=["submission_key", "client"])
+        payment = Payment.objects.create(
+            order=order,
+            kind=Payment.Kind.CHECKOUT,
+            idempotency_key=f"checkout:{order.public_id}",
+            amount_minor=order.total_minor,
+            currency=order.currency,
+            status=Payment.Status.PENDING,
+            created_at=at or timezone.now(),
+            **(origin or PageOrigin()).as_fields(),
+        )
+        order.lines.update(payment=payment)
+    return payment
 
 
 def addon_checkout_start(*, order: Order, offer: Offer, origin: PageOrigin | None = None) -> CheckoutStarted:
     """Once the one-click window has passed, an upsell is bought by typing the card again: one more payment on
     the same order, whose line is added when it succeeds."""
     _check_addon(order, offer)
-    payment = _addon_payment(order, offer, Payment.Kind.CHECKOUT, origin)
+    payment = addon_payment_record(order=order, offer=offer, kind=Payment.Kind.CHECKOUT, origin=origin)
     return _checkout_intent(payment)
 
 
@@ -227,7 +253,10 @@ def _check_addon(order: Order, offer: Offer) -> None:
         raise ApplicationError(f"{offer.name} is free; there is nothing to charge.")
 
 
-def _addon_payment(order: Order, offer: Offer, kind: str, origin: PageOrigin | None) -> Payment:
+def addon_payment_record(
+    *, order: Order, offer: Offer, kind: str, origin: PageOrigin | None = None, at: dt.datetime | None = None
+) -> Payment:
+    """The pending payment that buys ``offer`` for a paid order, recorded once per (order, offer, kind)."""
     key = f"{'one-click' if kind == Payment.Kind.ONE_CLICK else 'checkout'}:{order.public_id}:{offer.pk}"
     try:
         with transaction.atomic():
@@ -239,7 +268,7 @@ def _addon_payment(order: Order, offer: Offer, kind: str, origin: PageOrigin | N
                 amount_minor=offer.amount_minor,
                 currency=offer.currency,
                 status=Payment.Status.PENDING,
-                created_at=timezone.now(),
+                created_at=at or timezone.now(),
                 **(origin or PageOrigin()).as_fields(),
             )
     except IntegrityError:  # a double click: the first request recorded it
@@ -253,7 +282,7 @@ def one_click_buy(*, order: Order, offer: Offer, origin: PageOrigin | None = Non
     _check_addon(order, offer)
     if not one_click_window_open(order):
         return OneClick(outcome="expired")
-    payment = _addon_payment(order, offer, Payment.Kind.ONE_CLICK, origin)
+    payment = addon_payment_record(order=order, offer=offer, kind=Payment.Kind.ONE_CLICK, origin=origin)
     if payment.status == Payment.Status.SUCCEEDED:
         return OneClick(outcome="succeeded", payment=payment)
     if payment.status == Payment.Status.FAILED:
@@ -482,6 +511,20 @@ def refund_event_record(*, refund: Refund) -> None:
         currency=refund.currency,
         occurred_at=refund.created_at,
         extra={"reason": refund.reason} if refund.reason else {},
+    )
+
+
+def dispute_opened_record(*, dispute: Dispute) -> None:
+    """A ``dispute_opened`` custom event for the lead's timeline; no money moves until the dispute is lost."""
+    order = dispute.payment.order
+    event_record(
+        type=Event.Type.CUSTOM,
+        name="dispute_opened",
+        idempotency_key=f"dispute:{dispute.stripe_dispute_id}",
+        occurred_at=dispute.created_at,
+        lead=order.lead,
+        refs=EventRefs(funnel_id=order.funnel_id, order_id=order.pk),
+        properties={"amount_minor": dispute.amount_minor, "currency": dispute.currency, "reason": dispute.reason},
     )
 
 

@@ -22,11 +22,10 @@ from common.errors import ApplicationError
 from integrations.errors import IntegrationPermanentError, IntegrationTransientError
 from integrations.stripe.amounts import from_stripe
 from leads.contracts import EventRefs
-from leads.models import Event
-from leads.services import event_record
 from offers.models import Dispute, Order, Payment, StripeEvent
 from offers.payments import (
     chargeback_event_record,
+    dispute_opened_record,
     payment_failed,
     payment_succeeded,
     payments_enabled,
@@ -144,15 +143,7 @@ def _dispute_created(dispute: dict[str, Any]) -> None:
         amount_minor=amount,
         reason=str(dispute.get("reason") or ""),
     )
-    event_record(
-        type=Event.Type.CUSTOM,
-        name="dispute_opened",
-        idempotency_key=f"dispute:{record.stripe_dispute_id}",
-        occurred_at=record.created_at,
-        lead=payment.order.lead,
-        refs=_order_refs(payment.order),
-        properties={"amount_minor": record.amount_minor, "currency": record.currency, "reason": record.reason},
-    )
+    dispute_opened_record(dispute=record)
 
 
 # Stripe's closed statuses: "won" and "warning_closed" (an inquiry that never became a chargeback) keep the money.

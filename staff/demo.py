@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,9 +24,21 @@ from audiences.presets import presets
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync
 from funnels.models import Funnel, Route, Step, Variant
-from funnels.services import funnel_publish
-from leads.models import Consent, Event, Lead, Note, Stage, Tag, Touch
-from offers.models import Coupon, CouponRedemption, Offer, Order, OrderLine, Payment, Product, Refund
+from funnels.services import (
+    Visit,
+    checkout_started_record,
+    funnel_publish,
+    offer_accepted,
+    page_view_record,
+    step_answer,
+)
+from funnels.splits import variant_for
+from leads.contracts import Attribution, ConsentAnswer
+from leads.models import Consent, Event, Lead, Note, Stage, Tag
+from leads.services import lead_capture
+from offers import payments
+from offers.models import Coupon, Offer, Order, Payment, Product, Refund
+from offers.services import dispute_close, dispute_record, refund_record
 
 SEED = 20261122
 LEAD_COUNT = 2000
@@ -56,13 +69,13 @@ EEA = {"DE", "FR", "NL", "ES", "IE", "GB"}
 PHONE_PREFIX = {
     "US": "+1202555",
     "CA": "+1416555",
-    "GB": "+4477009",
-    "DE": "+4915123",
+    "GB": "+44791112",
+    "DE": "+491512345",
     "FR": "+3361234",
     "AU": "+6141234",
     "NL": "+3161234",
     "ES": "+3461234",
-    "IE": "+3538712",
+    "IE": "+35387123",
 }
 CHANNELS = [
     ("facebook", "paid_social", 0.45),
@@ -86,12 +99,6 @@ class Ladder:
     steps: dict[str, Step]
     offers: dict[str, Offer]
     coupon: Coupon
-
-
-@dataclass
-class Rows:
-    leads: list[Lead] = field(default_factory=list)
-    plans: list[_Plan] = field(default_factory=list)
 
 
 @dataclass
@@ -278,6 +285,13 @@ def _ensure_ladder() -> Ladder:
         name="B",
         defaults={"weight": 1, "headline": "The playbook behind $2M of profitable ads, free"},
     )
+    # A split test of the upsell's sales letter: short (A) against long (B), judged on revenue per visitor.
+    Variant.objects.get_or_create(step=steps["upsell"], name="A", defaults={"weight": 1})
+    Variant.objects.get_or_create(
+        step=steps["upsell"],
+        name="B",
+        defaults={"weight": 1, "headline": "Wait: the full course, with the case studies behind every chapter"},
+    )
     if funnel.entry_step_id is None:
         funnel.entry_step = steps["optin"]
         funnel.save(update_fields=["entry_step"])
@@ -293,7 +307,16 @@ def _weighted(rng: random.Random, pairs: list[tuple[str, float]]) -> str:
     return rng.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0]
 
 
-def _plan(rng: random.Random, index: int, anchor: dt.datetime) -> _Plan:
+def _ascii(name: str) -> str:
+    """A name as an address's local part: lower case, accents dropped (García → garcia, Müller → muller)."""
+    return unicodedata.normalize("NFKD", name.lower()).encode("ascii", "ignore").decode()
+
+
+def _visitor(index: int) -> uuid.UUID:
+    return uuid.uuid5(DEMO_NAMESPACE, f"visitor-{index}")
+
+
+def _plan(rng: random.Random, index: int, anchor: dt.datetime, upsell_variant: Callable[[int], str]) -> _Plan:
     created_at = anchor - dt.timedelta(days=rng.uniform(0, DAYS))
     channel_source = rng.choices(CHANNELS, weights=[c[2] for c in CHANNELS])[0]
     source, medium = channel_source[0], channel_source[1]
@@ -310,25 +333,26 @@ def _plan(rng: random.Random, index: int, anchor: dt.datetime) -> _Plan:
     )
     moment = created_at - dt.timedelta(minutes=rng.uniform(1, 20))
 
-    def step(kind: str, step_slug: str, minutes: float, **props: object) -> None:
+    def step(kind: str, step_slug: str, minutes: float) -> None:
         nonlocal moment
         moment = moment + dt.timedelta(minutes=minutes)
-        plan.events.append((kind, step_slug, moment, props))
+        plan.events.append((kind, step_slug, moment, {}))
 
-    step("page_view", "optin", 0, variant=rng.choice("AB"))
+    step("page_view", "optin", 0)
     step("optin", "optin", rng.uniform(0.5, 3))
     if rng.random() >= 0.36:
         return plan
     step("page_view", "order", 0.2)
     step("checkout_started", "order", rng.uniform(0.5, 4))
     if rng.random() >= 0.62:
-        return plan  # abandoned checkout
+        return plan  # abandoned checkout: the order stays pending
     plan.bought.append("tripwire")
     if rng.random() < 0.42:
         plan.bought.append("bump")
     plan.coupon = rng.random() < 0.08
     step("page_view", "upsell", 0.3)
-    if rng.random() < 0.27:
+    # The long sales letter (variant B) sells the course more often than the short one.
+    if rng.random() < (0.33 if upsell_variant(index) == "B" else 0.22):
         plan.bought.append("core")
         step("upsell_accepted", "upsell", rng.uniform(0.5, 3))
     else:
@@ -347,12 +371,29 @@ def _plan(rng: random.Random, index: int, anchor: dt.datetime) -> _Plan:
         step("upsell_declined", "cross-sell", rng.uniform(0.5, 2))
     step("page_view", "thank-you", 0.1)
     roll = rng.random()
-    plan.refund = "full" if roll < 0.04 else "partial" if roll < 0.06 else ""
+    plan.refund = (
+        "full"
+        if roll < 0.04
+        else "partial"
+        if roll < 0.055
+        else "bump"
+        if roll < 0.07 and "bump" in plan.bought
+        else "dispute_lost"
+        if roll < 0.075
+        else "dispute_won"
+        if roll < 0.08
+        else ""
+    )
     return plan
 
 
+BOUNCES = 3000  # visitors who look at the opt-in page and leave
+PROGRESS_TOTAL = LEAD_COUNT + BOUNCES + LEAD_COUNT + 1
+
+
 def demo_seed(*, progress: Callable[[int, str], None] | None = None) -> dict[str, int]:
-    """Build the demo (idempotently) and return row counts. ``progress(n, phase)`` reports work done."""
+    """Build the demo (idempotently) and return row counts. ``progress(n, phase)`` reports work done, up to
+    ``PROGRESS_TOTAL``."""
     report = progress or (lambda n, phase: None)
     with transaction.atomic():
         users = _ensure_users()
@@ -362,12 +403,161 @@ def demo_seed(*, progress: Callable[[int, str], None] | None = None) -> dict[str
         _ensure_audiences(ladder)
     # The reports read rollups that Celery beat keeps; fold the log now so the first look shows numbers.
     rollups_catch_up()
+    report(1, "reports")
     return {
         "leads": Lead.objects.filter(email__endswith="@" + DEMO_DOMAIN).count(),
-        "events": Event.objects.filter(idempotency_key__startswith="demo:").count(),
-        "orders": Order.objects.filter(lead__email__endswith="@" + DEMO_DOMAIN).count(),
+        "events": Event.objects.filter(funnel_id=ladder.funnel.pk).count(),
+        "orders": Order.objects.filter(lead__email__endswith="@" + DEMO_DOMAIN, paid_at__isnull=False).count(),
         "refunds": Refund.objects.filter(stripe_refund_id__startswith="re_demo_").count(),
     }
+
+
+class _Walk:
+    """One visitor's way through the demo funnel, through the same services the hosted pages and Stripe's
+    webhook call (with the moments of the history instead of now)."""
+
+    def __init__(self, ladder: Ladder, variants: dict[str, list[Variant]]) -> None:
+        self.ladder = ladder
+        self.variants = variants
+
+    def visit(self, slug: str, visitor: uuid.UUID) -> Visit:
+        step = self.ladder.steps[slug]
+        return Visit(
+            step=step,
+            visitor_id=visitor,
+            variant=variant_for(visitor_id=visitor, step_id=step.pk, variants=self.variants[slug]),
+        )
+
+    @staticmethod
+    def landing(plan: _Plan, moment: dt.datetime, click: str) -> Attribution:
+        source, medium, campaign = plan.channel
+        ms = int(moment.timestamp() * 1000)
+        return Attribution(
+            occurred_at=moment,
+            utm_source=source,
+            utm_medium=medium,
+            utm_campaign=campaign,
+            landing_url=f"https://shop.example.com/f/ebook/optin/?utm_source={source}"
+            if source
+            else "https://shop.example.com/f/ebook/optin/",
+            referrer="https://l.facebook.com/"
+            if source == "facebook"
+            else "https://www.google.com/"
+            if source == "google"
+            else "",
+            fbclid=click if source == "facebook" else "",
+            fbc=f"fb.1.{ms}.{click}" if source == "facebook" else "",
+            gclid=click if source == "google" else "",
+        )
+
+    def run(self, plan: _Plan, identity: tuple[str, str, str, str], click: str) -> Lead:
+        ladder, visitor = self.ladder, _visitor(plan.index)
+        lead: Lead | None = None
+        order: Order | None = None
+        first_payment: Payment | None = None
+        for number, (kind, slug, moment, _) in enumerate(plan.events):
+            visit = self.visit(slug, visitor)
+            if kind == "page_view":
+                attribution = self.landing(plan, moment, click) if number == 0 else Attribution(occurred_at=moment)
+                page_view_record(visit=visit, attribution=attribution, first_visit=number == 0)
+            elif kind == "optin":
+                email, phone, first_name, last_name = identity
+                capture = lead_capture(
+                    email=email,
+                    phone=phone,
+                    first_name=first_name,
+                    last_name=last_name,
+                    idempotency_key=f"optin:{ladder.funnel.pk}:demo-{plan.index}",
+                    source=f"funnel {ladder.funnel.slug} / {slug}",
+                    default_country=plan.country,
+                    assume_eea=ladder.funnel.eea_rules,
+                    consents=[
+                        ConsentAnswer(
+                            purpose=Consent.Purpose.AD_AUDIENCES, wording=AD_CONSENT_WORDING, granted=plan.ad_consent
+                        ),
+                        ConsentAnswer(
+                            purpose=Consent.Purpose.MARKETING_EMAIL,
+                            wording=EMAIL_CONSENT_WORDING,
+                            granted=plan.email_consent,
+                        ),
+                    ],
+                    visitor_id=visitor,
+                    attribution=self.landing(plan, moment, click),
+                    refs=visit.refs,
+                    occurred_at=moment,
+                )
+                lead = Lead.objects.get(pk=capture.lead_id)
+            elif kind == "checkout_started" and lead is not None:
+                offers = [ladder.offers[key] for key in ("tripwire", "bump") if key in plan.bought or key == "tripwire"]
+                payment = payments.checkout_record(
+                    lead=lead,
+                    offers=offers,
+                    funnel_id=ladder.funnel.pk,
+                    coupon_code=ladder.coupon.code if plan.coupon else "",
+                    submission_key=f"{visit.step.pk}:demo-{plan.index}",
+                    origin=visit.origin,
+                    at=moment,
+                )
+                checkout_started_record(visit=visit, lead=lead, payment=payment, at=moment)
+                if plan.bought:
+                    first_payment = payments.payment_succeeded(
+                        payment=payment,
+                        intent_id=f"pi_demo_{plan.index:05d}_1",
+                        amount_minor=payment.amount_minor,
+                        customer_id=f"cus_demo_{plan.index:05d}",
+                        at=moment + dt.timedelta(seconds=5),
+                    )
+                    order = first_payment.order
+            elif kind == "upsell_accepted" and order is not None and visit.step.offer is not None:
+                extra = payments.addon_payment_record(
+                    order=order, offer=visit.step.offer, kind=Payment.Kind.ONE_CLICK, origin=visit.origin, at=moment
+                )
+                payments.payment_succeeded(
+                    payment=extra,
+                    intent_id=f"pi_demo_{plan.index:05d}_{slug}",
+                    amount_minor=extra.amount_minor,
+                    at=moment,
+                )
+                offer_accepted(visit=visit, order=order, at=moment)
+            elif kind == "upsell_declined":
+                step_answer(visit=visit, outcome="decline", submission_id=f"demo-{plan.index}", at=moment)
+        if first_payment is not None and plan.refund:
+            self.money_back(plan, first_payment)
+        assert lead is not None  # every plan opts in  # noqa: S101
+        return lead
+
+    @staticmethod
+    def money_back(plan: _Plan, payment: Payment) -> None:
+        """A refund (as Stripe's charge.refunded records it) or a dispute (as charge.dispute.* record it)."""
+        when = payment.created_at + dt.timedelta(days=2)
+        if plan.refund.startswith("dispute"):
+            dispute, _ = dispute_record(
+                payment=payment,
+                stripe_dispute_id=f"dp_demo_{plan.index:05d}",
+                amount_minor=payment.amount_minor,
+                reason="product_not_received",
+                created_at=when,
+            )
+            payments.dispute_opened_record(dispute=dispute)
+            if dispute_close(dispute=dispute, won=plan.refund == "dispute_won", closed_at=when + dt.timedelta(days=20)):
+                if dispute.status == dispute.Status.LOST:
+                    payments.chargeback_event_record(dispute=dispute)
+            return
+        lines = list(payment.lines.order_by("id"))
+        amount = {
+            "full": payment.amount_minor,
+            "partial": max(payment.amount_minor // 2, 1),
+            "bump": next((line.charged_minor for line in lines if line.role == Offer.Role.ORDER_BUMP), 0),
+        }[plan.refund]
+        if amount:
+            refund = refund_record(
+                payment=payment,
+                stripe_refund_id=f"re_demo_{plan.index:05d}",
+                amount_minor=amount,
+                reason="requested_by_customer",
+                created_at=when,
+            )
+            payments.refund_event_record(refund=refund)
 
 
 def _seed_history(ladder: Ladder, users: dict[str, object], report: Callable[[int, str], None]) -> None:
@@ -375,11 +565,52 @@ def _seed_history(ladder: Ladder, users: dict[str, object], report: Callable[[in
     anchor = ladder.funnel.created_at.replace(minute=0, second=0, microsecond=0)
     stages = {stage.name: stage for stage in Stage.objects.all()}
     tags = {name: Tag.objects.get_or_create(name=name)[0] for name in ("ebook", "buyer", "vip", "refunded")}
-    plans = [_plan(rng, index, anchor) for index in range(LEAD_COUNT)]
+    variants = {slug: list(Variant.objects.filter(step=step)) for slug, step in ladder.steps.items()}
+    walk = _Walk(ladder, variants)
 
+    def upsell_variant(index: int) -> str:
+        chosen = walk.visit("upsell", _visitor(index)).variant
+        return chosen.name if chosen else ""
+
+    plans = [_plan(rng, index, anchor, upsell_variant) for index in range(LEAD_COUNT)]
     leads: list[Lead] = []
     for plan in plans:
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        identity = (
+            f"{_ascii(first)}.{_ascii(last)}.{plan.index}@{DEMO_DOMAIN}",
+            f"{PHONE_PREFIX[plan.country]}{rng.randrange(1000, 9999)}" if rng.random() < 0.55 else "",
+            first,
+            last,
+        )
+        leads.append(walk.run(plan, identity, click=f"demo{plan.index:05d}{rng.randrange(10**8):08d}"))
+        report(1, "visitors")
+
+    # Visitors who only looked: the opt-in page's views that did not become leads.
+    for index in range(BOUNCES):
+        plan = _plan(rng, LEAD_COUNT + index, anchor, upsell_variant)
+        moment = plan.events[0][2]
+        page_view_record(
+            visit=walk.visit("optin", _visitor(LEAD_COUNT + index)),
+            attribution=walk.landing(plan, moment, click=f"demo-bounce{index:05d}"),
+            first_visit=True,
+        )
+        report(1, "visitors")
+
+    _seed_pipeline(plans, leads, users, stages, tags, rng)
+    report(len(leads), "pipeline")
+
+
+def _seed_pipeline(
+    plans: list[_Plan],
+    leads: list[Lead],
+    users: dict[str, object],
+    stages: dict[str, Stage],
+    tags: dict[str, Tag],
+    rng: random.Random,
+) -> None:
+    """What sales and time did to the leads: when each opted in, stage, owner, score, tags, notes, withdrawals."""
+    consents, tag_links, notes = [], [], []
+    for lead, plan in zip(leads, plans, strict=True):
         spent = len(plan.bought)
         stage = (
             "Won"
@@ -390,94 +621,22 @@ def _seed_history(ladder: Ladder, users: dict[str, object], report: Callable[[in
             if rng.random() < 0.3
             else "New"
         )
-        leads.append(
-            Lead(
-                public_id=uuid.uuid5(DEMO_NAMESPACE, f"lead-{plan.index}"),
-                email=f"{first.lower()}.{last.lower()}.{plan.index}@{DEMO_DOMAIN}".replace("ü", "ue"),
-                phone=f"{PHONE_PREFIX[plan.country]}{rng.randrange(1000, 9999)}" if rng.random() < 0.55 else "",
-                first_name=first,
-                last_name=last,
-                country=plan.country,
-                postal_code=f"{rng.randrange(10000, 99999)}",
-                stage=stages[stage],
-                owner=users["sales"] if stage in ("Qualified", "Won") and rng.random() < 0.6 else None,  # type: ignore[misc]
-                score=10 + 15 * spent + rng.randrange(0, 10),
-            )
-        )
-    Lead.objects.bulk_create(leads, batch_size=500)
-    leads = list(Lead.objects.filter(email__endswith="@" + DEMO_DOMAIN).order_by("public_id"))
-    by_public_id = {lead.public_id: lead for lead in leads}
-    leads = [by_public_id[uuid.uuid5(DEMO_NAMESPACE, f"lead-{plan.index}")] for plan in plans]
-    # created_at is set on insert; move it to when the lead really opted in.
-    for lead, plan in zip(leads, plans, strict=True):
-        lead.created_at = plan.created_at
-    Lead.objects.bulk_update(leads, ["created_at"], batch_size=500)
-    report(len(leads), "leads")
-
-    touches, consents, tag_links, notes = [], [], [], []
-    for lead, plan in zip(leads, plans, strict=True):
-        source, medium, campaign = plan.channel
-        click = f"demo{plan.index:05d}{rng.randrange(10**8):08d}"
-        ms = int(plan.created_at.timestamp() * 1000)
-        for kind in ("first", "last"):
-            touches.append(
-                Touch(
-                    lead=lead,
-                    kind=kind,
-                    occurred_at=plan.created_at,
-                    utm_source=source,
-                    utm_medium=medium,
-                    utm_campaign=campaign,
-                    landing_url=f"https://shop.example.com/f/ebook/optin/?utm_source={source}",
-                    referrer="https://l.facebook.com/"
-                    if source == "facebook"
-                    else "https://www.google.com/"
-                    if source == "google"
-                    else "",
-                    fbclid=click if source == "facebook" else "",
-                    fbc=f"fb.1.{ms}.{click}" if source == "facebook" else "",
-                    gclid=click if source == "google" else "",
-                )
-            )
-        eea = plan.country in EEA
-        basis = Consent.LegalBasis.CONSENT
-        if plan.ad_consent:
+        lead.created_at = plan.created_at  # created_at is set on insert; move it to when the lead opted in
+        lead.stage = stages[stage]
+        lead.owner = users["sales"] if stage in ("Qualified", "Won") and rng.random() < 0.6 else None  # type: ignore[assignment]
+        lead.score = 10 + 15 * spent + rng.randrange(0, 10)
+        lead.postal_code = f"{rng.randrange(10000, 99999)}"
+        if plan.ad_consent and plan.withdrew_ads:
             consents.append(
                 Consent(
                     lead=lead,
                     purpose="ad_audiences",
-                    status="granted",
-                    wording=AD_CONSENT_WORDING,
-                    source="funnel ebook / optin",
-                    legal_basis=basis,
-                    eea=eea,
-                    occurred_at=plan.created_at,
-                )
-            )
-            if plan.withdrew_ads:
-                consents.append(
-                    Consent(
-                        lead=lead,
-                        purpose="ad_audiences",
-                        status="withdrawn",
-                        wording="Withdrawn by e-mail request.",
-                        source="admin",
-                        legal_basis=basis,
-                        eea=eea,
-                        occurred_at=plan.created_at + dt.timedelta(days=3),
-                    )
-                )
-        if plan.email_consent:
-            consents.append(
-                Consent(
-                    lead=lead,
-                    purpose="marketing_email",
-                    status="granted",
-                    wording=EMAIL_CONSENT_WORDING,
-                    source="funnel ebook / optin",
-                    legal_basis=basis,
-                    eea=eea,
-                    occurred_at=plan.created_at,
+                    status="withdrawn",
+                    wording="Withdrawn by e-mail request.",
+                    source="admin",
+                    legal_basis=Consent.LegalBasis.CONSENT,
+                    eea=plan.country in EEA,
+                    occurred_at=plan.created_at + dt.timedelta(days=3),
                 )
             )
         tag_links.append(Lead.tags.through(lead=lead, tag=tags["ebook"]))
@@ -489,189 +648,10 @@ def _seed_history(ladder: Ladder, users: dict[str, object], report: Callable[[in
             tag_links.append(Lead.tags.through(lead=lead, tag=tags["refunded"]))
         if lead.owner is not None and rng.random() < 0.5:
             notes.append(Note(lead=lead, author=lead.owner, body="Called: interested in the course bundle."))
-    Touch.objects.bulk_create(touches, batch_size=1000)
+    Lead.objects.bulk_update(leads, ["created_at", "stage", "owner", "score", "postal_code"], batch_size=500)
     Consent.objects.bulk_create(consents, batch_size=1000)
     Lead.tags.through.objects.bulk_create(tag_links, batch_size=1000)
     Note.objects.bulk_create(notes)
-    report(len(leads), "attribution")
-
-    orders_by_plan = _seed_orders(ladder, leads, plans)
-    report(len(leads), "orders")
-
-    events = []
-    steps, offers = ladder.steps, ladder.offers
-    variants = {v.name: v.pk for v in Variant.objects.filter(step=steps["optin"])}
-    lines_by_order: dict[int, list[OrderLine]] = {}
-    for line in OrderLine.objects.filter(order__in=list(orders_by_plan.values())).order_by("id"):
-        lines_by_order.setdefault(line.order_id, []).append(line)
-    refunds_by_order: dict[int, list[Refund]] = {}
-    for refund in Refund.objects.filter(stripe_refund_id__startswith="re_demo_").select_related("payment"):
-        refunds_by_order.setdefault(refund.payment.order_id, []).append(refund)
-    purchase_step = {
-        "tripwire": "order",
-        "bump": "order",
-        "core": "upsell",
-        "downsell": "downsell",
-        "cross_sell": "cross-sell",
-    }
-    for lead, plan in zip(leads, plans, strict=True):
-        variant_id = None
-        for number, (kind, step_slug, moment, props) in enumerate(plan.events):
-            if kind == "page_view" and step_slug == "optin":
-                variant_id = variants[str(props["variant"])]
-            step = steps[step_slug]
-            events.append(
-                Event(
-                    type=kind,
-                    lead=lead,
-                    funnel_id=ladder.funnel.pk,
-                    step_id=step.pk,
-                    variant_id=variant_id if step_slug == "optin" else None,
-                    offer_id=step.offer_id,
-                    occurred_at=moment,
-                    properties={},
-                    idempotency_key=f"demo:{plan.index}:{number}",
-                )
-            )
-        order = orders_by_plan.get(plan.index)
-        if order is None:
-            continue
-        for line in lines_by_order[order.pk]:
-            key = next(k for k, o in offers.items() if o.pk == line.offer_id)
-            events.append(
-                Event(
-                    type="purchase",
-                    lead=lead,
-                    funnel_id=ladder.funnel.pk,
-                    step_id=steps[purchase_step[key]].pk,
-                    offer_id=line.offer_id,
-                    order_id=order.pk,
-                    occurred_at=line.created_at,
-                    properties={"amount_minor": line.amount_minor, "currency": line.currency, "role": line.role},
-                    idempotency_key=f"demo:{plan.index}:purchase:{line.offer_id}",
-                )
-            )
-        for refund in refunds_by_order.get(order.pk, []):
-            events.append(
-                Event(
-                    type="refund",
-                    lead=lead,
-                    funnel_id=ladder.funnel.pk,
-                    order_id=order.pk,
-                    occurred_at=refund.created_at,
-                    properties={"amount_minor": refund.amount_minor, "currency": refund.currency},
-                    idempotency_key=f"demo:{plan.index}:refund:{refund.stripe_refund_id}",
-                )
-            )
-    Event.objects.bulk_create(events, batch_size=1000)
-    report(len(leads), "events")
-
-
-def _seed_orders(ladder: Ladder, leads: list[Lead], plans: list[_Plan]) -> dict[int, Order]:
-    offers = ladder.offers
-    buyers = [(lead, plan) for lead, plan in zip(leads, plans, strict=True) if plan.bought]
-    orders = []
-    for lead, plan in buyers:
-        purchase_time = next(moment for kind, _, moment, _ in plan.events if kind == "checkout_started")
-        items = [offers[key] for key in plan.bought]
-        subtotal = sum(o.amount_minor for o in items)
-        # The coupon applies to the first charge only (tripwire + bump), like the checkout does.
-        first_charge_minor = sum(o.amount_minor for o in items if o.role in ("tripwire", "order_bump"))
-        discount = (first_charge_minor * 20 + 50) // 100 if plan.coupon else 0
-        orders.append(
-            Order(
-                public_id=uuid.uuid5(DEMO_NAMESPACE, f"order-{plan.index}"),
-                lead=lead,
-                funnel_id=ladder.funnel.pk,
-                status=Order.Status.PAID,
-                currency="USD",
-                subtotal_minor=subtotal,
-                discount_minor=discount,
-                total_minor=subtotal - discount,
-                coupon=ladder.coupon if plan.coupon else None,
-                created_at=purchase_time,
-                paid_at=purchase_time + dt.timedelta(seconds=5),
-                stripe_customer_id=f"cus_demo_{plan.index:05d}",
-            )
-        )
-    Order.objects.bulk_create(orders, batch_size=500)
-    orders = list(Order.objects.filter(public_id__in=[o.public_id for o in orders]))
-    by_public = {o.public_id: o for o in orders}
-    result: dict[int, Order] = {}
-    lines, payments = [], []
-    for _lead, plan in buyers:
-        order = by_public[uuid.uuid5(DEMO_NAMESPACE, f"order-{plan.index}")]
-        result[plan.index] = order
-        moment = order.created_at
-        first_charge = [offers[k] for k in plan.bought if k in ("tripwire", "bump")]
-        later = [offers[k] for k in plan.bought if k not in ("tripwire", "bump")]
-        for offer in [*first_charge, *later]:
-            lines.append(
-                OrderLine(
-                    order=order,
-                    offer=offer,
-                    role=offer.role,
-                    description=offer.name,
-                    amount_minor=offer.amount_minor,
-                    currency="USD",
-                    created_at=moment,
-                )
-            )
-        payments.append(
-            Payment(
-                order=order,
-                stripe_payment_intent_id=f"pi_demo_{plan.index:05d}_1",
-                amount_minor=sum(o.amount_minor for o in first_charge) - order.discount_minor,
-                currency="USD",
-                status=Payment.Status.SUCCEEDED,
-                created_at=moment,
-            )
-        )
-        for number, offer in enumerate(later, start=2):
-            payments.append(
-                Payment(
-                    order=order,
-                    stripe_payment_intent_id=f"pi_demo_{plan.index:05d}_{number}",
-                    amount_minor=offer.amount_minor,
-                    currency="USD",
-                    status=Payment.Status.SUCCEEDED,
-                    created_at=moment + dt.timedelta(minutes=2 * number),
-                )
-            )
-    OrderLine.objects.bulk_create(lines, batch_size=1000)
-    Payment.objects.bulk_create(payments, batch_size=1000)
-    redemptions = [
-        CouponRedemption(coupon=ladder.coupon, order=o, discount_minor=o.discount_minor) for o in orders if o.coupon_id
-    ]
-    CouponRedemption.objects.bulk_create(redemptions)
-    Coupon.objects.filter(pk=ladder.coupon.pk).update(redemptions_count=len(redemptions))
-
-    first_payments = {
-        p.order_id: p for p in Payment.objects.filter(order__in=orders, stripe_payment_intent_id__endswith="_1")
-    }
-    refunds, refunded_orders = [], []
-    for _lead, plan in buyers:
-        if not plan.refund:
-            continue
-        order = result[plan.index]
-        payment = first_payments[order.pk]
-        amount = payment.amount_minor if plan.refund == "full" else max(payment.amount_minor // 2, 1)
-        refunds.append(
-            Refund(
-                payment=payment,
-                stripe_refund_id=f"re_demo_{plan.index:05d}",
-                amount_minor=amount,
-                currency="USD",
-                reason="requested_by_customer",
-                created_at=order.created_at + dt.timedelta(days=2),
-            )
-        )
-        order.refunded_minor = amount
-        order.status = Order.Status.REFUNDED if amount == order.total_minor else Order.Status.PARTIALLY_REFUNDED
-        refunded_orders.append(order)
-    Refund.objects.bulk_create(refunds)
-    Order.objects.bulk_update(refunded_orders, ["refunded_minor", "status"])
-    return result
 
 
 DEMO_AUDIENCES = ("optin_no_tripwire", "tripwire_not_core", "abandoned_checkout", "recent_customers", "top_revenue")

@@ -1,8 +1,10 @@
+import datetime as dt
 import hashlib
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from funnels.models import Funnel
 from funnels.services import funnel_blocking_problems
@@ -38,7 +40,7 @@ def test_demo_seed_builds_a_realistic_ladder_and_running_it_twice_changes_nothin
 
     assert fingerprint() == first
     text = out.getvalue()
-    assert "Seeding demo   [##############################] 8000/8000 100%" in text
+    assert "Seeding demo   [##############################] 7001/7001 100%" in text
     assert "admin login (superuser): admin / ladder-demo" in text
 
     funnel = Funnel.objects.get(slug="ebook")
@@ -49,18 +51,43 @@ def test_demo_seed_builds_a_realistic_ladder_and_running_it_twice_changes_nothin
     assert funnel.steps.filter(slug="order", bump_offer__amount_minor=1700).exists()
 
     assert Lead.objects.count() == 2000
-    orders = Order.objects.all()
+    orders = Order.objects.exclude(paid_at=None)
     assert 300 < orders.count() < 700
+    assert Order.objects.filter(status="pending").exists()  # abandoned checkouts
     assert Refund.objects.count() > 10
     assert orders.filter(status="refunded").exists()
     assert orders.filter(status="partially_refunded").exists()
     assert OrderLine.objects.filter(role="order_bump").exists()
     assert OrderLine.objects.filter(role="core").exists()
     assert OrderLine.objects.filter(role="cross_sell").exists()
-    # Purchase events match order lines one for one.
-    assert Event.objects.filter(type="purchase").count() == OrderLine.objects.count()
+    # Purchase events match paid order lines one for one, each credited to its page's step and visitor.
+    paid_lines = OrderLine.objects.exclude(order__paid_at=None)
+    assert Event.objects.filter(type="purchase").count() == paid_lines.count()
+    assert not Event.objects.filter(type="purchase", step_id=None).exists()
+    assert not Event.objects.filter(type="purchase", visitor_id=None).exists()
+    assert Event.objects.filter(type="chargeback").exists()
     span = Lead.objects.order_by("created_at")
     first_lead, last_lead = span.first(), span.last()
     assert first_lead is not None
     assert last_lead is not None
     assert 80 <= (last_lead.created_at - first_lead.created_at).days <= 90
+
+
+def test_the_demo_reports_show_every_step_from_the_first_run():
+    call_command("demo_seed", stdout=StringIO())
+    from analytics import reports
+
+    funnel = Funnel.objects.get(slug="ebook")
+    period = reports.period_parse((timezone.localdate() - dt.timedelta(days=95)).isoformat(), None)
+    report = reports.funnel_report(funnel=funnel, period=period)
+    steps = {row.step: row for row in report.steps}
+    assert steps["optin"].visitors == 5000  # 2,000 leads and 3,000 who only looked
+    assert steps["optin"].conversions == 2000
+    assert 0 < steps["order"].orders == report.totals.orders == Order.objects.exclude(paid_at=None).count()
+    assert steps["upsell"].conversions > 0
+    assert 0 < steps["order"].bump_take_rate < 1
+    assert report.totals.refunds_minor > 0
+    assert report.totals.net_minor == sum(o.net_minor for o in Order.objects.exclude(paid_at=None))
+    split = reports.split_test_report(step=funnel.steps.get(slug="upsell"), period=period)
+    assert [v.name for v in split.variants] == ["A", "B"]
+    assert all(v.matured_visitors > 100 for v in split.variants)

@@ -12,8 +12,7 @@ class Command(BaseCommand):
     help = "Build the demo value ladder with about 2,000 leads and 90 days of history. Safe to run again."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        phases = ["leads", "attribution", "orders", "events"]
-        bar = ProgressBar(self.stdout, total=len(phases) * demo.LEAD_COUNT, label="Seeding demo")
+        bar = ProgressBar(self.stdout, total=demo.PROGRESS_TOTAL, label="Seeding demo")
 
         def progress(count: int, phase: str) -> None:
             bar.advance(count)
