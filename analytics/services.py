@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -35,6 +36,7 @@ from analytics.models import (
     SalesDay,
     VisitorValue,
 )
+from analytics.rebuild import rebuild_postgresql
 from funnels.models import Step
 from funnels.selectors import CONVERSION_EVENTS
 from leads.models import Event
@@ -488,11 +490,20 @@ DERIVED = (
 
 
 def rollups_rebuild(*, limit: int = 20_000, progress: Callable[[int], None] | None = None) -> int:
-    """Empty every rollup and fold the whole event log again from the start; the result is the same as the
-    incremental maintenance's. Returns the events folded."""
+    """Empty every rollup and compute it again from the whole event log and the orders; the result is the same as
+    the incremental maintenance's. On PostgreSQL in set-based SQL (``analytics.rebuild``), elsewhere by folding
+    the log from the start. Returns the events covered."""
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            RollupCursor.objects.get_or_create(name=CURSOR)
+            RollupCursor.objects.select_for_update().get(name=CURSOR)
+            covered = rebuild_postgresql(settings.TIME_ZONE)
+        if progress is not None:
+            progress(covered)
+        return covered
     with transaction.atomic():
         for model in DERIVED:
-            model.objects.all().delete()
+            model._default_manager.all().delete()
         RollupGap.objects.all().delete()
         RollupCursor.objects.update_or_create(name=CURSOR, defaults={"position": 0})
     return rollups_catch_up(limit=limit, progress=progress)
