@@ -22,7 +22,7 @@ from analytics.stats import Sample, compare, holm, sample_ratio_p
 from common.errors import ApplicationError
 from common.money import divide_minor, format_money
 from funnels.models import Funnel, Step, Variant
-from funnels.selectors import funnel_graph
+from funnels.selectors import CONVERSION_EVENTS, funnel_graph
 from leads.models import Lead, Touch
 from offers.models import Offer
 
@@ -258,7 +258,8 @@ def funnel_report(*, funnel: Funnel, period: Period, with_previous: bool = True)
         orders = main.get("lines", 0)
         gross = main.get("gross", 0) + bump.get("gross", 0)
         refunds = main.get("refunds", 0) + bump.get("refunds", 0)
-        rate = _ratio(conversions, visitors)
+        # A thank-you page has no conversion of its own: no rate, rather than a 0 % that reads as a failure.
+        rate = _ratio(conversions, visitors) if CONVERSION_EVENTS.get(step.kind) else None
         is_order_form = step.kind == Step.Kind.ORDER_FORM
         rows.append(
             StepRow(
@@ -800,3 +801,51 @@ def report_currencies() -> list[str]:
     found = set(OrderDay.objects.values_list("currency", flat=True).distinct())
     primary = settings.REPORTS_CURRENCY
     return [primary, *sorted(found - {primary})]
+
+
+# --- the dashboard's overview ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Overview:
+    currency: str
+    leads: int
+    buyers: int
+    orders: int
+    entries: int
+    gross_minor: int
+    refunds_minor: int
+    net_minor: int
+    epc_minor: int | None
+    refund_rate: float | None
+
+
+def overview(*, period: Period, currency: str) -> Overview:
+    """All funnels together in ``currency``: new leads, buyers (distinct leads with an order paid in the period),
+    orders, money, EPC (net / the entries of every funnel) and refund rate."""
+    from funnels.models import Funnel
+
+    orders = OrderFact.objects.filter(currency=currency, day__gte=period.since, day__lt=period.until)
+    totals = orders.aggregate(
+        orders=Count("order_id"),
+        buyers=Count("lead_id", distinct=True),
+        gross=Sum("gross_minor"),
+        refunds=Sum("refunds_minor"),
+    )
+    entries = sum(
+        distinct_visitors(step_ids=[entry], period=period).get((Kind.VIEW, entry, 0), 0)
+        for entry in Funnel.objects.exclude(entry_step=None).values_list("entry_step_id", flat=True)
+    )
+    gross, refunds = totals["gross"] or 0, totals["refunds"] or 0
+    return Overview(
+        currency=currency,
+        leads=Lead.objects.filter(created_at__gte=period.start(), created_at__lt=period.end()).count(),
+        buyers=totals["buyers"],
+        orders=totals["orders"],
+        entries=entries,
+        gross_minor=gross,
+        refunds_minor=refunds,
+        net_minor=gross - refunds,
+        epc_minor=divide_minor(gross - refunds, entries),
+        refund_rate=_ratio(refunds, gross),
+    )

@@ -3,20 +3,26 @@ chart drawn as SVG on the server, and each table downloadable as CSV through the
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import admin
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from analytics import reports
 from common.errors import ApplicationError
 from common.money import format_money
-from funnels.models import Funnel
+from funnels.diagram import funnel_svg
+from funnels.models import Funnel, Step, Variant
+from funnels.selectors import funnel_graph
 
 
-def bars_svg(values: list[tuple[str, int]], *, label: str, currency: str, height: int = 140) -> SafeString:
+def bars_svg(
+    values: list[tuple[str, int]], *, label: str, currency: str, height: int = 140, count: bool = False
+) -> SafeString:
     """A bar chart (one bar a day) as inline SVG: it scales to its box, so it reads at 1280 px and on a phone."""
     width = max(len(values), 1) * 10
     top = max((v for _, v in values), default=0) or 1
@@ -27,7 +33,7 @@ def bars_svg(values: list[tuple[str, int]], *, label: str, currency: str, height
             height - round(value * (height - 10) / top),
             round(value * (height - 10) / top),
             day,
-            format_money(value, currency),
+            f"{value:,}" if count else format_money(value, currency),
         )
         for index, (day, value) in enumerate(values)
     )
@@ -45,16 +51,7 @@ def bars_svg(values: list[tuple[str, int]], *, label: str, currency: str, height
 @permission_required("analytics.view_report", raise_exception=True)
 def dashboard(request: HttpRequest) -> HttpResponse:
     periods = reports.standard_periods()
-    choice = request.GET.get("period", "last_30_days")
-    error = ""
-    try:
-        if request.GET.get("since") or request.GET.get("until"):
-            period = reports.period_parse(request.GET.get("since"), request.GET.get("until"))
-            choice = "custom"
-        else:
-            period = periods.get(choice) or periods["last_30_days"]
-    except ApplicationError as refused:
-        error, period = refused.message, periods["last_30_days"]
+    period, choice, error = _period_from(request)
     funnels = list(Funnel.objects.order_by("name"))
     funnel_reports = [reports.funnel_report(funnel=funnel, period=period) for funnel in funnels]
     currency = reports.report_currencies()[0]
@@ -73,8 +70,65 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             [(str(d), net) for d, _, net in revenue], label="Net revenue per day", currency=currency
         ),
         "leads_total": sum(n for _, n in leads),
+        "leads_chart": bars_svg([(str(d), n) for d, n in leads], label="New leads per day", currency="", count=True),
+        "now": reports.overview(period=period, currency=currency),
+        "before": reports.overview(period=period.previous(), currency=currency),
+        "cohorts": reports.cohorts_report(
+            period=reports.Period(period.until - dt.timedelta(days=365), period.until), currency=currency
+        ),
         "offers": reports.offers_report(period=period),
         "channels": [row for row in reports.channels_report(period=period) if row.touch == "first"][:20],
         "rfm": reports.rfm_report(currency=currency),
     }
     return render(request, "analytics/dashboard.html", context)
+
+
+def _period_from(request: HttpRequest) -> tuple[reports.Period, str, str]:
+    """The page's period: a standard one by name, or since/until; a bad range falls back with its message."""
+    periods = reports.standard_periods()
+    choice = request.GET.get("period", "last_30_days")
+    try:
+        if request.GET.get("since") or request.GET.get("until"):
+            return reports.period_parse(request.GET.get("since"), request.GET.get("until")), "custom", ""
+    except ApplicationError as refused:
+        return periods["last_30_days"], "last_30_days", refused.message
+    return periods.get(choice) or periods["last_30_days"], choice, ""
+
+
+def _step_figures(report: reports.FunnelReport) -> dict[int, str]:
+    """The line under each box of the diagram: visitors, conversion rate, and net revenue where there is some."""
+    ids = dict(Step.objects.filter(funnel__slug=report.funnel).values_list("slug", "pk"))
+    figures = {}
+    for row in report.steps:
+        parts = [f"{row.visitors:,} visitors"]
+        if row.rate is not None and row.kind != Step.Kind.THANK_YOU:
+            parts.append(f"{row.rate * 100:.1f} %")
+        if row.gross_minor:
+            parts.append(format_money(row.net_minor, report.currency))
+        figures[ids[row.step]] = " · ".join(parts)
+    return figures
+
+
+@permission_required("analytics.view_report", raise_exception=True)
+def funnel_page(request: HttpRequest, slug: str) -> HttpResponse:
+    funnel = get_object_or_404(Funnel, slug=slug)
+    period, choice, error = _period_from(request)
+    report = reports.funnel_report(funnel=funnel, period=period)
+    split_steps = [
+        step for step in reports.steps_in_order(funnel) if Variant.objects.filter(step=step, weight__gt=0).count() >= 2
+    ]
+    context = {
+        **admin.site.each_context(request),
+        "title": f"{funnel.name}: report",
+        "funnel": funnel,
+        "period": period,
+        "periods": reports.standard_periods(),
+        "choice": choice,
+        "error": error,
+        "report": report,
+        "diagram": mark_safe(  # noqa: S308  # funnel_svg escapes every name and figure it draws
+            funnel_svg(funnel_graph(funnel=funnel), figures=_step_figures(report))
+        ),
+        "split_tests": [reports.split_test_report(step=step, period=period) for step in split_steps],
+    }
+    return render(request, "analytics/funnel.html", context)

@@ -80,11 +80,13 @@ class Money:
 
 
 def format_money(amount_minor: int, currency: str) -> str:
+    """ "$1,234.50", "-$3.27", "1,000 JPY"-style text (the sign before the symbol)."""
     exponent = currency_exponent(currency)
-    major = Decimal(amount_minor).scaleb(-exponent)
+    major = Decimal(abs(amount_minor)).scaleb(-exponent)
     text = f"{major:,.{exponent}f}"
+    sign = "-" if amount_minor < 0 else ""
     symbol = _SYMBOLS.get(currency)
-    return f"{symbol}{text}" if symbol else f"{text} {currency}"
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency}"
 
 
 def allocate(amount_minor: int, weights: list[int]) -> list[int]:

@@ -19,6 +19,11 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", RedirectView.as_view(url="/" + settings.ADMIN_URL, permanent=False)),
     path(settings.ADMIN_URL + "reports/", admin.site.admin_view(analytics_views.dashboard), name="reports"),
+    path(
+        settings.ADMIN_URL + "reports/funnels/<slug:slug>/",
+        admin.site.admin_view(analytics_views.funnel_page),
+        name="reports-funnel",
+    ),
     path(settings.ADMIN_URL, admin.site.urls),
     path("f/", include("funnels.urls")),
     path("api/v1/", include("funnels.api_urls")),

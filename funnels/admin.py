@@ -298,28 +298,12 @@ class StepAdmin(_LiveFunnelGuardMixin, admin.ModelAdmin):
 
     @admin.display(description="Results by variant")
     def split_test_results(self, obj: Step) -> SafeString:
-        results = selectors.variant_results(step=obj) if obj.pk else []
-        if not results:
-            return format_html("<em>{}</em>", "No variants: add two or more below to split-test this page.")
-        best = max((r.rate or 0.0) for r in results)
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-            '<td><div style="background:#15803d;height:10px;width:{}px;border-radius:3px"></div></td></tr>',
-            (
-                (
-                    r.name,
-                    r.weight,
-                    r.visitors,
-                    r.conversions,
-                    "–" if r.rate is None else f"{r.rate:.1%}",
-                    0 if not r.rate or not best else int(160 * r.rate / best),
-                )
-                for r in results
-            ),
-        )
+        if not obj.pk or obj.variants.count() < 2:
+            return format_html("<em>{}</em>", "No split test: add two or more variants below to test this page.")
+        url = reverse("reports-funnel", kwargs={"slug": obj.funnel.slug})
         return format_html(
-            "<table><thead><tr><th>Variant</th><th>Weight</th><th>Visitors</th><th>Converted</th><th>Rate</th>"
-            "<th></th></tr></thead><tbody>{}</tbody></table>",
-            rows,
+            '<a href="{}#split-{}">Each variant\'s visitors, conversions and net revenue per visitor, with the '
+            "verdict →</a>",
+            url,
+            obj.slug,
         )

@@ -77,8 +77,10 @@ def _columns(graph: Graph) -> dict[int, int]:
     return depth
 
 
-def funnel_svg(graph: Graph, *, problem_steps: set[str] | None = None) -> str:
+def funnel_svg(graph: Graph, *, problem_steps: set[str] | None = None, figures: dict[int, str] | None = None) -> str:
+    """The picture; ``figures`` (step id → a short line, e.g. visitors and conversion) is written under each box."""
     problem_steps = problem_steps or set()
+    figures = figures or {}
     if not graph.steps:
         return (
             '<svg xmlns="http://www.w3.org/2000/svg" width="420" height="60" role="img" '
@@ -126,7 +128,14 @@ def funnel_svg(graph: Graph, *, problem_steps: set[str] | None = None) -> str:
             f'<text x="{x + 12}" y="{y + 42}" font-size="14" font-weight="600" fill="#0f172a">'
             f"{escape(_clip(node.name, 20))}</text>"
             f'<text x="{x + 12}" y="{y + 60}" font-size="12" fill="#334155">'
-            f"{escape(_clip(node.price_label, 28))}</text></g>"
+            f"{escape(_clip(node.price_label, 28))}</text>"
+            + (
+                f'<text x="{x + 4}" y="{y + BOX_H + 15}" font-size="11" font-weight="600" fill="#1e3a8a">'
+                f"{escape(_clip(figures[step_id], 34))}</text>"
+                if step_id in figures
+                else ""
+            )
+            + "</g>"
         )
     legend_y = height - 14
     parts.append(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
-from django.db.models import CharField, Count, Exists, OuterRef, Q, Value
+from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 
-from funnels.models import Funnel, Route, Step, Variant
+from funnels.models import Funnel, Route, Step
 from funnels.validation import Graph, StepNode
 from leads.models import Event
 from offers.models import Offer
@@ -64,7 +63,7 @@ def next_step(*, step: Step, outcome: str) -> Step | None:
     return route.to_step if route else None
 
 
-# What counts as converting on each kind of step, for split-test results.
+# What counts as converting on each kind of step (docs/metrics.md): the reports' step conversions.
 CONVERSION_EVENTS: dict[str, tuple[str, ...]] = {
     "optin": ("optin",),
     "sales": ("custom",),  # the "step_accept" click
@@ -74,47 +73,6 @@ CONVERSION_EVENTS: dict[str, tuple[str, ...]] = {
     "cross_sell": ("upsell_accepted",),
     "thank_you": (),
 }
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class VariantResult:
-    variant_id: int
-    name: str
-    weight: int
-    visitors: int
-    conversions: int
-
-    @property
-    def rate(self) -> float | None:
-        return self.conversions / self.visitors if self.visitors else None
-
-
-def variant_results(*, step: Step) -> list[VariantResult]:
-    """Distinct visitors who saw each variant, and how many of them converted on the step (one query)."""
-    variants = list(Variant.objects.filter(step=step).order_by("id"))
-    conversion_types = CONVERSION_EVENTS[step.kind]
-    conversion_filter = Q(type__in=conversion_types)
-    if step.kind == "sales":
-        conversion_filter &= Q(name="step_accept")
-    rows = {
-        row["variant_id"]: row
-        for row in Event.objects.filter(step_id=step.pk, variant_id__in=[v.pk for v in variants])
-        .values("variant_id")
-        .annotate(
-            visitors=Count("visitor_id", filter=Q(type="page_view"), distinct=True),
-            conversions=Count("visitor_id", filter=conversion_filter, distinct=True),
-        )
-    }
-    return [
-        VariantResult(
-            variant_id=v.pk,
-            name=v.name,
-            weight=v.weight,
-            visitors=rows.get(v.pk, {}).get("visitors", 0),
-            conversions=rows.get(v.pk, {}).get("conversions", 0),
-        )
-        for v in variants
-    ]
 
 
 def funnel_lead_magnet(*, funnel: Funnel) -> Offer | None:

@@ -34,6 +34,10 @@ def sales(db):
 
 @pytest.fixture
 def sold(db):
+    return build_sold()
+
+
+def build_sold():
     """A published-shape funnel with a split order form: three visitors, two buyers (one with the bump), folded."""
     funnel, steps = ladder_funnel()
     variants = [Variant.objects.create(step=steps["order"], name=n, weight=1) for n in ("A", "B")]

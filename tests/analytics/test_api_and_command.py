@@ -150,3 +150,24 @@ def test_the_reports_page_shows_marketers_the_funnel_and_is_closed_to_sales(sold
         "must be before until"
         in marketer.get("/admin/reports/", {"since": "2026-01-05", "until": "2026-01-01"}).content.decode()
     )
+
+
+def test_the_funnel_page_draws_the_numbers_on_the_diagram_and_judges_the_split_test(sold, marketer, sales):
+    funnel, steps = sold
+    page = marketer.get(f"/admin/reports/funnels/{funnel.slug}/", {"since": SINCE, "until": UNTIL})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "3 visitors · 66.7 % · $31.00" in html  # the order form's box: visitors, conversion, net
+    assert 'id="split-order"' in html
+    assert "keep running" in html
+    assert sales.get(f"/admin/reports/funnels/{funnel.slug}/").status_code == 403
+    assert marketer.get("/admin/reports/funnels/nope/").status_code == 404
+    step_page = marketer.get(f"/admin/funnels/step/{steps['order'].pk}/change/").content.decode()
+    assert f"/admin/reports/funnels/{funnel.slug}/#split-order" in step_page
+
+
+def test_the_dashboard_compares_the_period_with_the_one_before(sold, marketer):
+    html = marketer.get("/admin/reports/", {"since": SINCE, "until": UNTIL}).content.decode()
+    assert "Buyers<b>2</b>before: 0" in html
+    assert "New leads per day" in html
+    assert "Last 30 days" in html

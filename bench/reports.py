@@ -1,0 +1,420 @@
+"""Reports at scale on PostgreSQL: a 5-step funnel with 1M visitors, 10M events and 2M orders.
+
+    python -m bench.reports [--visitors 1000000] [--orders 2000000]
+
+Generates the data once (SQL, in chunks, with a progress bar) into its own database and rebuilds the rollups, then
+measures, in the same run:
+
+* the funnel report (with its previous period) for the standard ranges — the last 7/30/90 days, this month, last
+  month — p95 of repeated calls, and for random custom ranges; each against the naive SQL over the raw events and
+  orders for the same range, whose results must be identical (distinct visitors are exact);
+* the cohort and RFM reports;
+* rollup maintenance: new events (page views, opt-ins, purchases of new orders, refunds) folded by the same code
+  the Celery task runs, in events a second.
+
+The last lines are JSON objects (name, measured, baseline, ratio, target, passed), as `make bench` expects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import sys
+import time
+from typing import Any
+
+from bench.audiences import _bar, setup_django
+
+DB = os.environ.get("BENCH_REPORTS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ladder_bench_reports")
+CHUNK = 100_000
+DAYS = 400  # the history the data spans, ending today
+REPEATS = 15
+
+
+def _funnel() -> Any:
+    from funnels.models import Funnel, Route, Step, Variant
+    from offers.models import Offer, Product
+
+    funnel = Funnel.objects.filter(slug="bench").first()
+    if funnel is not None:
+        return funnel
+    product, _ = Product.objects.get_or_create(slug="bench-product", defaults={"name": "Bench"})
+
+    def offer(slug: str, role: str, amount: int) -> Offer:
+        return Offer.objects.get_or_create(
+            slug=slug, defaults={"product": product, "name": slug, "role": role, "amount_minor": amount}
+        )[0]
+
+    funnel = Funnel.objects.create(name="Bench", slug="bench")
+    steps = {
+        "optin": Step.objects.create(funnel=funnel, name="Opt-in", slug="optin", kind="optin", position=1,
+                                     offer=offer("bench-magnet", "lead_magnet", 0)),
+        "order": Step.objects.create(funnel=funnel, name="Order", slug="order", kind="order_form", position=2,
+                                     offer=offer("bench-tripwire", "tripwire", 700),
+                                     bump_offer=offer("bench-bump", "order_bump", 1700)),
+        "upsell": Step.objects.create(funnel=funnel, name="Upsell", slug="upsell", kind="upsell", position=3,
+                                      offer=offer("bench-core", "core", 9700)),
+        "downsell": Step.objects.create(funnel=funnel, name="Downsell", slug="downsell", kind="downsell",
+                                        position=4, offer=offer("bench-downsell", "downsell", 4700)),
+        "thanks": Step.objects.create(funnel=funnel, name="Thanks", slug="thanks", kind="thank_you", position=5),
+    }  # fmt: skip
+    for a, outcome, b in [
+        ("optin", "accept", "order"),
+        ("order", "accept", "upsell"),
+        ("upsell", "accept", "thanks"),
+        ("upsell", "decline", "downsell"),
+        ("downsell", "accept", "thanks"),
+        ("downsell", "decline", "thanks"),
+    ]:
+        Route.objects.create(funnel=funnel, from_step=steps[a], outcome=outcome, to_step=steps[b])
+    for name in ("A", "B"):
+        Variant.objects.create(step=steps["order"], name=name, weight=1)
+    funnel.entry_step = steps["optin"]
+    funnel.status = "live"
+    funnel.save()
+    return funnel
+
+
+def _ids(funnel: Any) -> dict[str, int]:
+    from funnels.models import Variant
+
+    ids = {s.slug: s.pk for s in funnel.steps.all()}
+    ids.update({f"offer_{s.slug}": s.offer_id for s in funnel.steps.all() if s.offer_id})
+    ids["bump"] = funnel.steps.get(slug="order").bump_offer_id
+    ids["variant_a"], ids["variant_b"] = (
+        Variant.objects.filter(step_id=ids["order"]).order_by("id").values_list("pk", flat=True)
+    )
+    ids["funnel"] = funnel.pk
+    return ids
+
+
+def generate(visitors: int, orders: int) -> None:
+    """Visitors g = 1..N: lead g and visitor md5('v'||g); order i belongs to visitor 1 + (i - 1) mod (0.8 N)."""
+    from django.db import connection
+
+    funnel = _funnel()
+    ids = _ids(funnel)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM leads_event WHERE funnel_id = %s", [funnel.pk])
+        if cursor.fetchone()[0]:
+            print("data present")
+            return
+        cursor.execute("SET synchronous_commit = off")
+        buyers = int(visitors * 0.8)
+        base = {"lead": 10_000_000, "order": 10_000_000, "payment": 10_000_000, "line": 10_000_000}
+        started = time.monotonic()
+        # A visitor arrives on day (g * 7919) mod DAYS days ago, at a time of day spread by g.
+        arrival = "(now() - (((g * 7919) %% {days}) || ' days')::interval - ((g %% 86400) || ' seconds')::interval)"
+        arrival = arrival.format(days=DAYS)
+        for first in range(1, visitors + 1, CHUNK):
+            last = min(first + CHUNK - 1, visitors)
+            cursor.execute(
+                f"""INSERT INTO leads_lead (id, public_id, email, phone, first_name, last_name, country, region, city,
+                                           postal_code, score, created_at, updated_at)
+                SELECT %s + g, md5('lead' || g)::uuid, 'r' || g || '@example.com', '', 'Ann', 'Lee', 'US', '', '', '',
+                       0, {arrival}, now()
+                FROM generate_series(%s::bigint, %s::bigint) AS g""",  # noqa: S608 (constants and bound values)
+                [base["lead"], first, last],
+            )
+            # Five page views of the opt-in (some on later days), an opt-in for 60 %, the order form for 50 %, a
+            # checkout for 40 %, the upsell for 35 % and the downsell for a third of those.
+            cursor.execute(
+                f"""INSERT INTO leads_event (type, name, lead_id, visitor_id, funnel_id, step_id, variant_id,
+                                            occurred_at, recorded_at, properties, idempotency_key)
+                SELECT t.type, '', CASE WHEN g %% 10 < 6 THEN %s + g END, md5('v' || g)::uuid, %s, t.step,
+                       CASE WHEN t.step = %s THEN CASE WHEN g %% 2 = 0 THEN %s ELSE %s END END,
+                       {arrival} + (t.offset_days || ' days')::interval + (t.n || ' minutes')::interval, now(), '{{}}',
+                       'b:' || g || ':' || t.n
+                FROM generate_series(%s::bigint, %s::bigint) AS g
+                CROSS JOIN (VALUES (1, 'page_view', %s, 0, 10), (2, 'page_view', %s, 0, 10),
+                                   (3, 'page_view', %s, 3, 10), (4, 'page_view', %s, 9, 7),
+                                   (5, 'optin', %s, 0, 6), (6, 'page_view', %s, 0, 5),
+                                   (7, 'page_view', %s, 4, 3), (8, 'checkout_started', %s, 0, 4),
+                                   (9, 'page_view', %s, 0, 4), (10, 'page_view', %s, 0, 2),
+                                   (11, 'page_view', %s, 30, 7)) AS t(n, type, step, offset_days, share)
+                WHERE g %% 10 < t.share""",  # noqa: S608
+                [base["lead"], ids["funnel"], ids["order"], ids["variant_a"], ids["variant_b"], first, last,
+                 ids["optin"], ids["optin"], ids["optin"], ids["optin"], ids["optin"], ids["order"], ids["order"],
+                 ids["order"], ids["upsell"], ids["downsell"], ids["optin"]],
+            )  # fmt: skip
+            _bar("visitors", last, visitors, started)
+        started = time.monotonic()
+        owner = f"(1 + (i - 1) %% {buyers})"
+        # Repeat orders come 1 to 11 months after the buyer's first; none is paid in the future.
+        paid = (
+            f"LEAST(now() - ((({owner} * 7919) %% {DAYS}) || ' days')::interval "
+            f"+ ((((i - 1) / {buyers}) * (30 + i %% 300)) || ' days')::interval, now())"
+        )
+        bump, upsell, refunded = "i %% 5 < 2", "i %% 20 < 3", "i %% 20 = 7"
+        for first in range(1, orders + 1, CHUNK):
+            last = min(first + CHUNK - 1, orders)
+            cursor.execute(
+                f"""INSERT INTO offers_order (id, public_id, lead_id, funnel_id, status, currency, subtotal_minor,
+                        discount_minor, total_minor, refunded_minor, chargeback_minor, stripe_customer_id, client,
+                        created_at, paid_at)
+                SELECT %s + i, md5('order' || i)::uuid, %s + {owner}, %s,
+                       CASE WHEN {refunded} THEN 'partially_refunded' ELSE 'paid' END, 'USD', t, 0, t,
+                       CASE WHEN {refunded} THEN 700 ELSE 0 END, 0, '', '{{}}', p, p
+                FROM (SELECT i, {paid} AS p,
+                             700 + CASE WHEN {bump} THEN 1700 ELSE 0 END + CASE WHEN {upsell} THEN 9700 ELSE 0 END AS t
+                      FROM generate_series(%s::bigint, %s::bigint) AS i) AS o""",  # noqa: S608 (constants and bound values)
+                [base["order"], base["lead"], ids["funnel"], first, last],
+            )
+            cursor.execute(
+                f"""INSERT INTO offers_payment (id, order_id, kind, amount_minor, currency, status,
+                        stripe_payment_method_id, failure_code, failure_message, visitor_id, step_id, variant_id,
+                        created_at, updated_at)
+                SELECT %s + i * 2 + k, %s + i, 'checkout',
+                       CASE WHEN k = 0 THEN 700 + CASE WHEN {bump} THEN 1700 ELSE 0 END ELSE 9700 END, 'USD',
+                       'succeeded', '', '', '', md5('v' || {owner})::uuid, CASE WHEN k = 0 THEN %s ELSE %s END,
+                       CASE WHEN k = 0 THEN CASE WHEN {owner} %% 2 = 0 THEN %s ELSE %s END END, now(), now()
+                FROM generate_series(%s::bigint, %s::bigint) AS i CROSS JOIN generate_series(0, 1) AS k
+                WHERE k = 0 OR {upsell}""",  # noqa: S608
+                [base["payment"], base["order"], ids["order"], ids["upsell"], ids["variant_a"], ids["variant_b"],
+                 first, last],
+            )  # fmt: skip
+            cursor.execute(
+                f"""INSERT INTO offers_orderline (id, order_id, payment_id, offer_id, role, description, amount_minor,
+                        discount_minor, refunded_minor, chargeback_minor, currency, created_at)
+                SELECT %s + i * 3 + k, %s + i, %s + i * 2 + CASE WHEN k = 2 THEN 1 ELSE 0 END,
+                       CASE k WHEN 0 THEN %s WHEN 1 THEN %s ELSE %s END,
+                       CASE k WHEN 0 THEN 'tripwire' WHEN 1 THEN 'order_bump' ELSE 'core' END, 'line',
+                       CASE k WHEN 0 THEN 700 WHEN 1 THEN 1700 ELSE 9700 END, 0,
+                       CASE WHEN k = 0 AND {refunded} THEN 700 ELSE 0 END, 0, 'USD', now()
+                FROM generate_series(%s::bigint, %s::bigint) AS i CROSS JOIN generate_series(0, 2) AS k
+                WHERE k = 0 OR (k = 1 AND {bump}) OR (k = 2 AND {upsell})""",  # noqa: S608
+                [base["line"], base["order"], base["payment"], ids["offer_order"], ids["bump"], ids["offer_upsell"],
+                 first, last],
+            )  # fmt: skip
+            cursor.execute(
+                """INSERT INTO leads_event (type, name, lead_id, visitor_id, funnel_id, step_id, variant_id, offer_id,
+                        order_id, occurred_at, recorded_at, properties, idempotency_key)
+                SELECT 'purchase', '', o.lead_id, p.visitor_id, o.funnel_id, p.step_id, p.variant_id, l.offer_id, o.id,
+                       o.paid_at, now(), '{}', 'bo:' || l.id
+                FROM offers_orderline l JOIN offers_order o ON o.id = l.order_id
+                JOIN offers_payment p ON p.id = l.payment_id
+                WHERE o.id BETWEEN %s AND %s""",
+                [base["order"] + first, base["order"] + last],
+            )
+            cursor.execute(
+                """INSERT INTO leads_event (type, name, lead_id, funnel_id, offer_id, order_id, occurred_at,
+                        recorded_at, properties, idempotency_key)
+                SELECT 'refund', '', o.lead_id, o.funnel_id, l.offer_id, o.id, o.paid_at + interval '3 days', now(),
+                       '{}', 'br:' || o.id
+                FROM offers_order o JOIN offers_orderline l ON l.order_id = o.id AND l.refunded_minor > 0
+                WHERE o.id BETWEEN %s AND %s""",
+                [base["order"] + first, base["order"] + last],
+            )
+            _bar("orders", last, orders, started)
+        for table in ("leads_lead", "offers_order", "offers_payment", "offers_orderline"):
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")  # noqa: S608
+        cursor.execute("ANALYZE")
+
+
+# --- the naive SQL over the raw rows ---------------------------------------------------------------------------------
+
+
+def naive_report(funnel: Any, since: dt.date, until: dt.date) -> dict[str, Any]:
+    """The funnel report's counts and money straight from the events and orders (docs/metrics.md)."""
+    from django.conf import settings
+    from django.db import connection
+
+    tz = settings.TIME_ZONE
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT e.step_id,
+                      count(DISTINCT e.visitor_id) FILTER (WHERE e.type = 'page_view'),
+                      count(DISTINCT e.visitor_id) FILTER (WHERE e.type = c.type)
+               FROM leads_event e JOIN funnels_step s ON s.id = e.step_id
+               LEFT JOIN (VALUES ('optin', 'optin'), ('order_form', 'purchase'), ('upsell', 'upsell_accepted'),
+                                 ('downsell', 'upsell_accepted')) AS c(kind, type) ON c.kind = s.kind
+               WHERE e.funnel_id = %s AND e.visitor_id IS NOT NULL
+                 AND (e.occurred_at AT TIME ZONE %s)::date >= %s AND (e.occurred_at AT TIME ZONE %s)::date < %s
+               GROUP BY e.step_id""",
+            [funnel.pk, tz, since, tz, until],
+        )
+        steps = {row[0]: {"visitors": row[1], "conversions": row[2]} for row in cursor.fetchall()}
+        cursor.execute(
+            """SELECT count(*), COALESCE(sum(total_minor), 0), COALESCE(sum(refunded_minor + chargeback_minor), 0)
+               FROM offers_order WHERE funnel_id = %s AND paid_at IS NOT NULL
+                 AND (paid_at AT TIME ZONE %s)::date >= %s AND (paid_at AT TIME ZONE %s)::date < %s""",
+            [funnel.pk, tz, since, tz, until],
+        )
+        orders, gross, refunds = cursor.fetchone()
+    return {"steps": steps, "orders": orders, "gross": int(gross), "refunds": int(refunds)}
+
+
+def rollup_view(report: Any, funnel: Any) -> dict[str, Any]:
+    by_slug = {s.slug: s.pk for s in funnel.steps.all()}
+    steps = {
+        by_slug[row.step]: {"visitors": row.visitors, "conversions": row.conversions}
+        for row in report.steps
+        if row.visitors or row.conversions
+    }
+    totals = report.totals
+    return {"steps": steps, "orders": totals.orders, "gross": totals.gross_minor, "refunds": totals.refunds_minor}
+
+
+def p95(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[max(int(round(0.95 * len(ordered))) - 1, 0)]
+
+
+def timed(call: Any, repeats: int) -> tuple[list[float], Any]:
+    samples, result = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = call()
+        samples.append(time.perf_counter() - started)
+    return samples, result
+
+
+def figure(name: str, measured: float, baseline: float | None, target: str, passed: bool) -> dict[str, Any]:
+    return {
+        "name": name,
+        "measured": round(measured, 4),
+        "baseline": round(baseline, 4) if baseline is not None else None,
+        "ratio": round(baseline / measured, 1) if baseline else None,
+        "target": target,
+        "passed": passed,
+    }
+
+
+def maintenance(funnel: Any, events: int) -> tuple[int, float]:
+    """Append ``events`` new events like live traffic (page views and opt-ins of new visitors, purchases of new
+    orders and a few refunds) and fold them as the Celery task does; returns (events folded, seconds)."""
+    from django.db import connection
+
+    from analytics import services
+
+    ids = _ids(funnel)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(max(id), 0) FROM offers_order")
+        order_base = cursor.fetchone()[0]
+        tag = int(time.time())
+        # New visitors: 4 page views and an opt-in each (5 events); every tenth visitor buys (order, 2 purchases).
+        new_visitors = events // 6
+        cursor.execute(
+            """INSERT INTO leads_event (type, name, visitor_id, funnel_id, step_id, variant_id, occurred_at,
+                                        recorded_at, properties, idempotency_key)
+            SELECT t.type, '', md5('live' || %s || g)::uuid, %s, t.step,
+                   CASE WHEN t.step = %s THEN %s END, now() - (g %% 3600 || ' seconds')::interval, now(), '{}',
+                   'live:' || %s || ':' || g || ':' || t.n
+            FROM generate_series(1, %s) AS g
+            CROSS JOIN (VALUES (1, 'page_view', %s), (2, 'page_view', %s), (3, 'optin', %s), (4, 'page_view', %s),
+                               (5, 'page_view', %s), (6, 'page_view', %s)) AS t(n, type, step)""",
+            [tag, ids["funnel"], ids["order"], ids["variant_a"], tag, new_visitors, ids["optin"], ids["optin"],
+             ids["optin"], ids["order"], ids["order"], ids["upsell"]],
+        )  # fmt: skip
+        cursor.execute("SELECT id FROM leads_lead ORDER BY id LIMIT %s", [max(new_visitors // 10, 1)])
+        leads = [row[0] for row in cursor.fetchall()]
+    from funnels.models import Step
+    from leads.models import Lead
+    from offers.models import Payment
+    from offers.payments import PageOrigin, payment_succeeded
+    from offers.services import order_create
+
+    order_step = Step.objects.get(pk=ids["order"])
+    offers = [offer for offer in (order_step.offer, order_step.bump_offer) if offer is not None]
+    now = dt.datetime.now(dt.UTC)
+    for index, lead in enumerate(Lead.objects.filter(pk__in=leads)):
+        order = order_create(lead=lead, offers=offers, funnel_id=funnel.pk)
+        payment = Payment.objects.create(
+            order=order, amount_minor=order.total_minor, currency="USD", status="pending", created_at=now,
+            **PageOrigin(visitor_id=None, step_id=order_step.pk, variant_id=ids["variant_a"]).as_fields(),
+        )  # fmt: skip
+        order.lines.update(payment=payment)
+        payment_succeeded(payment=payment, intent_id=f"pi_live_{tag}_{index}", amount_minor=order.total_minor)
+    del order_base
+    started = time.perf_counter()
+    folded = services.rollups_catch_up()
+    return folded, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--visitors", type=int, default=1_000_000)
+    parser.add_argument("--orders", type=int, default=2_000_000)
+    parser.add_argument("--live-events", type=int, default=60_000)
+    args = parser.parse_args()
+    setup_django(DB)
+    from django.db import connection
+
+    from analytics import reports, services
+    from analytics.models import RollupCursor
+    from bench.harness import report as write_report
+    from funnels.models import Funnel
+    from leads.models import Event
+
+    generate(args.visitors, args.orders)
+    funnel = Funnel.objects.get(slug="bench")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM leads_event")
+        total_events = cursor.fetchone()[0]
+    cursor_row = RollupCursor.objects.filter(name="events").first()
+    if cursor_row is None or cursor_row.position < Event.objects.order_by("-pk").values_list("pk", flat=True)[0]:
+        started = time.perf_counter()
+        services.rollups_rebuild()
+        print(f"rollups rebuilt from {total_events:,} events in {time.perf_counter() - started:.1f} s", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(f"{total_events:,} events", flush=True)
+
+    results: list[dict[str, Any]] = []
+    rng = random.Random(7)
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    ranges = {f"funnel_{name}": period for name, period in reports.standard_periods(today).items()}
+    for n in range(3):
+        start = today - dt.timedelta(days=rng.randrange(20, 390))
+        ranges[f"funnel_custom_{n + 1}"] = reports.Period(start, start + dt.timedelta(days=rng.randrange(2, 200)))
+    for name, period in ranges.items():
+        samples, report = timed(lambda p=period: reports.funnel_report(funnel=funnel, period=p), REPEATS)
+        started = time.perf_counter()
+        naive = naive_report(funnel, period.since, period.until)
+        naive_seconds = time.perf_counter() - started
+        same = naive == rollup_view(report, funnel)
+        measured = p95(samples)
+        limit = 0.25 if "custom" not in name else 1.0
+        results.append(
+            figure(
+                name,
+                measured,
+                naive_seconds,
+                f"p95<={limit}s, >=20x naive, identical",
+                measured <= limit and naive_seconds / measured >= 20 and same,
+            )
+        )
+        print(f"{name}: {period.since}..{period.until} p95 {measured * 1000:.1f} ms, naive {naive_seconds:.2f} s, "
+              f"identical {same}", flush=True)  # fmt: skip
+    # Any custom range: 30 random ones, the slowest of them.
+    customs = []
+    for _ in range(30):
+        start = today - dt.timedelta(days=rng.randrange(1, 400))
+        period = reports.Period(
+            start, min(start + dt.timedelta(days=rng.randrange(1, 400)), today + dt.timedelta(days=1))
+        )
+        customs.extend(timed(lambda p=period: reports.funnel_report(funnel=funnel, period=p), 1)[0])
+    results.append(figure("funnel_any_range_max", max(customs), None, "<=1s", max(customs) <= 1.0))
+
+    year = reports.Period(today - dt.timedelta(days=365), today + dt.timedelta(days=1))
+    samples, _ = timed(lambda: reports.cohorts_report(period=year, currency="USD"), REPEATS)
+    results.append(figure("cohorts_12_months_p95", p95(samples), None, "<=0.5s", p95(samples) <= 0.5))
+    samples, rfm = timed(lambda: reports.rfm_report(currency="USD"), REPEATS)
+    results.append(figure("rfm_p95", p95(samples), None, "<=0.5s", p95(samples) <= 0.5))
+    print(f"RFM over {rfm.buyers:,} buyers", flush=True)
+
+    folded, seconds = maintenance(funnel, args.live_events)
+    rate = folded / seconds if seconds else 0.0
+    results.append(figure("rollup_maintenance_events_per_s", rate, None, ">=5000/s", rate >= 5000))
+    print(f"maintenance: {folded:,} events in {seconds:.2f} s", flush=True)
+    write_report(results, "reports")
+    if not all(r["passed"] for r in results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

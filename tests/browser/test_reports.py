@@ -1,0 +1,60 @@
+"""A marketer reads the reports in a real browser: the dashboard, a funnel's report and its split test, on a wide
+screen and on a phone."""
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+
+from staff.roles import ROLES
+from tests.analytics.conftest import build_sold
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def staff(role):
+    """A user of ``role``; the groups are made again here because transactional tests empty every table."""
+    group, _ = Group.objects.get_or_create(name=role)
+    codenames = [f"{action}_{model}" for (_, model), actions in ROLES[role].items() for action in actions]
+    group.permissions.set(Permission.objects.filter(codename__in=codenames))
+    return UserFactory.create(role=role)
+
+
+def sign_in(page, live_server, username):
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("input[type=submit]")
+
+
+def test_a_marketer_opens_the_dashboard_a_funnel_report_and_its_split_test(live_server, page):
+    funnel, _ = build_sold()
+    marketer = staff("marketer")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_server, marketer.username)
+
+    page.click("text=Open the reports")
+    page.wait_for_url("**/admin/reports/")
+    assert page.locator("h2", has_text="All funnels").is_visible()
+    assert page.locator("svg[aria-label='Net revenue per day']").is_visible()
+    page.click("text=Last 7 days")
+    page.click(f"h2 a:text('{funnel.name}')")
+    page.wait_for_url(f"**/admin/reports/funnels/{funnel.slug}/**")
+    assert page.locator("svg[aria-label='Funnel diagram']").is_visible()
+    assert page.locator("text=3 visitors · 66.7 % · $31.00").count() == 1
+    verdict = page.locator("#split-order + p.verdict")
+    assert "keep running" in verdict.inner_text()
+
+    # On a phone the tables scroll inside their box instead of widening the page.
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.reload()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 420
+
+
+def test_sales_are_turned_away_from_the_reports(live_server, page):
+    build_sold()
+    seller = staff("sales")
+    sign_in(page, live_server, seller.username)
+    assert page.locator("text=Open the reports").count() == 0
+    response = page.goto(f"{live_server.url}/admin/reports/")
+    assert response.status == 403
