@@ -99,6 +99,7 @@ class Ladder:
     steps: dict[str, Step]
     offers: dict[str, Offer]
     coupon: Coupon
+    workshop: Step  # the order form of the customers-only workshop funnel: where buyers come back to buy again
 
 
 @dataclass
@@ -115,7 +116,8 @@ class _Plan:
     events: list[tuple[str, str, dt.datetime, dict[str, object]]] = field(default_factory=list)
     bought: list[str] = field(default_factory=list)  # offer keys in the order they were bought
     coupon: bool = False
-    refund: str = ""  # "", "full" or "partial"
+    refund: str = ""  # "", "full", "partial", "bump", "dispute_lost" or "dispute_won"
+    returns: list[tuple[dt.datetime, bool]] = field(default_factory=list)  # later visits: (when, bought)
 
 
 def demo_users() -> list[tuple[str, str, str]]:
@@ -300,7 +302,37 @@ def _ensure_ladder() -> Ladder:
     coupon = Coupon.objects.get_or_create(
         code="LAUNCH20", defaults={"kind": "percent", "percent_off": 20, "max_redemptions": 500}
     )[0]
-    return Ladder(funnel=funnel, steps=steps, offers=offers, coupon=coupon)
+    return Ladder(funnel=funnel, steps=steps, offers=offers, coupon=coupon, workshop=_ensure_workshop(offer, product))
+
+
+def _ensure_workshop(offer: Callable[..., Offer], product: Callable[..., Product]) -> Step:
+    """A second, customers-only funnel: the live workshop that buyers are invited to by e-mail."""
+    workshop = product("ads-workshop", "Live Ads Workshop", "A half-day live workshop on scaling what works.")
+    funnel, _ = Funnel.objects.get_or_create(
+        slug="workshop", defaults={"name": "Live workshop (customers)", "currency": "USD", "default_country": "US"}
+    )
+    order = Step.objects.get_or_create(
+        funnel=funnel,
+        slug="order",
+        defaults={
+            "name": "Workshop seat",
+            "kind": "order_form",
+            "position": 0,
+            "offer": offer("ads-workshop-147", workshop, "Live Ads Workshop", "core", 14700),
+            "headline": "Scale what already works: live, with us",
+            "accept_label": "Book my seat",
+        },
+    )[0]
+    thanks = Step.objects.get_or_create(
+        funnel=funnel, slug="thank-you", defaults={"name": "See you there", "kind": "thank_you", "position": 10}
+    )[0]
+    Route.objects.get_or_create(funnel=funnel, from_step=order, outcome="accept", defaults={"to_step": thanks})
+    if funnel.entry_step_id is None:
+        funnel.entry_step = order
+        funnel.save(update_fields=["entry_step"])
+    if funnel.status != Funnel.Status.LIVE:
+        funnel_publish(funnel=funnel)
+    return order
 
 
 def _weighted(rng: random.Random, pairs: list[tuple[str, float]]) -> str:
@@ -370,6 +402,13 @@ def _plan(rng: random.Random, index: int, anchor: dt.datetime, upsell_variant: C
     else:
         step("upsell_declined", "cross-sell", rng.uniform(0.5, 2))
     step("page_view", "thank-you", 0.1)
+    # Buyers invited to the workshop: some look, some of those book, a few come back a second time.
+    later = moment
+    while rng.random() < (0.35 if not plan.returns else 0.3):
+        later = later + dt.timedelta(days=rng.uniform(12, 75))
+        if later >= anchor:
+            break
+        plan.returns.append((later, rng.random() < 0.45))
     roll = rng.random()
     plan.refund = (
         "full"
@@ -523,8 +562,45 @@ class _Walk:
                 step_answer(visit=visit, outcome="decline", submission_id=f"demo-{plan.index}", at=moment)
         if first_payment is not None and plan.refund:
             self.money_back(plan, first_payment)
+        for number, (moment, buys) in enumerate(plan.returns):
+            self.come_back(plan, lead, number, moment, buys)
         assert lead is not None  # every plan opts in  # noqa: S101
         return lead
+
+    def come_back(self, plan: _Plan, lead: Lead | None, number: int, moment: dt.datetime, buys: bool) -> None:
+        """A later visit from the workshop invitation (the same browser), and a booking for some."""
+        step = self.ladder.workshop
+        visitor = _visitor(plan.index)
+        visit = Visit(step=step, visitor_id=visitor, variant=None)
+        page_view_record(
+            visit=visit,
+            attribution=Attribution(
+                occurred_at=moment,
+                utm_source="newsletter",
+                utm_medium="email",
+                utm_campaign="workshop-invite",
+                landing_url="https://shop.example.com/f/workshop/order/?utm_source=newsletter",
+            ),
+            first_visit=False,
+        )
+        if not buys or lead is None or step.offer is None:
+            return
+        payment = payments.checkout_record(
+            lead=lead,
+            offers=[step.offer],
+            funnel_id=step.funnel_id,
+            coupon_code="",
+            submission_key=f"{step.pk}:demo-{plan.index}-{number}",
+            origin=visit.origin,
+            at=moment,
+        )
+        checkout_started_record(visit=visit, lead=lead, payment=payment, at=moment)
+        payments.payment_succeeded(
+            payment=payment,
+            intent_id=f"pi_demo_{plan.index:05d}_w{number}",
+            amount_minor=payment.amount_minor,
+            at=moment + dt.timedelta(seconds=5),
+        )
 
     @staticmethod
     def money_back(plan: _Plan, payment: Payment) -> None:

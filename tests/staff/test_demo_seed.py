@@ -83,11 +83,20 @@ def test_the_demo_reports_show_every_step_from_the_first_run():
     steps = {row.step: row for row in report.steps}
     assert steps["optin"].visitors == 5000  # 2,000 leads and 3,000 who only looked
     assert steps["optin"].conversions == 2000
-    assert 0 < steps["order"].orders == report.totals.orders == Order.objects.exclude(paid_at=None).count()
+    paid = Order.objects.filter(funnel_id=funnel.pk).exclude(paid_at=None)
+    assert 0 < steps["order"].orders == report.totals.orders == paid.count()
     assert steps["upsell"].conversions > 0
     assert 0 < (steps["order"].bump_take_rate or 0) < 1
     assert report.totals.refunds_minor > 0
-    assert report.totals.net_minor == sum(o.net_minor for o in Order.objects.exclude(paid_at=None))
+    assert report.totals.net_minor == sum(o.net_minor for o in paid)
+    # Buyers come back to the workshop: cohorts show repeat purchases and RFM has repeat buyers.
+    assert Order.objects.filter(funnel_id=Funnel.objects.get(slug="workshop").pk).exclude(paid_at=None).exists()
+    cohorts = reports.cohorts_report(period=period, currency="USD")
+    assert any(share for row in cohorts for share in row.retention[1:])
+    assert (
+        reports.rfm_report(currency="USD").grid.get("R5F5", 0) + reports.rfm_report(currency="USD").grid.get("R4F5", 0)
+        > 0
+    )
     split = reports.split_test_report(step=funnel.steps.get(slug="upsell"), period=period)
     assert [v.name for v in split.variants] == ["A", "B"]
     assert all(v.matured_visitors > 100 for v in split.variants)
