@@ -36,7 +36,7 @@ from analytics.models import (
     SalesDay,
     VisitorValue,
 )
-from analytics.rebuild import rebuild_postgresql
+from analytics.rebuild import GAP_WINDOW, rebuild_postgresql
 from funnels.models import Step
 from funnels.selectors import CONVERSION_EVENTS
 from leads.models import Event
@@ -439,20 +439,29 @@ def rollups_advance(*, limit: int = BATCH, now: dt.datetime | None = None) -> Ad
     """Fold up to ``limit`` new events (and any late ones the cursor passed) into the rollups, in one transaction.
 
     Ids the cursor passes that do not exist yet (a transaction still open, or an id a rollback or a duplicate used
-    up) are remembered for ``GAP_EXPIRY`` and folded in if they appear. Returns how many events were folded.
+    up) are remembered for ``GAP_EXPIRY`` and folded in if they appear; only the last ``GAP_WINDOW`` ids of the log
+    can be such a transaction's. Returns how many events were folded.
     """
     now = now or timezone.now()
     with transaction.atomic():
         RollupCursor.objects.get_or_create(name=CURSOR)
         cursor = RollupCursor.objects.select_for_update().get(name=CURSOR)
-        late_ids = list(RollupGap.objects.values_list("event_id", flat=True)[:limit])
-        late = list(Event.objects.filter(pk__in=late_ids).values_list(*_EVENT_FIELDS)) if late_ids else []
+        # Only the gaps whose events now exist, however many gaps are waiting.
+        late = list(
+            Event.objects.filter(pk__in=RollupGap.objects.values("event_id"))
+            .order_by("pk")
+            .values_list(*_EVENT_FIELDS)[:limit]
+        )
         RollupGap.objects.filter(event_id__in=[e[0] for e in late]).delete()
         RollupGap.objects.filter(seen_at__lt=now - GAP_EXPIRY).delete()
         fresh = list(Event.objects.filter(pk__gt=cursor.position).order_by("pk").values_list(*_EVENT_FIELDS)[:limit])
         if fresh:
             present = {e[0] for e in fresh}
-            gaps = [pk for pk in range(cursor.position + 1, fresh[-1][0]) if pk not in present]
+            # An id far below the log's end was given out long ago: its transaction ended (a rollback, or a
+            # duplicate that inserted nothing). Only ids near the end can belong to a transaction still open.
+            tip = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+            start = max(cursor.position + 1, tip - GAP_WINDOW)
+            gaps = [pk for pk in range(start, fresh[-1][0]) if pk not in present]
             RollupGap.objects.bulk_create(
                 [RollupGap(event_id=pk, seen_at=now) for pk in gaps], batch_size=5000, ignore_conflicts=True
             )
