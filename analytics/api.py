@@ -185,3 +185,38 @@ class RfmReportApi(_ReportApi):
         if self.wants_csv(request):
             return dataclass_csv(f"rfm-{report.currency}", report.segments)
         return Response(report.as_dict())
+
+
+class RfmBuyersApi(_ReportApi):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("currency", str, description="ISO 4217 code; default: the reporting currency."),
+            OpenApiParameter("segment", str, description="Only this segment (e.g. champions, at_risk)."),
+            OpenApiParameter("offset", int, description="Skip this many buyers (default 0)."),
+            OpenApiParameter("limit", int, description="At most this many buyers, 1–500 (default 100)."),
+            OpenApiParameter("format", str, enum=["json", "csv"]),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Buyers with their RFM scores, best first",
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        currency = self.currency(request)
+        offset, limit = _whole(request, "offset", 0, 0, 10_000_000), _whole(request, "limit", 100, 1, 500)
+        try:
+            total, rows = reports.rfm_buyers(
+                currency=currency, segment=request.query_params.get("segment") or None, offset=offset, limit=limit
+            )
+        except ApplicationError as refused:
+            raise exceptions.ValidationError({refused.field or "segment": [refused.message]}) from None
+        if self.wants_csv(request):
+            return dataclass_csv(f"rfm-buyers-{currency}", rows)
+        return Response({"currency": currency, "count": total, "offset": offset, "buyers": [asdict(r) for r in rows]})
+
+
+def _whole(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name) or ""
+    if raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise exceptions.ValidationError({name: [f"{name} must be a whole number from {low} to {high}."]})
+    return int(raw)

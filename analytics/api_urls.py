@@ -11,4 +11,5 @@ urlpatterns = [
     path("reports/campaigns", api.CampaignsReportApi.as_view(), name="api-report-campaigns"),
     path("reports/cohorts", api.CohortsReportApi.as_view(), name="api-report-cohorts"),
     path("reports/rfm", api.RfmReportApi.as_view(), name="api-report-rfm"),
+    path("reports/rfm/buyers", api.RfmBuyersApi.as_view(), name="api-report-rfm-buyers"),
 ]

@@ -196,6 +196,10 @@ class Buyer(Rollup):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["lead_id", "currency"], name="buyer_once")]
+        indexes = [
+            models.Index(fields=["currency", "net_minor"], name="buyer_net"),
+            models.Index(fields=["currency", "last_day", "orders"], name="buyer_recency_frequency"),
+        ]
 
 
 class CohortCell(Rollup):
@@ -212,15 +216,14 @@ class CohortCell(Rollup):
 
 
 class RfmCell(Rollup):
-    """Buyers by last purchase day, orders and net revenue: what RFM scores are ranked from."""
+    """Buyers by last purchase day and number of purchases, with their net revenue: what recency and frequency
+    scores and the segments are counted from (a few thousand rows however many buyers there are)."""
 
     currency = models.CharField(max_length=3)
     last_day = models.DateField()
     orders = models.IntegerField()
-    net_minor = models.BigIntegerField()
     buyers = models.BigIntegerField(default=0)
+    net_minor = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["currency", "last_day", "orders", "net_minor"], name="rfm_cell_once")
-        ]
+        constraints = [models.UniqueConstraint(fields=["currency", "last_day", "orders"], name="rfm_cell_once")]

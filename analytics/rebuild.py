@@ -162,9 +162,9 @@ def statements(time_zone: str) -> list[tuple[str, list[str]]]:
             [],
         ),
         (
-            f"""INSERT INTO {t["rfm_cell"]} (currency, last_day, orders, net_minor, buyers)
-            SELECT currency, last_day, orders, net_minor, count(*) FROM {t["buyer"]}
-            GROUP BY currency, last_day, orders, net_minor""",
+            f"""INSERT INTO {t["rfm_cell"]} (currency, last_day, orders, buyers, net_minor)
+            SELECT currency, last_day, orders, count(*), sum(net_minor) FROM {t["buyer"]}
+            GROUP BY currency, last_day, orders""",
             [],
         ),
     ]

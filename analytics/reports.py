@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from analytics.models import CohortCell, DistinctDay, Kind, LineFact, OrderDay, OrderFact, RfmCell, SalesDay
@@ -745,44 +745,77 @@ class RfmReport:
 
 
 def rfm_cells(currency: str) -> list[tuple[dt.date, int, int, int]]:
-    return list(RfmCell.objects.filter(currency=currency).values_list("last_day", "orders", "net_minor", "buyers"))
+    """(last purchase day, purchases, buyers, their net) of every cell: at most a few thousand rows."""
+    return list(RfmCell.objects.filter(currency=currency).values_list("last_day", "orders", "buyers", "net_minor"))
 
 
-def rfm_score(
-    cells: list[tuple[dt.date, int, int, int]], as_of: dt.date
-) -> dict[tuple[dt.date, int, int], tuple[int, int, int]]:
-    """(last day, orders, net) → (R, F, M) scores, each a quintile of all buyers' values."""
+@dataclass(frozen=True, slots=True)
+class RfmScale:
+    """Where the quintile scores change, so any buyer is scored without ranking them all again."""
+
+    as_of: dt.date
+    recency: dict[int, int]  # days since the last purchase → R
+    frequency: dict[int, int]  # purchases → F
+    monetary: list[int]  # the net values that start M scores 2, 3, 4, 5 (a buyer's M is 1 + how many they reach)
+
+    def score(self, last_day: dt.date, orders: int, net_minor: int) -> tuple[int, int, int]:
+        return (
+            self.recency[(self.as_of - last_day).days],
+            self.frequency[orders],
+            1 + sum(1 for start in self.monetary if net_minor >= start),
+        )
+
+
+def rfm_scale(cells: list[tuple[dt.date, int, int, int]], as_of: dt.date, currency: str | None = None) -> RfmScale:
+    """R and F scores from the cells; M breakpoints from the buyers themselves (only when ``currency`` is given:
+    M is for scoring buyers one by one, not for the segments)."""
     recency: dict[int, int] = defaultdict(int)
     frequency: dict[int, int] = defaultdict(int)
-    monetary: dict[int, int] = defaultdict(int)
-    for last_day, orders, net, buyers in cells:
+    for last_day, orders, buyers, _ in cells:
         recency[(as_of - last_day).days] += buyers
         frequency[orders] += buyers
-        monetary[net] += buyers
-    r, f, m = (
-        _scores(recency, better_high=False),
-        _scores(frequency, better_high=True),
-        _scores(monetary, better_high=True),
+    return RfmScale(
+        as_of=as_of,
+        recency=_scores(recency, better_high=False),
+        frequency=_scores(frequency, better_high=True),
+        monetary=_monetary_starts(currency, sum(recency.values())) if currency else [],
     )
-    return {
-        (last_day, orders, net): (r[(as_of - last_day).days], f[orders], m[net]) for last_day, orders, net, _ in cells
-    }
+
+
+def _monetary_starts(currency: str, total: int) -> list[int]:
+    """For k = 1..4, the smallest net value with at least ⌈k·N/5⌉ buyers below it: the start of M score k + 1.
+
+    A buyer's M score is ``1 + floor(5 × below / N)`` (below: buyers with a smaller net), so it reaches k + 1 exactly
+    when ``below >= ⌈k·N/5⌉``; the value there is the first net greater than the buyer at that rank."""
+    from analytics.models import Buyer
+
+    starts = []
+    buyers = Buyer.objects.filter(currency=currency).order_by("net_minor")
+    for k in range(1, 5):
+        rank = -(-k * total // 5)  # ⌈k·N/5⌉ buyers must be below
+        if rank < 1 or rank >= total:
+            continue
+        at = buyers.values_list("net_minor", flat=True)[rank - 1]
+        above = buyers.filter(net_minor__gt=at).values_list("net_minor", flat=True).first()
+        if above is not None:
+            starts.append(above)
+    return starts
 
 
 def rfm_report(*, currency: str, as_of: dt.date | None = None) -> RfmReport:
-    """Every buyer's recency (days since the last order with a positive net), frequency (such orders) and monetary
-    value (net revenue) scored in quintiles, and the buyers and revenue of each segment."""
+    """Buyers by recency score (days since the last purchase) and frequency score (purchases), each a quintile of
+    all buyers, with the buyers and net revenue of each segment."""
     as_of = as_of or timezone.localdate()
     cells = rfm_cells(currency)
-    scores = rfm_score(cells, as_of)
+    scale = rfm_scale(cells, as_of)
     segments: dict[str, list[int]] = {name: [0, 0] for name, _, _ in SEGMENTS}
     grid: dict[str, int] = defaultdict(int)
     total = 0
-    for last_day, orders, net, buyers in cells:
-        r, f, _ = scores[(last_day, orders, net)]
+    for last_day, orders, buyers, net in cells:
+        r, f = scale.recency[(as_of - last_day).days], scale.frequency[orders]
         segment = segments[segment_of(r, f)]
         segment[0] += buyers
-        segment[1] += net * buyers
+        segment[1] += net
         grid[f"R{r}F{f}"] += buyers
         total += buyers
     return RfmReport(
@@ -794,6 +827,69 @@ def rfm_report(*, currency: str, as_of: dt.date | None = None) -> RfmReport:
         ],
         grid=dict(grid),
     )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BuyerScore:
+    lead: str  # the lead's public id
+    email: str
+    first_day: dt.date
+    last_day: dt.date
+    orders: int
+    net_minor: int
+    recency: int
+    frequency: int
+    monetary: int
+    segment: str
+
+
+def rfm_buyers(
+    *, currency: str, segment: str | None = None, offset: int = 0, limit: int = 100, as_of: dt.date | None = None
+) -> tuple[int, list[BuyerScore]]:
+    """Buyers with their R, F and M scores (best customers first: most net revenue), optionally of one segment;
+    returns (how many match, the page)."""
+    from analytics.models import Buyer
+
+    as_of = as_of or timezone.localdate()
+    cells = rfm_cells(currency)
+    scale = rfm_scale(cells, as_of, currency=currency)
+    buyers = Buyer.objects.filter(currency=currency)
+    if segment is not None:
+        if segment not in {name for name, _, _ in SEGMENTS}:
+            raise ApplicationError(
+                f"No segment {segment[:40]!r}; segments: {', '.join(name for name, _, _ in SEGMENTS)}.", field="segment"
+            )
+        matching = [
+            (last_day, orders)
+            for last_day, orders, _, _ in cells
+            if segment_of(scale.recency[(as_of - last_day).days], scale.frequency[orders]) == segment
+        ]
+        where = Q(pk__in=[])
+        for last_day, orders in matching:
+            where |= Q(last_day=last_day, orders=orders)
+        buyers = buyers.filter(where)
+    total = buyers.count()
+    page = list(buyers.order_by("-net_minor", "lead_id")[offset : offset + limit])
+    leads = dict(Lead.objects.filter(pk__in=[b.lead_id for b in page]).values_list("pk", "public_id"))
+    emails = dict(Lead.objects.filter(pk__in=[b.lead_id for b in page]).values_list("pk", "email"))
+    rows = []
+    for buyer in page:
+        r, f, m = scale.score(buyer.last_day, buyer.orders, buyer.net_minor)
+        rows.append(
+            BuyerScore(
+                lead=str(leads.get(buyer.lead_id, "")),
+                email=emails.get(buyer.lead_id, ""),
+                first_day=buyer.first_day,
+                last_day=buyer.last_day,
+                orders=buyer.orders,
+                net_minor=buyer.net_minor,
+                recency=r,
+                frequency=f,
+                monetary=m,
+                segment=segment_of(r, f),
+            )
+        )
+    return total, rows
 
 
 def report_currencies() -> list[str]:

@@ -343,7 +343,7 @@ def _buyer_contribution(
             months[month_of(day)] += net
         for month, net in months.items():
             _merge(cohorts, (currency, cohort, month), [1, net], sign)
-        _merge(rfm, (currency, state.last_day, len(state.purchases), state.net_minor), [1], sign)
+        _merge(rfm, (currency, state.last_day, len(state.purchases)), [1, state.net_minor], sign)
 
 
 def _money_apply(order_ids: set[int]) -> None:
@@ -382,7 +382,7 @@ def _money_apply(order_ids: set[int]) -> None:
     _add(VisitorValue, ["funnel_id", "visitor_id", "currency"], deltas["visitor"])
     _add(OrderDay, ["funnel_id", "currency", "day"], deltas["orders"])
     _add(CohortCell, ["currency", "cohort", "month"], deltas["cohort"])
-    _add(RfmCell, ["currency", "last_day", "orders", "net_minor"], deltas["rfm"])
+    _add(RfmCell, ["currency", "last_day", "orders"], deltas["rfm"])
     Buyer.objects.filter(lead_id__in=lead_ids).delete()
     Buyer.objects.bulk_create(
         [

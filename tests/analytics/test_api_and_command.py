@@ -82,6 +82,7 @@ def test_the_api_gives_marketers_the_same_report_and_csv(sold, marketer):
         "/api/v1/reports/campaigns",
         "/api/v1/reports/cohorts",
         "/api/v1/reports/rfm",
+        "/api/v1/reports/rfm/buyers",
     ],
 )
 def test_every_report_is_for_marketers_not_sales_nor_anonymous(sold, marketer, sales, path):
@@ -171,3 +172,16 @@ def test_the_dashboard_compares_the_period_with_the_one_before(sold, marketer):
     assert "Buyers<b>2</b>before: 0" in html
     assert "New leads per day" in html
     assert "Last 30 days" in html
+
+
+def test_buyers_are_listed_with_their_scores_and_bad_paging_is_named(sold, marketer):
+    body = marketer.get("/api/v1/reports/rfm/buyers", {"limit": "1"}).json()
+    assert body["count"] == 2
+    assert len(body["buyers"]) == 1
+    top = body["buyers"][0]
+    assert (top["orders"], top["net_minor"], top["monetary"]) == (1, 2400, 3)  # 1 + 5·1 // 2: one buyer has less
+    assert marketer.get("/api/v1/reports/rfm/buyers", {"limit": "501"}).json() == {
+        "limit": ["limit must be a whole number from 1 to 500."]
+    }
+    assert "segment" in marketer.get("/api/v1/reports/rfm/buyers", {"segment": "whales"}).json()
+    assert marketer.get("/api/v1/reports/rfm/buyers", {"segment": top["segment"]}).json()["count"] >= 1

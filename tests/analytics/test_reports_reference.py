@@ -360,15 +360,34 @@ def test_offers_cohorts_and_rfm_equal_the_reference_in_each_currency(world, plan
 
 
 def test_rfm_scores_are_rank_quintiles_with_shared_ties_and_segments_cover_the_grid():
-    cells = [
-        (TODAY - dt.timedelta(days=d), f, n, 1)
-        for d, f, n in [(1, 5, 900), (2, 4, 800), (30, 1, 100), (60, 1, 100), (90, 2, 50)]
-    ]
-    scores = reports.rfm_score(cells, TODAY)
+    cells = [(TODAY - dt.timedelta(days=d), f, 1, 0) for d, f in [(1, 5), (2, 4), (30, 1), (60, 1), (90, 2)]]
+    scale = reports.rfm_scale(cells, TODAY)
     # Recency: the most recent buyer has 4 buyers ranked worse (older): 1 + 5·4 // 5 = 5; the oldest none: 1.
-    assert [scores[(c[0], c[1], c[2])][0] for c in cells] == [5, 4, 3, 2, 1]
-    # Frequency ties (two buyers with 1 order) share the score of their rank: none worse → 1.
-    assert [scores[(c[0], c[1], c[2])][1] for c in cells] == [5, 4, 1, 1, 3]
+    assert [scale.recency[(TODAY - c[0]).days] for c in cells] == [5, 4, 3, 2, 1]
+    # Frequency ties (two buyers with 1 purchase) share the score of their rank: none worse → 1.
+    assert [scale.frequency[c[1]] for c in cells] == [5, 4, 1, 1, 3]
     assert {reports.segment_of(r, f) for r in range(1, 6) for f in range(1, 6)} == {
         name for name, _, _ in reports.SEGMENTS
     }
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(plans=visitor_plans)
+def test_each_buyers_rfm_scores_equal_ranking_every_buyer(world, plans):
+    """R, F and M of every buyer, by the scale, equal ``1 + floor(5 × strictly worse / all)`` counted directly."""
+    reset()
+    build(plans, world, 0)
+    services.rollups_catch_up()
+    total, rows = reports.rfm_buyers(currency="USD", limit=1000)
+    assert total == len(rows)
+    recency = [(TODAY - row.last_day).days for row in rows]
+    for row, days in zip(rows, recency, strict=True):
+        assert row.recency == 1 + 5 * sum(1 for other in recency if other > days) // total
+        assert row.frequency == 1 + 5 * sum(1 for other in rows if other.orders < row.orders) // total
+        assert row.monetary == 1 + 5 * sum(1 for other in rows if other.net_minor < row.net_minor) // total
+        assert row.segment == reports.segment_of(row.recency, row.frequency)
+    for name, _, _ in reports.SEGMENTS:
+        count, members = reports.rfm_buyers(currency="USD", segment=name, limit=1000)
+        assert count == sum(1 for row in rows if row.segment == name) == len(members)
