@@ -9,43 +9,15 @@ from django.contrib import admin
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils.html import format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import mark_safe
 
 from analytics import reports
+from analytics.charts import bars_svg
 from common.errors import ApplicationError
 from common.money import format_money
 from funnels.diagram import funnel_svg
 from funnels.models import Funnel, Step, Variant
 from funnels.selectors import funnel_graph
-
-
-def bars_svg(
-    values: list[tuple[str, int]], *, label: str, currency: str, height: int = 140, count: bool = False
-) -> SafeString:
-    """A bar chart (one bar a day) as inline SVG: it scales to its box, so it reads at 1280 px and on a phone."""
-    width = max(len(values), 1) * 10
-    top = max((v for _, v in values), default=0) or 1
-    bars = "".join(
-        format_html(
-            '<rect x="{}" y="{}" width="8" height="{}" fill="#2b6cb0"><title>{}: {}</title></rect>',
-            index * 10 + 1,
-            height - round(value * (height - 10) / top),
-            round(value * (height - 10) / top),
-            day,
-            f"{value:,}" if count else format_money(value, currency),
-        )
-        for index, (day, value) in enumerate(values)
-    )
-    return format_html(
-        '<svg viewBox="0 0 {} {}" preserveAspectRatio="none" role="img" aria-label="{}" '
-        'style="width:100%;height:{}px;background:#f7fafc">{}</svg>',
-        width,
-        height,
-        label,
-        height,
-        mark_safe(bars),  # noqa: S308  # each bar was escaped by format_html above
-    )
 
 
 @permission_required("analytics.view_report", raise_exception=True)
