@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +63,14 @@ def worker_kill(worker: subprocess.Popen[bytes]) -> None:
 def client() -> Celery:
     """Not the current app: the rest of the suite keeps running tasks in-process."""
     return Celery(broker=BROKER, set_as_current=False)
+
+
+def wait_for(condition: Any, seconds: float = 120.0) -> bool:
+    """Poll ``condition`` every 0.2 s until it holds (True) or ``seconds`` pass (False): what a worker did shows up
+    in the database when it shows up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False

@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import connection
+from facebook_business.session import FacebookSession
+
+from tests.fakes.meta_graph import MetaGraphFake
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _service_skips: list[str] = []
@@ -74,3 +77,16 @@ def stripe_fake(settings: Any) -> Any:
         settings.STRIPE_JS_URL = f"{fake.base_url}/v3/"
         settings.STRIPE_MAX_NETWORK_RETRIES = 2
         yield fake
+
+
+# The token the Conversions API stand-in accepts (tests/fakes/meta_graph.py), for tests that deliver conversions.
+CONVERSIONS_TOKEN = "EAAB-" + "c" * 40
+
+
+@pytest.fixture
+def conversions_graph(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The loopback Graph API, with the SDK's sessions pointed at it, accepting ``CONVERSIONS_TOKEN``."""
+    fake = MetaGraphFake(access_token=CONVERSIONS_TOKEN)
+    monkeypatch.setattr(FacebookSession, "GRAPH", fake.url)
+    yield fake
+    fake.stop()

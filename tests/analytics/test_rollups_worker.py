@@ -1,7 +1,6 @@
 """The rollups kept by a real Celery worker on Redis, as beat runs them: what a report shows after the task ran
 equals the rebuild, and a purchase confirmed late (after the cursor passed its id) is still counted."""
 
-import time
 import uuid
 
 import pytest
@@ -16,15 +15,6 @@ from tests.analytics.conftest import build_sold
 from tests.analytics.test_reports_reference import snapshot
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(condition, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def optin_visitors(steps):
@@ -46,7 +36,7 @@ def test_the_beat_task_run_by_a_worker_keeps_the_rollups_equal_to_a_rebuild(sett
     worker = celery_worker.worker_start(settings)
     try:
         app.send_task("analytics.rollups_advance")
-        assert wait_for(lambda: optin_visitors(steps) == 4)
+        assert celery_worker.wait_for(lambda: optin_visitors(steps) == 4)
     finally:
         celery_worker.worker_stop(worker)
     kept = snapshot()

@@ -72,15 +72,6 @@ def held_exactly(graph, destination):
     return graph.members[destination.remote_audience_id] == expected
 
 
-def wait_for(condition, seconds=120):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def adds(graph):
     return [r for r in graph.requests if r["method"] == "POST" and r["path"].endswith("/users")]
 
@@ -92,7 +83,9 @@ def test_a_worker_killed_mid_sync_is_taken_over_with_no_gap_and_no_duplicate(set
     try:
         app.send_task("audiences.sync", kwargs={"destination_pk": destination.pk})
         # The first batch is recorded and the second is at Meta, its answer not back yet.
-        assert wait_for(lambda: len(adds(graph)) >= 2 and SyncLedger.objects.filter(destination=destination).exists())
+        assert celery_worker.wait_for(
+            lambda: len(adds(graph)) >= 2 and SyncLedger.objects.filter(destination=destination).exists()
+        )
     finally:
         celery_worker.worker_kill(first)
     held_before = SyncLedger.objects.filter(destination=destination).count()
@@ -103,7 +96,9 @@ def test_a_worker_killed_mid_sync_is_taken_over_with_no_gap_and_no_duplicate(set
     try:
         time.sleep(3.5)  # the dead run's lock lapses (AUDIENCE_SYNC_LOCK_SECONDS=3 here)
         app.send_task("audiences.sync_due")  # as beat does every minute
-        assert wait_for(lambda: SyncRun.objects.filter(destination=destination, status="succeeded").exists())
+        assert celery_worker.wait_for(
+            lambda: SyncRun.objects.filter(destination=destination, status="succeeded").exists()
+        )
     finally:
         celery_worker.worker_stop(second)
 
@@ -123,7 +118,9 @@ def test_throttling_is_backed_off_by_the_worker_and_the_sync_completes(settings,
     worker = start_worker(settings, graph)
     try:
         app.send_task("audiences.sync", kwargs={"destination_pk": destination.pk})
-        assert wait_for(lambda: SyncRun.objects.filter(destination=destination).exclude(status="running").exists())
+        assert celery_worker.wait_for(
+            lambda: SyncRun.objects.filter(destination=destination).exclude(status="running").exists()
+        )
     finally:
         celery_worker.worker_stop(worker)
 

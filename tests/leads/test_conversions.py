@@ -7,7 +7,6 @@ import logging
 
 import pytest
 from django.utils import timezone
-from facebook_business.session import FacebookSession
 
 from integrations import google_audiences
 from leads import conversions
@@ -15,13 +14,13 @@ from leads.contracts import Attribution, ClientContext, ConsentAnswer
 from leads.models import ConversionDelivery, ConversionDestination, ConversionOutbox, Event
 from leads.services import event_record, lead_capture, lead_forget
 from leads.tasks import conversions_dispatch
+from tests.conftest import CONVERSIONS_TOKEN
 from tests.fakes.google_dm import GoogleDataManagerFake
-from tests.fakes.meta_graph import MetaGraphFake
 from tests.funnels.test_pages import optin_form, url
 
 pytestmark = pytest.mark.django_db
 
-TOKEN = "EAAB-" + "c" * 40
+TOKEN = CONVERSIONS_TOKEN
 GOOGLE_TOKEN = "ya29.conversions-" + "g" * 30
 PIXEL = "1122334455"
 ACTION = "987654321"
@@ -30,11 +29,8 @@ ADS = ConsentAnswer(purpose="ad_audiences", wording="Show me relevant ads.", gra
 
 
 @pytest.fixture
-def graph(monkeypatch):
-    fake = MetaGraphFake(access_token=TOKEN)
-    monkeypatch.setattr(FacebookSession, "GRAPH", fake.url)
-    yield fake
-    fake.stop()
+def graph(conversions_graph):
+    return conversions_graph
 
 
 @pytest.fixture

@@ -1,19 +1,15 @@
 """What the reports stand on: a purchase is credited to the page, split-test variant and visitor that led to it,
 and a coupon for one offer discounts that offer's line only, in the order, its events and the conversions sent."""
 
-import pytest
-from facebook_business.session import FacebookSession
-
 from funnels.models import Variant
 from leads.models import ConversionDestination, Event
 from leads.tasks import conversions_dispatch
 from offers.models import Coupon, Order
+from tests.conftest import CONVERSIONS_TOKEN
 from tests.factories import ConsentFactory
-from tests.fakes.meta_graph import MetaGraphFake
 from tests.offers.stripe_steps import browser_confirm, deliver_webhooks
 from tests.offers.test_checkout import ALWAYS_3DS, OK_CARD, accept, buy_tripwire, start
 
-TOKEN = "EAAB-" + "p" * 40
 PIXEL = "5566778899"
 
 
@@ -80,19 +76,11 @@ def test_after_3d_secure_the_processing_page_credits_the_variant_too(
     assert credited(upsell) == credited(accepted) == page
 
 
-@pytest.fixture
-def graph(monkeypatch):
-    fake = MetaGraphFake(access_token=TOKEN)
-    monkeypatch.setattr(FacebookSession, "GRAPH", fake.url)
-    yield fake
-    fake.stop()
-
-
 def test_a_coupon_for_one_offer_discounts_only_its_line_and_the_conversions_carry_what_was_charged(
-    client, shop, stripe_fake, django_capture_on_commit_callbacks, graph
+    client, shop, stripe_fake, django_capture_on_commit_callbacks, conversions_graph
 ):
     funnel, steps = shop
-    ConversionDestination.objects.create(name="Pixel", platform="meta", remote_id=PIXEL, credentials=TOKEN)
+    ConversionDestination.objects.create(name="Pixel", platform="meta", remote_id=PIXEL, credentials=CONVERSIONS_TOKEN)
     tripwire, bump = steps["order"].offer, steps["order"].bump_offer
     coupon = Coupon.objects.create(code="HALFTRIP", kind="percent", percent_off=50)
     coupon.offers.add(tripwire)
@@ -110,7 +98,7 @@ def test_a_coupon_for_one_offer_discounts_only_its_line_and_the_conversions_carr
     assert sum(e.properties["amount_minor"] for e in purchases.values()) == order.total_minor
 
     assert conversions_dispatch() == 3  # the checkout's opt-in and two purchases
-    sent = {key: event for (name, key), event in graph.events[PIXEL].items() if name == "Purchase"}
+    sent = {key: event for (name, key), event in conversions_graph.events[PIXEL].items() if name == "Purchase"}
     assert {key: event["custom_data"]["value"] for key, event in sent.items()} == {
         purchases[tripwire.pk].idempotency_key: 3.5,
         purchases[bump.pk].idempotency_key: 17.0,
