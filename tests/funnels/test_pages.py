@@ -1,5 +1,6 @@
 """The hosted pages through Django's test client: tracking, capture, answers, delivery and bad input."""
 
+import datetime as dt
 import re
 import threading
 import uuid
@@ -11,6 +12,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.services import rollups_catch_up
 from funnels.delivery import lead_magnet_token
 from funnels.models import Funnel, Variant
 from funnels.services import funnel_unpublish
@@ -222,14 +224,16 @@ def test_split_test_spreads_visitors_by_weight(client, live_funnel):
 def test_admin_shows_visitors_and_conversions_per_variant(client, live_funnel):
     funnel, steps = live_funnel
     a = Variant.objects.create(step=steps["optin"], name="Short", weight=1)
+    Variant.objects.create(step=steps["optin"], name="Long", weight=1)
     visitors = [uuid.uuid4() for _ in range(3)]
+    yesterday = timezone.now() - dt.timedelta(days=1)
     for n, visitor in enumerate(visitors):
         Event.objects.create(
             type="page_view",
             visitor_id=visitor,
             step_id=steps["optin"].pk,
             variant_id=a.pk,
-            occurred_at="2026-01-01T00:00Z",
+            occurred_at=yesterday,
             idempotency_key=f"v{n}",
         )
     Event.objects.create(
@@ -237,12 +241,17 @@ def test_admin_shows_visitors_and_conversions_per_variant(client, live_funnel):
         visitor_id=visitors[0],
         step_id=steps["optin"].pk,
         variant_id=a.pk,
-        occurred_at="2026-01-01T00:00Z",
+        occurred_at=yesterday,
         idempotency_key="o1",
     )
+    rollups_catch_up()
     client.force_login(UserFactory.create(username="mia", role="marketer"))
     page = client.get(reverse("admin:funnels_step_change", args=[steps["optin"].pk])).content.decode()
-    assert re.search(r"<td>Short</td><td>1</td><td>3</td><td>1</td><td>33.3%</td>", page)
+    link = f"/admin/reports/funnels/{funnel.slug}/#split-optin"
+    assert link in page
+    report = re.sub(r">\s+<", "><", client.get(link.split("#")[0]).content.decode())
+    cells = '<td class="num">1</td><td class="num">3</td><td class="num">1</td><td class="num">33.3 %</td>'
+    assert f"<td>Short (control)</td>{cells}" in report  # weight, visitors, conversions, rate
 
 
 def test_download_links_expire_and_cannot_be_forged(client, live_funnel, settings):
