@@ -197,8 +197,13 @@ class FunnelAdmin(_LiveFunnelGuardMixin, _SameFunnelStepsMixin, admin.ModelAdmin
         graph = selectors.funnel_graph(funnel=obj)
         problem_steps = {p.step for p in blocking_problems(graph) if p.step}
         svg = funnel_svg(graph, problem_steps=problem_steps)
-        # funnel_svg escapes every piece of stored text it places in the picture.
-        return mark_safe(f'<div style="overflow-x:auto">{svg}</div>')  # noqa: S308
+        report = reverse("reports-funnel", kwargs={"slug": obj.slug})
+        # funnel_svg escapes every piece of stored text it places in the picture; the slug is a SlugField.
+        return mark_safe(  # noqa: S308
+            f'<div style="overflow-x:auto">{svg}</div>'
+            f"<p><a href=\"{report}\">This funnel's numbers: each step's visitors, conversion and revenue, and "
+            "its split tests →</a></p>"
+        )
 
     def get_urls(self) -> list[Any]:
         wrap = self.admin_site.admin_view

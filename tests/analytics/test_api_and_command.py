@@ -163,6 +163,8 @@ def test_the_funnel_page_draws_the_numbers_on_the_diagram_and_judges_the_split_t
     assert "keep running" in html
     assert sales.get(f"/admin/reports/funnels/{funnel.slug}/").status_code == 403
     assert marketer.get("/admin/reports/funnels/nope/").status_code == 404
+    funnel_admin = marketer.get(f"/admin/funnels/funnel/{funnel.pk}/change/").content.decode()
+    assert f'href="/admin/reports/funnels/{funnel.slug}/"' in funnel_admin
     step_page = marketer.get(f"/admin/funnels/step/{steps['order'].pk}/change/").content.decode()
     assert f"/admin/reports/funnels/{funnel.slug}/#split-order" in step_page
 
