@@ -235,6 +235,30 @@ def reference_funnel(funnel, steps, since=SINCE, until=UNTIL):
     return out, totals
 
 
+def reference_split(funnel, step, variant_id):
+    events = list(Event.objects.filter(step_id=step.pk))
+    visitors = {
+        e.visitor_id for e in events if e.type == "page_view" and e.variant_id == variant_id and in_range(e.occurred_at)
+    }
+    conversions = {
+        e.visitor_id for e in events if e.type == "purchase" and e.variant_id == variant_id and in_range(e.occurred_at)
+    }
+    first: dict = {}
+    for e in sorted((e for e in events if e.type == "page_view" and e.variant_id), key=lambda e: (e.occurred_at, e.pk)):
+        first.setdefault(e.visitor_id, e)
+    exposed = [v for v, e in first.items() if e.variant_id == variant_id and in_range(e.occurred_at)]
+    money_orders = set(
+        Event.objects.filter(type__in=["purchase", "refund", "chargeback"]).values_list("order_id", flat=True)
+    )
+    net: dict = defaultdict(int)
+    for line in OrderLine.objects.select_related("order", "payment").filter(order_id__in=money_orders):
+        order, visitor = line.order, line.payment.visitor_id if line.payment else None
+        if order.paid_at and order.funnel_id == funnel.pk and line.currency == "USD" and visitor:
+            net[visitor] += line.amount_minor - line.discount_minor - line.refunded_minor - line.chargeback_minor
+    values = [net.get(v, 0) for v in exposed]
+    return len(visitors), len(conversions), len(exposed), sum(1 for y in values if y), sum(values)
+
+
 def snapshot():
     tables = [DistinctDay, Exposure, LineFact, OrderFact, SalesDay, OrderDay, VisitorValue, Buyer, CohortCell, RfmCell]
     skip = {"id"}
@@ -299,6 +323,14 @@ def test_the_funnel_report_equals_the_reference_and_incremental_equals_rebuild(w
     assert (report.previous.orders, report.previous.net_minor, report.previous.entries) == (
         before["orders"], before["net_minor"], before["entries"],
     )  # fmt: skip
+
+    # The split test on the order form: per variant, visitors and conversions in the range, and for exposures in
+    # the range (a visitor's earliest page view with a variant) their net revenue in the funnel.
+    split = reports.split_test_report(step=steps["order"], period=reports.Period(SINCE, UNTIL), maturity_days=0)
+    assert {row.name: reference_split(funnel, steps["order"], row.variant_id) for row in split.variants} == {
+        row.name: (row.visitors, row.conversions, row.matured_visitors, row.buyers, row.net_minor)
+        for row in split.variants
+    }
 
 
 @settings(
