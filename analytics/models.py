@@ -92,7 +92,7 @@ class LineFact(Rollup):
 
     line_id = models.BigIntegerField(primary_key=True)
     order_id = models.BigIntegerField(db_index=True)
-    lead_id = models.BigIntegerField()
+    lead_id = models.BigIntegerField(db_index=True)
     funnel_id = models.BigIntegerField(default=0)
     step_id = models.BigIntegerField(default=0)
     variant_id = models.BigIntegerField(default=0)
@@ -115,6 +115,51 @@ class OrderFact(Rollup):
     day = models.DateField()
     gross_minor = models.BigIntegerField()
     refunds_minor = models.BigIntegerField()
+
+
+class LeadFact(Rollup):
+    """A lead with events, as the channel reports count it: the day it was created and its first- and last-touch
+    channel (the touch's UTM source and campaign; without a source, the ad platform its click id names)."""
+
+    lead_id = models.BigIntegerField(primary_key=True)
+    created_day = models.DateField()
+    first_source = models.CharField(max_length=200)
+    first_campaign = models.CharField(max_length=200)
+    last_source = models.CharField(max_length=200)
+    last_campaign = models.CharField(max_length=200)
+
+
+class ChannelDay(Rollup):
+    """New leads (``currency`` empty) and paid orders by touch, source, campaign and day."""
+
+    touch = models.CharField(max_length=5)
+    source = models.CharField(max_length=200)
+    campaign = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3, blank=True)
+    day = models.DateField()
+    leads = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    gross_minor = models.BigIntegerField(default=0)
+    net_minor = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["touch", "source", "campaign", "currency", "day"], name="channel_day_once")
+        ]
+
+
+class LeadSeriesDay(Rollup):
+    """Distinct buyers made summable over any range, like ``DistinctDay`` for visitors: each lead's purchase days in
+    a series (``all|USD``, ``offer|<id>|USD``, ``channel|first|<source>|<campaign>|USD``), filed with the previous
+    day it bought in that series."""
+
+    series = models.CharField(max_length=450)
+    day = models.DateField()
+    prev_day = models.DateField()
+    leads = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["series", "day", "prev_day"], name="lead_series_day_once")]
 
 
 class SalesDay(Rollup):

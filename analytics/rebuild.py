@@ -11,10 +11,13 @@ from django.db import connection
 
 from analytics.models import (
     Buyer,
+    ChannelDay,
     CohortCell,
     DistinctDay,
     Exposure,
     Kind,
+    LeadFact,
+    LeadSeriesDay,
     LineFact,
     OrderDay,
     OrderFact,
@@ -27,7 +30,7 @@ from analytics.models import (
 )
 from funnels.models import Step
 from funnels.selectors import CONVERSION_EVENTS
-from leads.models import Event
+from leads.models import Event, Lead, Touch
 from offers.models import Order, OrderLine, Payment
 
 # Ids this close to the end of the log that do not exist yet are remembered as gaps, as the cursor does.
@@ -47,6 +50,11 @@ def _tables() -> dict[str, str]:
         "buyer": Buyer,
         "cohort_cell": CohortCell,
         "rfm_cell": RfmCell,
+        "lead_fact": LeadFact,
+        "channel_day": ChannelDay,
+        "lead_series_day": LeadSeriesDay,
+        "lead": Lead,
+        "touch": Touch,
         "event": Event,
         "step": Step,
         "order": Order,
@@ -61,6 +69,16 @@ def _tables() -> dict[str, str]:
 def _conversion_pairs() -> str:
     pairs = [(kind, event) for kind, events in CONVERSION_EVENTS.items() for event in events]
     return ", ".join(f"('{kind}', '{event}')" for kind, event in pairs)  # constants from the code, not input
+
+
+def _channel_columns(alias: str) -> str:
+    """The SQL of ``services.channel_of`` over the touch ``alias`` (LEFT JOINed: no touch gives "(none)")."""
+    return f"""CASE WHEN {alias}.id IS NULL THEN '(none)'
+                    WHEN {alias}.utm_source <> '' THEN left({alias}.utm_source, 200)
+                    WHEN {alias}.fbclid <> '' THEN 'meta (click id)'
+                    WHEN {alias}.gclid <> '' OR {alias}.gbraid <> '' OR {alias}.wbraid <> '' THEN 'google (click id)'
+                    ELSE '(direct)' END,
+               CASE WHEN {alias}.id IS NULL THEN '' ELSE left({alias}.utm_campaign, 200) END"""
 
 
 def statements(time_zone: str) -> list[tuple[str, list[str]]]:
@@ -162,6 +180,54 @@ def statements(time_zone: str) -> list[tuple[str, list[str]]]:
             [],
         ),
         (
+            f"""INSERT INTO {t["lead_fact"]} (lead_id, created_day, first_source, first_campaign, last_source,
+                                            last_campaign)
+            SELECT l.id, {day.format(col="l.created_at")}, {_channel_columns("f")}, {_channel_columns("z")}
+            FROM {t["lead"]} l
+            LEFT JOIN {t["touch"]} f ON f.lead_id = l.id AND f.kind = 'first'
+            LEFT JOIN {t["touch"]} z ON z.lead_id = l.id AND z.kind = 'last'
+            WHERE l.id IN (SELECT lead_id FROM {t["event"]} WHERE lead_id IS NOT NULL)""",
+            [time_zone],
+        ),
+        (
+            f"""INSERT INTO {t["channel_day"]} (touch, source, campaign, currency, day, leads, orders, gross_minor,
+                                              net_minor)
+            SELECT touch, source, campaign, currency, day, sum(leads), sum(orders), sum(gross), sum(net)
+            FROM (SELECT 'first' AS touch, first_source AS source, first_campaign AS campaign, '' AS currency,
+                         created_day AS day, 1 AS leads, 0 AS orders, 0 AS gross, 0 AS net FROM {t["lead_fact"]}
+                  UNION ALL
+                  SELECT 'last', last_source, last_campaign, '', created_day, 1, 0, 0, 0 FROM {t["lead_fact"]}
+                  UNION ALL
+                  SELECT 'first', f.first_source, f.first_campaign, o.currency, o.day, 0, 1, o.gross_minor,
+                         o.gross_minor - o.refunds_minor
+                  FROM {t["order_fact"]} o JOIN {t["lead_fact"]} f ON f.lead_id = o.lead_id
+                  UNION ALL
+                  SELECT 'last', f.last_source, f.last_campaign, o.currency, o.day, 0, 1, o.gross_minor,
+                         o.gross_minor - o.refunds_minor
+                  FROM {t["order_fact"]} o JOIN {t["lead_fact"]} f ON f.lead_id = o.lead_id) AS rows
+            GROUP BY touch, source, campaign, currency, day""",
+            [],
+        ),
+        (
+            f"""INSERT INTO {t["lead_series_day"]} (series, day, prev_day, leads)
+            SELECT series, day, COALESCE(prev, DATE '0001-01-01'), count(*)
+            FROM (SELECT series, day, lag(day) OVER (PARTITION BY series, lead_id ORDER BY day) AS prev
+                  FROM (SELECT 'all|' || currency AS series, lead_id, day FROM {t["order_fact"]}
+                        UNION
+                        SELECT 'offer|' || offer_id || '|' || currency, lead_id, day FROM {t["line_fact"]}
+                        UNION
+                        SELECT 'channel|first|' || f.first_source || '|' || f.first_campaign || '|' || o.currency,
+                               o.lead_id, o.day
+                        FROM {t["order_fact"]} o JOIN {t["lead_fact"]} f ON f.lead_id = o.lead_id
+                        UNION
+                        SELECT 'channel|last|' || f.last_source || '|' || f.last_campaign || '|' || o.currency,
+                               o.lead_id, o.day
+                        FROM {t["order_fact"]} o JOIN {t["lead_fact"]} f ON f.lead_id = o.lead_id) AS days
+                 ) AS rows
+            GROUP BY series, day, COALESCE(prev, DATE '0001-01-01')""",
+            [],
+        ),
+        (
             f"""INSERT INTO {t["rfm_cell"]} (currency, last_day, orders, buyers, net_minor)
             SELECT currency, last_day, orders, count(*), sum(net_minor) FROM {t["buyer"]}
             GROUP BY currency, last_day, orders""",
@@ -177,7 +243,8 @@ def rebuild_postgresql(time_zone: str) -> int:
     with connection.cursor() as cursor:
         derived = ", ".join(t[name] for name in ("presence", "distinct_day", "exposure", "line_fact", "order_fact",
                                                   "sales_day", "order_day", "visitor_value", "buyer", "cohort_cell",
-                                                  "rfm_cell"))  # fmt: skip
+                                                  "rfm_cell", "lead_fact", "channel_day",
+                                                  "lead_series_day"))  # fmt: skip
         cursor.execute(f"TRUNCATE {derived}, {t['gap']}")
         cursor.execute(f"SELECT COALESCE(max(id), 0) FROM {t['event']}")
         last = int(cursor.fetchone()[0])

@@ -17,13 +17,22 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from analytics.models import CohortCell, DistinctDay, Kind, LineFact, OrderDay, OrderFact, RfmCell, SalesDay
+from analytics.models import (
+    ChannelDay,
+    CohortCell,
+    DistinctDay,
+    Kind,
+    LeadSeriesDay,
+    OrderDay,
+    RfmCell,
+    SalesDay,
+)
 from analytics.stats import Sample, compare, holm, sample_ratio_p
 from common.errors import ApplicationError
 from common.money import divide_minor, format_money
 from funnels.models import Funnel, Step, Variant
 from funnels.selectors import CONVERSION_EVENTS, funnel_graph
-from leads.models import Lead, Touch
+from leads.models import Lead
 from offers.models import Offer
 
 MAX_RANGE_DAYS = 3 * 366
@@ -499,20 +508,23 @@ class OfferRow:
     refund_rate: float | None
 
 
-def offers_report(*, period: Period, funnel: Funnel | None = None) -> list[OfferRow]:
+def distinct_leads(*, series: list[str], period: Period) -> dict[str, int]:
+    """series → distinct leads that bought in ``period`` in that series (``LeadSeriesDay``, exact)."""
+    rows = LeadSeriesDay.objects.filter(
+        series__in=series, day__gte=period.since, day__lt=period.until, prev_day__lt=period.since
+    )
+    return dict(rows.values("series").annotate(n=Sum("leads")).values_list("series", "n"))
+
+
+def offers_report(*, period: Period) -> list[OfferRow]:
     """Per offer: buyers (distinct leads), units (order lines), gross, refunds and lost disputes, net, refund rate,
     over orders paid in ``period``."""
-    lines = LineFact.objects.filter(day__gte=period.since, day__lt=period.until)
-    if funnel is not None:
-        lines = lines.filter(funnel_id=funnel.pk)
     rows = list(
-        lines.values("offer_id", "currency").annotate(
-            buyers=Count("lead_id", distinct=True),
-            units=Count("line_id"),
-            gross=Sum("charged_minor"),
-            refunds=Sum("refunded_minor"),
-        )
+        SalesDay.objects.filter(day__gte=period.since, day__lt=period.until)
+        .values("offer_id", "currency")
+        .annotate(units=Sum("lines"), gross=Sum("gross_minor"), refunds=Sum("refunds_minor"))
     )
+    buyers = distinct_leads(series=[f"offer|{r['offer_id']}|{r['currency']}" for r in rows], period=period)
     offers = {o.pk: o for o in Offer.objects.filter(pk__in=[r["offer_id"] for r in rows])}
     out = [
         OfferRow(
@@ -520,7 +532,7 @@ def offers_report(*, period: Period, funnel: Funnel | None = None) -> list[Offer
             name=offers[r["offer_id"]].name if r["offer_id"] in offers else "(deleted offer)",
             role=offers[r["offer_id"]].role if r["offer_id"] in offers else "",
             currency=r["currency"],
-            buyers=r["buyers"],
+            buyers=buyers.get(f"offer|{r['offer_id']}|{r['currency']}", 0),
             units=r["units"],
             gross_minor=r["gross"],
             refunds_minor=r["refunds"],
@@ -548,69 +560,44 @@ class ChannelRow:
     net_minor: int
 
 
-def _channel(touch: dict[str, Any] | None) -> tuple[str, str]:
-    """(source, campaign) of a touch: its UTM, else the ad platform its click id names, else "(direct)"."""
-    if touch is None:
-        return "(none)", ""
-    source = touch["utm_source"] or (
-        "meta (click id)"
-        if touch["fbclid"]
-        else "google (click id)"
-        if touch["gclid"] or touch["gbraid"] or touch["wbraid"]
-        else "(direct)"
-    )
-    return source, touch["utm_campaign"]
-
-
 def channels_report(*, period: Period) -> list[ChannelRow]:
     """Leads created in ``period`` and orders paid in it, by first-touch and by last-touch source and campaign."""
-    new_leads = list(
-        Lead.objects.filter(created_at__gte=period.start(), created_at__lt=period.end()).values_list("pk", flat=True)
-    )
-    orders = list(
-        OrderFact.objects.filter(day__gte=period.since, day__lt=period.until).values_list(
-            "lead_id", "currency", "gross_minor", "refunds_minor"
-        )
-    )
-    lead_ids = set(new_leads) | {o[0] for o in orders}
-    touches: dict[tuple[int, str], dict[str, Any]] = {}
-    ids = sorted(lead_ids)
-    for start in range(0, len(ids), 5000):
-        for touch in Touch.objects.filter(lead_id__in=ids[start : start + 5000]).values(
-            "lead_id", "kind", "utm_source", "utm_campaign", "fbclid", "gclid", "gbraid", "wbraid"
-        ):
-            touches[(touch["lead_id"], touch["kind"])] = dict(touch)
-    currencies = sorted({o[1] for o in orders}) or [settings.REPORTS_CURRENCY]
-    table: dict[tuple[str, str, str, str], list[Any]] = {}
-    for kind in ("first", "last"):
-        for lead_id in new_leads:
-            source, campaign = _channel(touches.get((lead_id, kind)))
-            for currency in currencies:
-                table.setdefault((kind, source, campaign, currency), [0, set(), 0, 0, 0])[0] += 1
-        for lead_id, currency, gross, refunds in orders:
-            source, campaign = _channel(touches.get((lead_id, kind)))
-            row = table.setdefault((kind, source, campaign, currency), [0, set(), 0, 0, 0])
-            row[1].add(lead_id)
-            row[2] += 1
-            row[3] += gross
-            row[4] += gross - refunds
-    return sorted(
-        (
+    leads: dict[tuple[str, str, str], int] = defaultdict(int)
+    money: dict[tuple[str, str, str, str], list[int]] = {}
+    for row in (
+        ChannelDay.objects.filter(day__gte=period.since, day__lt=period.until)
+        .values("touch", "source", "campaign", "currency")
+        .annotate(leads=Sum("leads"), orders=Sum("orders"), gross=Sum("gross_minor"), net=Sum("net_minor"))
+    ):
+        key = (row["touch"], row["source"], row["campaign"])
+        if row["currency"]:
+            money[(*key, row["currency"])] = [row["orders"], row["gross"], row["net"]]
+        else:
+            leads[key] += row["leads"]
+    keys = {*leads, *(k[:3] for k in money)}
+    rows_keys = [
+        (*key, currency)
+        for key in keys
+        for currency in sorted({k[3] for k in money if k[:3] == key}) or [settings.REPORTS_CURRENCY]
+    ]
+    buyers = distinct_leads(series=[f"channel|{t}|{s}|{c}|{cur}" for t, s, c, cur in rows_keys], period=period)
+    out = []
+    for touch, source, campaign, currency in rows_keys:
+        orders, gross, net = money.get((touch, source, campaign, currency), [0, 0, 0])
+        out.append(
             ChannelRow(
-                touch=k[0],
-                source=k[1],
-                campaign=k[2],
-                currency=k[3],
-                leads=v[0],
-                buyers=len(v[1]),
-                orders=v[2],
-                gross_minor=v[3],
-                net_minor=v[4],
+                touch=touch,
+                source=source,
+                campaign=campaign,
+                currency=currency,
+                leads=leads.get((touch, source, campaign), 0),
+                buyers=buyers.get(f"channel|{touch}|{source}|{campaign}|{currency}", 0),
+                orders=orders,
+                gross_minor=gross,
+                net_minor=net,
             )
-            for k, v in table.items()
-        ),
-        key=lambda r: (r.touch, r.currency, -r.net_minor, -r.leads, r.source, r.campaign),
-    )
+        )
+    return sorted(out, key=lambda r: (r.touch, r.currency, -r.net_minor, -r.leads, r.source, r.campaign))
 
 
 # --- lists and retention ------------------------------------------------------------------------------------------
@@ -917,17 +904,14 @@ class Overview:
 
 
 def overview(*, period: Period, currency: str) -> Overview:
-    """All funnels together in ``currency``: new leads, buyers (distinct leads with an order paid in the period),
-    orders, money, EPC (net / the entries of every funnel) and refund rate."""
+    """All funnels together in ``currency``: new leads (with their first-touch channel), buyers (distinct leads with
+    an order paid in the period), orders, money, EPC (net / the entries of every funnel) and refund rate."""
     from funnels.models import Funnel
 
-    orders = OrderFact.objects.filter(currency=currency, day__gte=period.since, day__lt=period.until)
-    totals = orders.aggregate(
-        orders=Count("order_id"),
-        buyers=Count("lead_id", distinct=True),
-        gross=Sum("gross_minor"),
-        refunds=Sum("refunds_minor"),
+    totals = OrderDay.objects.filter(currency=currency, day__gte=period.since, day__lt=period.until).aggregate(
+        orders=Sum("orders"), gross=Sum("gross_minor"), refunds=Sum("refunds_minor")
     )
+    new_leads = ChannelDay.objects.filter(touch="first", currency="", day__gte=period.since, day__lt=period.until)
     entries = sum(
         distinct_visitors(step_ids=[entry], period=period).get((Kind.VIEW, entry, 0), 0)
         for entry in Funnel.objects.exclude(entry_step=None).values_list("entry_step_id", flat=True)
@@ -935,9 +919,9 @@ def overview(*, period: Period, currency: str) -> Overview:
     gross, refunds = totals["gross"] or 0, totals["refunds"] or 0
     return Overview(
         currency=currency,
-        leads=Lead.objects.filter(created_at__gte=period.start(), created_at__lt=period.end()).count(),
-        buyers=totals["buyers"],
-        orders=totals["orders"],
+        leads=new_leads.aggregate(n=Sum("leads"))["n"] or 0,
+        buyers=distinct_leads(series=[f"all|{currency}"], period=period).get(f"all|{currency}", 0),
+        orders=totals["orders"] or 0,
         entries=entries,
         gross_minor=gross,
         refunds_minor=refunds,

@@ -22,10 +22,13 @@ from django.utils import timezone
 
 from analytics.models import (
     Buyer,
+    ChannelDay,
     CohortCell,
     DistinctDay,
     Exposure,
     Kind,
+    LeadFact,
+    LeadSeriesDay,
     LineFact,
     OrderDay,
     OrderFact,
@@ -39,7 +42,7 @@ from analytics.models import (
 from analytics.rebuild import GAP_WINDOW, rebuild_postgresql
 from funnels.models import Step
 from funnels.selectors import CONVERSION_EVENTS
-from leads.models import Event
+from leads.models import Event, Lead, Touch
 from offers.models import Order, OrderLine
 
 CURSOR = "events"
@@ -346,17 +349,118 @@ def _buyer_contribution(
         _merge(rfm, (currency, state.last_day, len(state.purchases)), [1, state.net_minor], sign)
 
 
-def _money_apply(order_ids: set[int]) -> None:
-    """Re-derive the facts of ``order_ids`` and fold the difference into sales, orders, visitors' values, buyers."""
-    if not order_ids:
+NO_TOUCH = ("(none)", "")
+
+
+def channel_of(touch: dict[str, str] | None) -> tuple[str, str]:
+    """(source, campaign) of a touch: its UTM source and campaign; without a source, the ad platform its click id
+    names, else "(direct)"; ``NO_TOUCH`` for a lead with no touch of that kind."""
+    if touch is None:
+        return NO_TOUCH
+    source = touch["utm_source"] or (
+        "meta (click id)"
+        if touch["fbclid"]
+        else "google (click id)"
+        if touch["gclid"] or touch["gbraid"] or touch["wbraid"]
+        else "(direct)"
+    )
+    return source[:200], touch["utm_campaign"][:200]
+
+
+def _lead_facts(lead_ids: Iterable[int]) -> dict[int, LeadFact]:
+    ids = list(lead_ids)
+    touches: dict[tuple[int, str], dict[str, str]] = {}
+    for touch in Touch.objects.filter(lead_id__in=ids).values(
+        "lead_id", "kind", "utm_source", "utm_campaign", "fbclid", "gclid", "gbraid", "wbraid"
+    ):
+        touches[(touch["lead_id"], touch["kind"])] = {k: str(v) for k, v in touch.items()}
+    facts = {}
+    for lead_id, created_at in Lead.objects.filter(pk__in=ids).values_list("pk", "created_at"):
+        first, last = channel_of(touches.get((lead_id, "first"))), channel_of(touches.get((lead_id, "last")))
+        facts[lead_id] = LeadFact(
+            lead_id=lead_id,
+            created_day=local_day(created_at),
+            first_source=first[0],
+            first_campaign=first[1],
+            last_source=last[0],
+            last_campaign=last[1],
+        )
+    return facts
+
+
+def _lead_key(fact: LeadFact | None) -> tuple[Any, ...] | None:
+    if fact is None:
+        return None
+    return (fact.created_day, fact.first_source, fact.first_campaign, fact.last_source, fact.last_campaign)
+
+
+def _days_rows(series_days: dict[str, set[dt.date]]) -> list[tuple[str, dt.date, dt.date]]:
+    rows = []
+    for series, days in series_days.items():
+        previous = NO_DAY
+        for day in sorted(days):
+            rows.append((series, day, previous))
+            previous = day
+    return rows
+
+
+def _lead_contribution(
+    fact: LeadFact | None,
+    orders: Iterable[OrderFact],
+    lines: Iterable[LineFact],
+    sign: int,
+    deltas: dict[str, dict[tuple[Any, ...], list[int]]],
+) -> None:
+    """A lead's share of the channel rollup and of the distinct-buyer series."""
+    if fact is None:
         return
+    channels = {
+        "first": (fact.first_source, fact.first_campaign),
+        "last": (fact.last_source, fact.last_campaign),
+    }
+    series: dict[str, set[dt.date]] = defaultdict(set)
+    for touch, (source, campaign) in channels.items():
+        _merge(deltas["channel"], (touch, source, campaign, "", fact.created_day), [1, 0, 0, 0], sign)
+    for order in orders:
+        series[f"all|{order.currency}"].add(order.day)
+        for touch, (source, campaign) in channels.items():
+            _merge(
+                deltas["channel"],
+                (touch, source, campaign, order.currency, order.day),
+                [0, 1, order.gross_minor, order.gross_minor - order.refunds_minor],
+                sign,
+            )
+            series[f"channel|{touch}|{source}|{campaign}|{order.currency}"].add(order.day)
+    for line in lines:
+        series[f"offer|{line.offer_id}|{line.currency}"].add(line.day)
+    for row in _days_rows(series):
+        _merge(deltas["series"], row, [1], sign)
+
+
+def _money_apply(order_ids: set[int], lead_ids: set[int]) -> None:
+    """Re-derive the facts of ``order_ids`` (and of ``lead_ids``, whose touches may have changed) and fold the
+    difference into sales, orders, visitors' values, buyers, cohorts, RFM and channels."""
     ids = sorted(order_ids)
-    old_lines = list(LineFact.objects.filter(order_id__in=ids))
-    old_orders = list(OrderFact.objects.filter(order_id__in=ids))
-    new_lines = _line_facts(ids)
+    old_lines = list(LineFact.objects.filter(order_id__in=ids)) if ids else []
+    old_orders = list(OrderFact.objects.filter(order_id__in=ids)) if ids else []
+    new_lines = _line_facts(ids) if ids else []
     new_orders = _order_facts(new_lines)
-    lead_ids = {o.lead_id for o in old_orders} | {o.lead_id for o in new_orders}
-    other_orders = list(OrderFact.objects.filter(lead_id__in=lead_ids).exclude(order_id__in=ids))
+    order_leads = {o.lead_id for o in old_orders} | {o.lead_id for o in new_orders}
+    candidates = set(lead_ids) | order_leads
+    if not candidates:
+        return
+    old_facts = {f.lead_id: f for f in LeadFact.objects.filter(lead_id__in=candidates)}
+    new_facts = _lead_facts(candidates)
+    # Most events of known leads change nothing about them (same touches, same day created): skip those leads.
+    leads = order_leads | {
+        lead_id for lead_id in candidates if _lead_key(old_facts.get(lead_id)) != _lead_key(new_facts.get(lead_id))
+    }
+    if not leads:
+        return
+    old_facts = {lead_id: fact for lead_id, fact in old_facts.items() if lead_id in leads}
+    new_facts = {lead_id: fact for lead_id, fact in new_facts.items() if lead_id in leads}
+    other_orders = list(OrderFact.objects.filter(lead_id__in=leads).exclude(order_id__in=ids))
+    other_lines = list(LineFact.objects.filter(lead_id__in=leads).exclude(order_id__in=ids))
     buyers_before = buyer_states([*other_orders, *old_orders])
     buyers_after = buyer_states([*other_orders, *new_orders])
 
@@ -366,6 +470,8 @@ def _money_apply(order_ids: set[int]) -> None:
         "orders": {},
         "cohort": {},
         "rfm": {},
+        "channel": {},
+        "series": {},
     }
     _sales_contribution(old_lines, -1, deltas)
     _sales_contribution(new_lines, +1, deltas)
@@ -373,17 +479,36 @@ def _money_apply(order_ids: set[int]) -> None:
     _orders_contribution(new_orders, +1, deltas["orders"])
     _buyer_contribution(buyers_before, -1, deltas["cohort"], deltas["rfm"])
     _buyer_contribution(buyers_after, +1, deltas["cohort"], deltas["rfm"])
+    by_lead: dict[int, list[list[Any]]] = defaultdict(lambda: [[], [], [], []])  # orders/lines before, after
+    for order in other_orders:
+        by_lead[order.lead_id][0].append(order)
+        by_lead[order.lead_id][2].append(order)
+    for line in other_lines:
+        by_lead[line.lead_id][1].append(line)
+        by_lead[line.lead_id][3].append(line)
+    for index, facts in ((0, old_orders), (1, old_lines), (2, new_orders), (3, new_lines)):
+        for fact in facts:
+            by_lead[fact.lead_id][index].append(fact)
+    for lead_id in leads:
+        before_orders, before_lines, after_orders, after_lines = by_lead[lead_id]
+        _lead_contribution(old_facts.get(lead_id), before_orders, before_lines, -1, deltas)
+        _lead_contribution(new_facts.get(lead_id), after_orders, after_lines, +1, deltas)
 
-    LineFact.objects.filter(order_id__in=ids).delete()
-    OrderFact.objects.filter(order_id__in=ids).delete()
-    LineFact.objects.bulk_create(new_lines, batch_size=2000)
-    OrderFact.objects.bulk_create(new_orders, batch_size=2000)
+    if ids:
+        LineFact.objects.filter(order_id__in=ids).delete()
+        OrderFact.objects.filter(order_id__in=ids).delete()
+        LineFact.objects.bulk_create(new_lines, batch_size=2000)
+        OrderFact.objects.bulk_create(new_orders, batch_size=2000)
+    LeadFact.objects.filter(lead_id__in=leads).delete()
+    LeadFact.objects.bulk_create(new_facts.values(), batch_size=2000)
     _add(SalesDay, ["funnel_id", "step_id", "variant_id", "offer_id", "is_bump", "currency", "day"], deltas["sales"])
     _add(VisitorValue, ["funnel_id", "visitor_id", "currency"], deltas["visitor"])
     _add(OrderDay, ["funnel_id", "currency", "day"], deltas["orders"])
     _add(CohortCell, ["currency", "cohort", "month"], deltas["cohort"])
     _add(RfmCell, ["currency", "last_day", "orders"], deltas["rfm"])
-    Buyer.objects.filter(lead_id__in=lead_ids).delete()
+    _add(ChannelDay, ["touch", "source", "campaign", "currency", "day"], deltas["channel"])
+    _add(LeadSeriesDay, ["series", "day", "prev_day"], deltas["series"])
+    Buyer.objects.filter(lead_id__in=leads).delete()
     Buyer.objects.bulk_create(
         [
             Buyer(
@@ -402,7 +527,7 @@ def _money_apply(order_ids: set[int]) -> None:
 
 # --- reading the event log ------------------------------------------------------------------------------------------
 
-_EVENT_FIELDS = ("pk", "type", "name", "visitor_id", "step_id", "variant_id", "occurred_at", "order_id")
+_EVENT_FIELDS = ("pk", "type", "name", "visitor_id", "step_id", "variant_id", "occurred_at", "order_id", "lead_id")
 
 
 def _fold(events: Sequence[tuple[Any, ...]]) -> None:
@@ -412,9 +537,12 @@ def _fold(events: Sequence[tuple[Any, ...]]) -> None:
     seen: set[_Seen] = set()
     views: list[tuple[int, uuid.UUID, int, dt.datetime, int]] = []
     orders: set[int] = set()
-    for pk, type_, name, visitor, step_id, variant, occurred_at, order_id in events:
+    leads: set[int] = set()
+    for pk, type_, name, visitor, step_id, variant, occurred_at, order_id, lead_id in events:
         if type_ in MONEY_EVENTS and order_id is not None:
             orders.add(order_id)
+        if lead_id is not None:
+            leads.add(lead_id)
         if visitor is None or step_id is None or step_id not in kinds:
             continue
         variant = variant or 0
@@ -426,7 +554,7 @@ def _fold(events: Sequence[tuple[Any, ...]]) -> None:
             seen.add(_Seen(Kind.CONVERSION, step_id, visitor, local_day(occurred_at), variant))
     _presence_apply(seen)
     _exposures_apply(views)
-    _money_apply(orders)
+    _money_apply(orders, leads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,6 +623,9 @@ DERIVED = (
     Buyer,
     CohortCell,
     RfmCell,
+    LeadFact,
+    ChannelDay,
+    LeadSeriesDay,
 )
 
 

@@ -14,9 +14,12 @@ from hypothesis import strategies as st
 from analytics import reports, services
 from analytics.models import (
     Buyer,
+    ChannelDay,
     CohortCell,
     DistinctDay,
     Exposure,
+    LeadFact,
+    LeadSeriesDay,
     LineFact,
     OrderDay,
     OrderFact,
@@ -27,7 +30,7 @@ from analytics.models import (
 from funnels.models import Variant
 from funnels.selectors import CONVERSION_EVENTS
 from leads.contracts import EventRefs
-from leads.models import Event, Lead
+from leads.models import Event, Lead, Touch
 from leads.services import event_record
 from offers.models import Coupon, Order, OrderLine, Payment
 from offers.payments import PageOrigin, chargeback_event_record, payment_succeeded, refund_event_record
@@ -68,6 +71,7 @@ visitor_plans = st.lists(
             "upsell": st.booleans(),
             "refund": st.sampled_from(["", "full", "partial", "bump", "lost", "won"]),
             "euro": st.one_of(st.none(), st.integers(0, 40)),
+            "touch": st.sampled_from([None, ("facebook", "cold", ""), ("", "", "gclid-1"), ("", "spring", "")]),
         }
     ),
     min_size=1,
@@ -89,6 +93,12 @@ def build(plans, world, fold_every):
     for index, plan in enumerate(plans):
         visitor = uuid.UUID(int=index + 1)
         lead = LeadFactory.create()
+        if plan["touch"]:
+            source, campaign, gclid = plan["touch"]
+            for kind in ("first", "last"):
+                Touch.objects.create(
+                    lead=lead, kind=kind, occurred_at=at(9), utm_source=source, utm_campaign=campaign, gclid=gclid
+                )
         variant = variants[index % 2]
         for step_key, days in plan["views"]:
             step = steps[step_key]
@@ -260,7 +270,10 @@ def reference_split(funnel, step, variant_id):
 
 
 def snapshot():
-    tables = [DistinctDay, Exposure, LineFact, OrderFact, SalesDay, OrderDay, VisitorValue, Buyer, CohortCell, RfmCell]
+    tables = [
+        DistinctDay, Exposure, LineFact, OrderFact, SalesDay, OrderDay, VisitorValue, Buyer, CohortCell, RfmCell,
+        LeadFact, ChannelDay, LeadSeriesDay,
+    ]  # fmt: skip
     skip = {"id"}
     return {
         model.__name__: sorted(
@@ -361,6 +374,44 @@ def test_offers_cohorts_and_rfm_equal_the_reference_in_each_currency(world, plan
         assert (got[key].buyers, got[key].units, got[key].gross_minor, got[key].refunds_minor) == (
             len(buyers[key]), units, gross, refunds,
         )  # fmt: skip
+
+    # Channels: leads (with events) created in the period and orders paid in it, by first and last touch.
+    def channel(lead_id, kind):
+        touch = Touch.objects.filter(lead_id=lead_id, kind=kind).first()
+        if touch is None:
+            return "(none)", ""
+        source = touch.utm_source or (
+            "meta (click id)" if touch.fbclid else "google (click id)" if touch.gclid else "(direct)"
+        )
+        return source, touch.utm_campaign
+
+    with_events = set(Event.objects.exclude(lead=None).values_list("lead_id", flat=True))
+    expected_channels: dict = defaultdict(lambda: [0, set(), 0, 0, 0])
+    orders_with_events = set(
+        Event.objects.filter(type__in=["purchase", "refund", "chargeback"]).values_list("order_id", flat=True)
+    )
+    paid = [
+        o
+        for o in Order.objects.filter(pk__in=orders_with_events).exclude(paid_at=None)
+        if in_range(o.paid_at, period.since, period.until)
+    ]
+    for kind in ("first", "last"):
+        for lead in Lead.objects.filter(pk__in=with_events):
+            if in_range(lead.created_at, period.since, period.until):
+                currencies = {o.currency for o in paid if channel(o.lead_id, kind) == channel(lead.pk, kind)} or {"USD"}
+                for currency in currencies:
+                    expected_channels[(kind, *channel(lead.pk, kind), currency)][0] += 1
+        for order in paid:
+            row = expected_channels[(kind, *channel(order.lead_id, kind), order.currency)]
+            row[1].add(order.lead_id)
+            row[2] += 1
+            row[3] += order.total_minor
+            row[4] += order.total_minor - order.refunded_minor - order.chargeback_minor
+    got_channels = {
+        (r.touch, r.source, r.campaign, r.currency): [r.leads, r.buyers, r.orders, r.gross_minor, r.net_minor]
+        for r in reports.channels_report(period=period)
+    }
+    assert got_channels == {k: [v[0], len(v[1]), v[2], v[3], v[4]] for k, v in expected_channels.items()}
 
     for currency in ("USD", "EUR"):
         purchases = defaultdict(list)  # lead → (day, net) of orders with a positive net
