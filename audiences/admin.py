@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -17,6 +16,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import slugify
 
 from audiences import tasks
+from audiences.charts import size_chart
 from audiences.health import COLOURS, Health, destination_health, run_summary, worst
 from audiences.models import Audience, AudienceMember, Destination, SyncBatch, SyncRun
 from audiences.presets import presets
@@ -110,29 +110,6 @@ class AudienceForm(forms.ModelForm):
         if minutes < 5:
             raise forms.ValidationError("Rebuild at most every 5 minutes; live updates keep it current in between.")
         return minutes
-
-
-def _size_chart(sizes: list[tuple[dt.date, int]]) -> SafeString:
-    """A small SVG line of the audience's daily size."""
-    if len(sizes) < 2:
-        return format_html("<em>{}</em>", "The chart appears after two days of refreshes.")
-    width, height, pad = 480, 120, 8
-    top = max(size for _, size in sizes) or 1
-    step = (width - 2 * pad) / (len(sizes) - 1)
-    points = " ".join(
-        f"{pad + i * step:.1f},{height - pad - (size / top) * (height - 2 * pad):.1f}"
-        for i, (_, size) in enumerate(sizes)
-    )
-    return format_html(
-        '<svg width="{}" height="{}" role="img" aria-label="{}"><polyline fill="none" stroke="#15803d" '
-        'stroke-width="2" points="{}"/><text x="{}" y="14" font-size="12">{}</text></svg>',
-        width,
-        height,
-        f"Size from {sizes[0][1]} on {sizes[0][0]} to {sizes[-1][1]} on {sizes[-1][0]}",
-        points,
-        pad,
-        f"max {top}",
-    )
 
 
 @admin.register(Audience)
@@ -238,7 +215,7 @@ class AudienceAdmin(admin.ModelAdmin):
 
     @admin.display(description="Growth (daily size)")
     def growth(self, obj: Audience) -> SafeString:
-        return _size_chart(list(obj.sizes.order_by("day").values_list("day", "size"))[-90:])
+        return size_chart(list(obj.sizes.order_by("day").values_list("day", "size"))[-90:])
 
     @admin.display(description="Some members")
     def preview(self, obj: Audience) -> SafeString:

@@ -8,7 +8,9 @@ from django.core.management import CommandError
 from django.test import Client
 from django.utils import timezone
 
+from audiences.models import AudienceSize
 from tests.analytics.conftest import command
+from tests.factories import AudienceFactory
 
 TODAY = timezone.localdate()
 SINCE, UNTIL = (TODAY - dt.timedelta(days=7)).isoformat(), (TODAY + dt.timedelta(days=1)).isoformat()
@@ -170,7 +172,14 @@ def test_the_funnel_page_draws_the_numbers_on_the_diagram_and_judges_the_split_t
 
 
 def test_the_dashboard_compares_the_period_with_the_one_before(sold, marketer):
+    audience = AudienceFactory.create(name="Opted in, no tripwire")
+    for days, size in ((3, 40), (2, 55)):
+        AudienceSize.objects.create(audience=audience, day=TODAY - dt.timedelta(days=days), size=size)
     html = marketer.get("/admin/reports/", {"since": SINCE, "until": UNTIL}).content.decode()
+    assert "Audience sizes per day" in html
+    assert '<td class="num">40 (' in html  # the first size in the period
+    assert '<td class="num">55 (' in html  # and the last
+    assert "Opted in, no tripwire" in html
     assert "Buyers<b>2</b>before: 0" in html
     assert "New leads per day" in html
     assert "Last 30 days" in html
