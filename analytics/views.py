@@ -29,6 +29,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     currency = reports.report_currencies()[0]
     revenue = reports.revenue_per_day(period=period, currency=currency)
     leads = reports.leads_per_day(period=period)
+    channels = reports.channels_report(period=period)
     context = {
         **admin.site.each_context(request),
         "title": "Reports",
@@ -49,7 +50,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             period=reports.Period(period.until - dt.timedelta(days=365), period.until), currency=currency
         ),
         "offers": reports.offers_report(period=period),
-        "channels": [row for row in reports.channels_report(period=period) if row.touch == "first"][:20],
+        "channel_tables": [
+            (touch, [row for row in channels if row.touch == touch][:20]) for touch in ("first", "last")
+        ],
         "rfm": reports.rfm_report(currency=currency),
     }
     return render(request, "analytics/dashboard.html", context)

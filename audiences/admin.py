@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import json
 from typing import Any
 
@@ -18,7 +21,7 @@ from django.utils.text import slugify
 from audiences import tasks
 from audiences.charts import size_chart
 from audiences.health import COLOURS, Health, destination_health, run_summary, worst
-from audiences.models import Audience, AudienceMember, Destination, SyncBatch, SyncRun
+from audiences.models import Audience, AudienceMember, AudienceSize, Destination, SyncBatch, SyncRun
 from audiences.presets import presets
 from audiences.rules import rule_members, rule_problems
 from audiences.services import audience_refresh
@@ -145,8 +148,28 @@ class AudienceAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[Any]:
         return [
             path("preview/", self.admin_site.admin_view(self.preview_view), name="audiences_audience_preview"),
+            path("sizes.csv", self.admin_site.admin_view(self.sizes_csv_view), name="audiences_audience_sizes_csv"),
             *super().get_urls(),
         ]
+
+    def sizes_csv_view(self, request: HttpRequest) -> HttpResponse:
+        """Every audience's size per day, as CSV (``since``/``until`` as YYYY-MM-DD limit the days)."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        sizes = AudienceSize.objects.select_related("audience").order_by("audience__name", "day")
+        for name, lookup in (("since", "day__gte"), ("until", "day__lt")):
+            if value := request.GET.get(name, ""):
+                try:
+                    sizes = sizes.filter(**{lookup: dt.date.fromisoformat(value)})
+                except ValueError:
+                    return HttpResponse(f"{name} must be a date as YYYY-MM-DD.", status=400, content_type="text/plain")
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["audience", "slug", "day", "size"])
+        writer.writerows((size.audience.name, size.audience.slug, size.day, size.size) for size in sizes)
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="audience-sizes.csv"'
+        return response
 
     def preview_view(self, request: HttpRequest) -> HttpResponse:
         """The rule being edited, evaluated without saving: its problems, or the member count and 20 leads."""

@@ -180,6 +180,14 @@ def test_the_dashboard_compares_the_period_with_the_one_before(sold, marketer):
     assert '<td class="num">40 (' in html  # the first size in the period
     assert '<td class="num">55 (' in html  # and the last
     assert "Opted in, no tripwire" in html
+    assert "Channels by last touch" in html
+    sizes = marketer.get("/admin/audiences/audience/sizes.csv", {"since": SINCE})
+    assert sizes["Content-Type"].startswith("text/csv")
+    assert sizes.content.decode().splitlines()[1:] == [
+        f'"Opted in, no tripwire",{audience.slug},{TODAY - dt.timedelta(days=days)},{size}'
+        for days, size in ((3, 40), (2, 55))
+    ]
+    assert marketer.get("/admin/audiences/audience/sizes.csv", {"since": "soon"}).status_code == 400
     assert "Buyers<b>2</b>before: 0" in html
     assert "New leads per day" in html
     assert "Last 30 days" in html
