@@ -200,6 +200,36 @@ def fit_gamma_gamma(x: Array, mean_value: Array, weight: Array | None = None) ->
     return GammaGamma(p=float(p), q=float(q), gamma=float(gamma), loglik=loglik)
 
 
+@dataclass(frozen=True, slots=True)
+class ConstantSpend:
+    """Every purchase is worth the same (a single price point): Gamma-Gamma has no spread to learn from, and the
+    value of a purchase is that amount."""
+
+    amount: float
+
+    def expected_value(self, x: Array, mean_value: Array) -> Array:
+        return np.full_like(np.asarray(x, dtype=np.float64), self.amount)
+
+
+def fit_spend(x: Array, mean_value: Array, weight: Array | None = None) -> GammaGamma | ConstantSpend:
+    """Gamma-Gamma when buyers' spend differs from one buyer to another; otherwise (identical means, or a fit that
+    runs to q → ∞, the limit where the model has no heterogeneity left) ``ConstantSpend`` at the average value of a
+    repeat purchase, which is that limit's answer."""
+    x, mean_value = np.asarray(x, dtype=np.float64), np.asarray(mean_value, dtype=np.float64)
+    weight = np.ones_like(x) if weight is None else np.asarray(weight, dtype=np.float64)
+    keep = (x > 0) & (mean_value > 0)
+    if not keep.any():
+        raise ModelNotUsable("No repeat purchases to learn spend from.")
+    average = float(np.sum((x * mean_value * weight)[keep]) / np.sum((x * weight)[keep]))
+    repeat = mean_value[keep]
+    if float(repeat.max() - repeat.min()) <= 0.001 * float(repeat.mean()):
+        return ConstantSpend(amount=average)
+    try:
+        return fit_gamma_gamma(x, mean_value, weight)
+    except ModelNotUsable:
+        return ConstantSpend(amount=average)
+
+
 # --- value over a horizon -------------------------------------------------------------------------------------------
 
 UNITS_PER_MONTH = {"day": 30.0, "week": 30.0 / 7.0}
@@ -207,7 +237,7 @@ UNITS_PER_MONTH = {"day": 30.0, "week": 30.0 / 7.0}
 
 def predicted_value(
     purchases: BgNbd,
-    spend: GammaGamma,
+    spend: GammaGamma | ConstantSpend,
     *,
     x: Array,
     t_x: Array,

@@ -272,3 +272,63 @@ class RfmCell(Rollup):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["currency", "last_day", "orders"], name="rfm_cell_once")]
+
+
+class ClvFit(models.Model):
+    """One nightly fit of a currency's lifetime-value models, kept for reproducibility: parameters, log-likelihoods,
+    customers, time, the holdout check, or why the models were not used."""
+
+    currency = models.CharField(max_length=3)
+    fitted_at = models.DateTimeField()
+    usable = models.BooleanField()
+    reason = models.CharField(max_length=300, blank=True, help_text="Why the predictions are not used, if not.")
+    customers = models.IntegerField(default=0)
+    repeat_customers = models.IntegerField(default=0)
+    r = models.FloatField(null=True)
+    alpha = models.FloatField(null=True, help_text="In days.")
+    a = models.FloatField(null=True)
+    b = models.FloatField(null=True)
+    bgnbd_loglik = models.FloatField(null=True)
+    p = models.FloatField(null=True)
+    q = models.FloatField(null=True)
+    gamma = models.FloatField(null=True, help_text="In minor units.")
+    gamma_gamma_loglik = models.FloatField(null=True)
+    horizon_months = models.PositiveSmallIntegerField()
+    monthly_discount = models.FloatField()
+    fit_seconds = models.FloatField(default=0)
+    holdout = models.JSONField(
+        default=dict, blank=True, help_text="Purchases predicted for the last days held out, against those made."
+    )
+
+    class Meta:
+        ordering = ["-fitted_at"]
+        indexes = [models.Index(fields=["currency", "-fitted_at"], name="clv_fit_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.currency} fit of {self.fitted_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def mean_spend_minor(self) -> float | None:
+        """The population's expected value of a purchase, p γ / (q − 1), in minor units."""
+        if self.p is None or self.q is None or self.gamma is None or self.q <= 1:
+            return None
+        return self.p * self.gamma / (self.q - 1)
+
+
+class CustomerValue(models.Model):
+    """A buyer's predicted future in one currency, from the fit that scored them."""
+
+    lead_id = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    fit = models.ForeignKey(ClvFit, on_delete=models.CASCADE, related_name="values")
+    p_alive = models.FloatField()
+    expected_purchases = models.FloatField(help_text="Over the fit's horizon.")
+    predicted_value_minor = models.BigIntegerField(help_text="Discounted net value over the fit's horizon.")
+    scored_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["lead_id", "currency"], name="customer_value_once")]
+        indexes = [models.Index(fields=["currency", "-predicted_value_minor"], name="customer_value_rank")]
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id} {self.currency}: {self.predicted_value_minor}"

@@ -282,3 +282,8 @@ SPLIT_TEST_MATURITY_DAYS = env.int("SPLIT_TEST_MATURITY_DAYS", default=14)
 SPLIT_TEST_PLANNED_VISITORS = env.int("SPLIT_TEST_PLANNED_VISITORS", default=10_000)
 # The currency the dashboard leads with (each currency is always reported on its own, never converted).
 REPORTS_CURRENCY = env.str("REPORTS_CURRENCY", default="USD")
+# Lifetime value: the nightly fit's horizon, monthly discount rate, and the repeat buyers a currency needs first.
+CELERY_BEAT_SCHEDULE["analytics-clv-refresh"] = {"task": "analytics.clv_refresh", "schedule": 86400.0}
+CLV_HORIZON_MONTHS = env.int("CLV_HORIZON_MONTHS", default=12)
+CLV_MONTHLY_DISCOUNT = env.float("CLV_MONTHLY_DISCOUNT", default=0.01)
+CLV_MIN_REPEAT_BUYERS = env.int("CLV_MIN_REPEAT_BUYERS", default=50)
