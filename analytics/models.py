@@ -293,6 +293,9 @@ class ClvFit(models.Model):
     q = models.FloatField(null=True)
     gamma = models.FloatField(null=True, help_text="In minor units.")
     gamma_gamma_loglik = models.FloatField(null=True)
+    constant_spend_minor = models.FloatField(
+        null=True, help_text="When buyers do not differ in spend: the value of every purchase, in minor units."
+    )
     horizon_months = models.PositiveSmallIntegerField()
     monthly_discount = models.FloatField()
     fit_seconds = models.FloatField(default=0)
@@ -310,6 +313,8 @@ class ClvFit(models.Model):
     @property
     def mean_spend_minor(self) -> float | None:
         """The population's expected value of a purchase, p γ / (q − 1), in minor units."""
+        if self.constant_spend_minor is not None:
+            return self.constant_spend_minor
         if self.p is None or self.q is None or self.gamma is None or self.q <= 1:
             return None
         return self.p * self.gamma / (self.q - 1)

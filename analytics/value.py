@@ -82,6 +82,7 @@ def clv_refresh_currency(*, currency: str, now: dt.datetime | None = None) -> Cl
             purchases.r, purchases.alpha, purchases.a, purchases.b, purchases.loglik,
         )  # fmt: skip
         if isinstance(spend, ConstantSpend):
+            fit.constant_spend_minor = spend.amount
             fit.reason = (
                 f"Spend per purchase does not differ between buyers here, so each purchase is valued at the average "
                 f"repeat purchase ({spend.amount:.0f} minor units) rather than by the Gamma-Gamma model."

@@ -19,6 +19,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from analytics.services import rollups_catch_up
+from analytics.value import clv_refresh
 from audiences.models import Audience, Destination
 from audiences.presets import presets
 from audiences.services import audience_refresh
@@ -42,7 +43,7 @@ from offers.services import dispute_close, dispute_record, refund_record
 
 SEED = 20261122
 LEAD_COUNT = 2000
-DAYS = 90
+DAYS = 365
 DEMO_DOMAIN = "demo.ladder.test"
 DEMO_NAMESPACE = uuid.UUID("6c0e3a54-63f4-4f53-9a0e-4a6f3b0c9d11")
 
@@ -118,6 +119,7 @@ class _Plan:
     coupon: bool = False
     refund: str = ""  # "", "full", "partial", "bump", "dispute_lost" or "dispute_won"
     returns: list[tuple[dt.datetime, bool]] = field(default_factory=list)  # later visits: (when, bought)
+    takes_recordings: float = 0.0  # how likely this buyer adds the workshop's recording to a booking
 
 
 def demo_users() -> list[tuple[str, str, str]]:
@@ -319,6 +321,13 @@ def _ensure_workshop(offer: Callable[..., Offer], product: Callable[..., Product
             "kind": "order_form",
             "position": 0,
             "offer": offer("ads-workshop-147", workshop, "Live Ads Workshop", "core", 14700),
+            "bump_offer": offer(
+                "ads-workshop-recording-47",
+                product("ads-workshop-recording", "Workshop recording", "The workshop's recording and slides."),
+                "Workshop recording",
+                "order_bump",
+                4700,
+            ),
             "headline": "Scale what already works: live, with us",
             "accept_label": "Book my seat",
         },
@@ -402,13 +411,17 @@ def _plan(rng: random.Random, index: int, anchor: dt.datetime, upsell_variant: C
     else:
         step("upsell_declined", "cross-sell", rng.uniform(0.5, 2))
     step("page_view", "thank-you", 0.1)
-    # Buyers invited to the workshop: some look, some of those book, a few come back a second time.
+    # Buyers invited to the workshop come back as customers do: each at a rate of their own (a few weeks to a year
+    # between bookings) until, after some booking, they are gone for good.
+    rate = rng.gammavariate(0.8, 1 / 40)  # visits a day
+    plan.takes_recordings = rng.betavariate(0.7, 0.7)  # some nearly always add the recording, some never
+    gone = rng.betavariate(1.2, 3.0)  # the chance that a visit is the last
     later = moment
-    while rng.random() < (0.35 if not plan.returns else 0.3):
-        later = later + dt.timedelta(days=rng.uniform(12, 75))
+    while rng.random() >= gone:
+        later = later + dt.timedelta(days=rng.expovariate(rate) if rate > 0 else DAYS)
         if later >= anchor:
             break
-        plan.returns.append((later, rng.random() < 0.45))
+        plan.returns.append((later, True))
     roll = rng.random()
     plan.refund = (
         "full"
@@ -442,6 +455,7 @@ def demo_seed(*, progress: Callable[[int, str], None] | None = None) -> dict[str
         _ensure_audiences(ladder)
     # The reports read rollups that Celery beat keeps; fold the log now so the first look shows numbers.
     rollups_catch_up()
+    clv_refresh()  # the nightly lifetime-value fit, so the leads show their predictions at once
     report(1, "reports")
     return {
         "leads": Lead.objects.filter(email__endswith="@" + DEMO_DOMAIN).count(),
@@ -585,9 +599,14 @@ class _Walk:
         )
         if not buys or lead is None or step.offer is None:
             return
+        bump = (
+            [step.bump_offer]
+            if step.bump_offer and random.Random(plan.index * 31 + number).random() < (plan.takes_recordings)
+            else []
+        )
         payment = payments.checkout_record(
             lead=lead,
-            offers=[step.offer],
+            offers=[step.offer, *bump],
             funnel_id=step.funnel_id,
             coupon_code="",
             submission_key=f"{step.pk}:demo-{plan.index}-{number}",
