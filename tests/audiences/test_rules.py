@@ -226,7 +226,9 @@ def test_the_standard_rules_use_indexes_on_postgresql(ladder):
         cursor.execute("SET LOCAL enable_seqscan = off")  # tiny tables: ask which index would serve the plan
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert re.search(r"Index (Only )?Scan using event_\w+ on leads_event", plan), plan
+    # Which index access the planner picks (a plain, index-only or bitmap scan) depends on the statistics the tests
+    # before this one left; what matters is that an event index serves it and nothing scans a table.
+    assert re.search(r"(Index (Only )?Scan using|Bitmap Index Scan on) event_\w+", plan), plan
     assert re.search(r"Index (Only )?Scan using \w+ on offers_order ", plan), plan
     for table in ("leads_event", "offers_order", "offers_orderline", "leads_lead"):
         assert f"Seq Scan on {table}" not in plan, plan
