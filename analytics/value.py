@@ -17,37 +17,71 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
+from numpy.typing import NDArray
 
-from analytics.clv import ConstantSpend, ModelNotUsable, compress, fit_bgnbd, fit_spend, predicted_value, summarize
+from analytics.clv import (
+    ConstantSpend,
+    CustomerSummaries,
+    ModelNotUsable,
+    compress,
+    fit_bgnbd,
+    fit_spend,
+    score,
+    summarize_arrays,
+)
 from analytics.models import ClvFit, CustomerValue, OrderFact
 
 HOLDOUT_DAYS = 90
 
 
-def occasions(currency: str) -> list[tuple[str, dt.date, float]]:
-    """(lead, day, net) of every day a lead bought something that kept a positive net, in ``currency``."""
+@dataclass(frozen=True, slots=True)
+class Occasions:
+    """Columns of (lead, day number, net) for every day a lead bought something that kept a positive net."""
+
+    lead: NDArray[np.int64]
+    day: NDArray[np.int64]
+    net: NDArray[np.float64]
+
+    def summaries(self, end: dt.date) -> tuple[NDArray[np.integer], CustomerSummaries]:
+        leads, x, t_x, T, mean_value = summarize_arrays(
+            self.lead, self.day, self.net, calibration_end=end.toordinal(), unit="day"
+        )
+        ids = [str(lead) for lead in leads]
+        return leads, CustomerSummaries(customer_ids=ids, x=x, t_x=t_x, T=T, mean_value=mean_value)
+
+
+def occasions(currency: str) -> Occasions:
+    """Each lead's purchase days in ``currency``, net of refunds and lost disputes (the database adds up the day)."""
     rows = (
         OrderFact.objects.filter(currency=currency)
         .values("lead_id", "day")
-        .annotate(gross=Sum("gross_minor"), refunds=Sum("refunds_minor"))
-        .values_list("lead_id", "day", "gross", "refunds")
+        .annotate(net=Sum("gross_minor") - Sum("refunds_minor"))
+        .filter(net__gt=0)
+        .values_list("lead_id", "day", "net")
     )
-    return [(str(lead), day, float(gross - refunds)) for lead, day, gross, refunds in rows if gross - refunds > 0]
+    leads, days, nets = [], [], []
+    for lead, day, net in rows.iterator(chunk_size=20_000):
+        leads.append(lead)
+        days.append(day.toordinal())
+        nets.append(net)
+    return Occasions(
+        lead=np.array(leads, dtype=np.int64), day=np.array(days, dtype=np.int64), net=np.array(nets, dtype=np.float64)
+    )
 
 
-def _holdout(transactions: list[tuple[str, dt.date, float]], today: dt.date) -> dict[str, object]:
+def _holdout(history: Occasions, today: dt.date) -> dict[str, object]:
     """Fit on all but the last ``HOLDOUT_DAYS`` days and compare the purchases it predicts for them with those made,
     for the buyers known before them."""
     end = today - dt.timedelta(days=HOLDOUT_DAYS)
-    before = summarize(transactions, calibration_end=end, unit="day")
-    if not before.customer_ids:
+    known, before = history.summaries(end)
+    if not len(known):
         return {"days": HOLDOUT_DAYS, "skipped": "no buyers before the holdout period"}
     try:
         model = fit_bgnbd(compress(before.x, before.t_x, before.T), min_repeat_customers=1)
     except ModelNotUsable as refused:
         return {"days": HOLDOUT_DAYS, "skipped": str(refused)}
-    known = set(before.customer_ids)
-    actual = len({(c, d) for c, d, _ in transactions if c in known and end < d <= today})
+    later = (history.day > end.toordinal()) & (history.day <= today.toordinal()) & np.isin(history.lead, known)
+    actual = len(set(zip(history.lead[later].tolist(), history.day[later].tolist(), strict=True)))
     predicted = float(model.expected_purchases(HOLDOUT_DAYS, before.x, before.t_x, before.T).sum())
     return {"days": HOLDOUT_DAYS, "customers": len(known), "predicted": round(predicted, 1), "actual": actual}
 
@@ -59,8 +93,8 @@ def clv_refresh_currency(*, currency: str, now: dt.datetime | None = None) -> Cl
     now = now or timezone.now()
     today = timezone.localdate(now)
     horizon, discount = settings.CLV_HORIZON_MONTHS, settings.CLV_MONTHLY_DISCOUNT
-    transactions = occasions(currency)
-    data = summarize(transactions, calibration_end=today, unit="day")
+    history = occasions(currency)
+    leads, data = history.summaries(today)
     fit = ClvFit(
         currency=currency,
         fitted_at=now,
@@ -89,15 +123,13 @@ def clv_refresh_currency(*, currency: str, now: dt.datetime | None = None) -> Cl
             )
         else:
             fit.p, fit.q, fit.gamma, fit.gamma_gamma_loglik = spend.p, spend.q, spend.gamma, spend.loglik
-        fit.holdout = _holdout(transactions, today)
+        fit.holdout = _holdout(history, today)
     fit.fit_seconds = round(time.perf_counter() - started, 3)
     with transaction.atomic():
         fit.save()
         CustomerValue.objects.filter(currency=currency).delete()
         if fit.usable:
-            alive = purchases.p_alive(data.x, data.t_x, data.T)
-            expected = purchases.expected_purchases(horizon * 30.0, data.x, data.t_x, data.T)
-            value = predicted_value(
+            scores = score(
                 purchases, spend, x=data.x, t_x=data.t_x, T=data.T, mean_value=data.mean_value,
                 months=horizon, monthly_discount=discount, unit="day",
             )  # fmt: skip
@@ -107,12 +139,12 @@ def clv_refresh_currency(*, currency: str, now: dt.datetime | None = None) -> Cl
                         lead_id=int(lead),
                         currency=currency,
                         fit=fit,
-                        p_alive=float(alive[i]),
-                        expected_purchases=float(expected[i]),
-                        predicted_value_minor=int(np.rint(value[i])),
+                        p_alive=float(scores.p_alive[i]),
+                        expected_purchases=float(scores.expected_purchases[i]),
+                        predicted_value_minor=int(np.rint(scores.predicted_value[i])),
                         scored_at=now,
                     )
-                    for i, lead in enumerate(data.customer_ids)
+                    for i, lead in enumerate(leads.tolist())
                 ),
                 batch_size=5000,
             )

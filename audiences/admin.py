@@ -55,6 +55,8 @@ class DestinationForm(SecretFieldForm):
             "endpoint_url",
             "credentials",
             "mode",
+            "value_based",
+            "value_currency",
             "schedule_minutes",
             "is_active",
         ]

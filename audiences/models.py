@@ -129,6 +129,16 @@ class Destination(models.Model):
         blank=True, help_text="Access token, or a signed webhook's signing secret; encrypted, never shown again."
     )
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.MIRROR)
+    value_based = models.BooleanField(
+        default=False,
+        help_text=(
+            "Meta: a customer-value audience, each member sent with their predicted lifetime value "
+            "(LOOKALIKE_VALUE), the seed of a value-based lookalike. Chosen when the audience is created at Meta."
+        ),
+    )
+    value_currency = models.CharField(
+        max_length=3, blank=True, help_text="Value-based: the currency whose predicted values are sent, e.g. USD."
+    )
     is_active = models.BooleanField(default=True)
     schedule_minutes = models.PositiveIntegerField(default=60, help_text="Send what changed this often.")
     last_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -147,6 +157,16 @@ class Destination(models.Model):
         return f"{self.name} ({self.get_platform_display()})"
 
     def clean(self) -> None:
+        if self.value_based:
+            if self.platform != self.Platform.META:
+                raise ValidationError({"value_based": "Only Meta custom audiences take a value for each member."})
+            if len(self.value_currency) != 3 or not self.value_currency.isalpha():
+                raise ValidationError(
+                    {"value_currency": "Name the currency whose predicted values are sent, e.g. USD."}
+                )
+            self.value_currency = self.value_currency.upper()
+        elif self.value_currency:
+            self.value_currency = ""
         if self.platform == self.Platform.META:
             if not self.account_id.strip().removeprefix("act_").isdigit():
                 raise ValidationError({"account_id": "Enter the Meta ad account's number, e.g. act_1234567890."})
@@ -258,7 +278,7 @@ class SyncLedger(models.Model):
 
     destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="ledger")
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
-    hashes = models.JSONField(default=dict)
+    hashes = models.JSONField(default=dict, help_text="The hashes sent, and a value-based audience's LOOKALIKE_VALUE.")
     state = models.CharField(max_length=8, choices=State.choices)
     run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     changed_at = models.DateTimeField()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Preset:
@@ -21,6 +23,7 @@ def presets(*, days: int = 7, offer_a: int | None = None, offer_b: int | None = 
             {"not": {"purchase": {"offer": offer_b} if offer_b else {"role": "core"}}},
         ]
     }
+    currency = settings.REPORTS_CURRENCY
     return [
         Preset(
             key="optin_no_tripwire",
@@ -71,7 +74,36 @@ def presets(*, days: int = 7, offer_a: int | None = None, offer_b: int | None = 
         Preset(
             key="top_revenue",
             name="Top 20% by net revenue",
-            description="Your best customers by revenue net of refunds (USD); a seed for lookalikes.",
-            rule={"revenue": {"top_percent": 20, "currency": "USD"}},
+            description=f"Your best customers by revenue net of refunds ({currency}); a seed for lookalikes.",
+            rule={"revenue": {"top_percent": 20, "currency": currency}},
+        ),
+        Preset(
+            key="valuable_at_risk",
+            name="Valuable customers at risk of lapsing",
+            description=(
+                f"Top 20% by net revenue ({currency}) whose chance of still buying has fallen to 30–70%: win them "
+                "back before they go."
+            ),
+            rule={
+                "all": [
+                    {"revenue": {"top_percent": 20, "currency": currency}},
+                    {"value": {"currency": currency, "p_alive_at_least": 0.3, "p_alive_below": 0.7}},
+                ]
+            },
+        ),
+        Preset(
+            key="lapsed_buyers",
+            name="Lapsed buyers",
+            description=f"Buyers ({currency}) the model says have most likely stopped buying (p(alive) below 30%).",
+            rule={"value": {"currency": currency, "p_alive_below": 0.3}},
+        ),
+        Preset(
+            key="top_predicted_value",
+            name="Top 10% by predicted lifetime value",
+            description=(
+                f"The buyers expected to be worth most over the next months ({currency}): a seed for value-based "
+                "lookalikes, with a value-based Meta destination."
+            ),
+            rule={"value": {"currency": currency, "top_percent": 10}},
         ),
     ]

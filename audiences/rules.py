@@ -10,6 +10,10 @@ A rule is JSON: a combinator or a condition.
   role), ``not_refunded`` (the order is not refunded in full), ``within_days``, ``min_amount_minor`` with
   ``currency``.
 * ``{"revenue": {"top_percent": 20, "currency": "USD"}}`` — the top buyers by revenue net of refunds.
+* ``{"value": {...}}`` — the buyer's predicted lifetime value in ``currency`` (required), from the last nightly fit:
+  ``top_percent`` (the top buyers by predicted value), ``min_predicted_minor``, ``p_alive_at_least`` /
+  ``p_alive_below`` (0–1; likely active from 0.7, at risk from 0.3, lapsed below), ``min_expected_purchases``.
+  Leads without a prediction (no purchase, or a fit that could not be used) never match.
 * ``{"lead": {...}}`` — the lead's own fields: ``country`` / ``region`` / ``postal_code_prefix`` (lists or a
   string), ``tags_any`` (tag names), ``stage`` (stage name), ``min_score``, ``consent`` (a purpose currently
   granted), ``created_within_days``.
@@ -22,6 +26,7 @@ valid rule into a ``Q`` on Lead made of ``Exists`` subqueries, so membership is 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +35,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Window
 from django.db.models.functions import PercentRank
 from django.utils import timezone
 
+from analytics.models import CustomerValue
 from leads.models import Consent, Event, Lead, Stage, Tag
 from leads.selectors import granted_now
 from offers.models import Offer, Order, OrderLine, Product
@@ -48,6 +54,14 @@ EVENT_KEYS = {
     "utm_campaign",
 }
 REVENUE_KEYS = {"top_percent", "currency"}
+VALUE_KEYS = {
+    "currency",
+    "top_percent",
+    "min_predicted_minor",
+    "p_alive_at_least",
+    "p_alive_below",
+    "min_expected_purchases",
+}
 PURCHASE_KEYS = {"offer", "product", "role", "not_refunded", "within_days", "min_amount_minor", "currency"}
 LEAD_KEYS = {
     "country",
@@ -84,7 +98,8 @@ def _check(rule: Any, path: str, problems: list[str], *, depth: int) -> None:
         return
     if not isinstance(rule, dict) or len(rule) != 1:
         problems.append(
-            f"{path}: expected one of all / any / not / event / purchase / lead / revenue, as an object with one key."
+            f"{path}: expected one of all / any / not / event / purchase / lead / revenue / value, as an object with "
+            "one key."
         )
         return
     ((kind, body),) = rule.items()
@@ -102,7 +117,9 @@ def _check(rule: Any, path: str, problems: list[str], *, depth: int) -> None:
             return
         CONDITION_CHECKS[kind](body, f"{path}.{kind}", problems)
     else:
-        problems.append(f"{path}: unknown condition {kind!r}; use all, any, not, event, purchase, lead or revenue.")
+        problems.append(
+            f"{path}: unknown condition {kind!r}; use all, any, not, event, purchase, lead, revenue or value."
+        )
 
 
 def _unknown(body: dict[str, Any], allowed: set[str], path: str, problems: list[str]) -> None:
@@ -219,11 +236,43 @@ def _check_revenue(body: dict[str, Any], path: str, problems: list[str]) -> None
         problems.append(f'{path}.currency: expected the currency whose revenue is ranked, e.g. "USD".')
 
 
+def _check_value(body: dict[str, Any], path: str, problems: list[str]) -> None:
+    _unknown(body, VALUE_KEYS, path, problems)
+    currency = body.get("currency")
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
+        problems.append(f'{path}.currency: expected the currency of the predictions, e.g. "USD".')
+    if not set(body) - {"currency"}:
+        problems.append(
+            f"{path}: name at least one of top_percent, min_predicted_minor, p_alive_at_least, p_alive_below, "
+            "min_expected_purchases."
+        )
+    if "top_percent" in body:
+        percent = body["top_percent"]
+        if not isinstance(percent, int) or isinstance(percent, bool) or not 1 <= percent <= 100:
+            problems.append(f"{path}.top_percent: expected a whole per cent from 1 to 100, not {percent!r}.")
+    _positive_int(body, "min_predicted_minor", path, problems, minimum=0)
+    for key in ("p_alive_at_least", "p_alive_below"):
+        if key in body and not (_number(body[key]) and 0 <= body[key] <= 1):
+            problems.append(f"{path}.{key}: expected a probability from 0 to 1, not {body[key]!r}.")
+    if _number(body.get("p_alive_at_least")) and _number(body.get("p_alive_below")):
+        if body["p_alive_at_least"] >= body["p_alive_below"]:
+            problems.append(f"{path}.p_alive_below: must be above p_alive_at_least, or nobody matches.")
+    if "min_expected_purchases" in body and not (
+        _number(body["min_expected_purchases"]) and body["min_expected_purchases"] >= 0
+    ):
+        problems.append(f"{path}.min_expected_purchases: expected a number of at least 0.")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 CONDITION_CHECKS: dict[str, Callable[[dict[str, Any], str, list[str]], None]] = {
     "event": _check_event,
     "purchase": _check_purchase,
     "lead": _check_lead,
     "revenue": _check_revenue,
+    "value": _check_value,
 }
 
 
@@ -344,9 +393,32 @@ def _revenue_q(body: dict[str, Any], now: dt.datetime) -> Q:
     return Q(pk__in=ranked.values("lead_id"))
 
 
+def _value_q(body: dict[str, Any], now: dt.datetime) -> Q:
+    """Buyers by their last prediction: the top ``top_percent`` % of the currency's scored buyers (ranked among all
+    of them), then the thresholds."""
+    scored = CustomerValue.objects.filter(currency=body["currency"].upper())
+    q = Q()
+    if "top_percent" in body:
+        ranked = scored.annotate(rank=Window(PercentRank(), order_by=F("predicted_value_minor").desc())).filter(
+            rank__lt=body["top_percent"] / 100
+        )
+        q &= Q(pk__in=ranked.values("lead_id"))
+    limits = scored
+    if "min_predicted_minor" in body:
+        limits = limits.filter(predicted_value_minor__gte=body["min_predicted_minor"])
+    if "p_alive_at_least" in body:
+        limits = limits.filter(p_alive__gte=body["p_alive_at_least"])
+    if "p_alive_below" in body:
+        limits = limits.filter(p_alive__lt=body["p_alive_below"])
+    if "min_expected_purchases" in body:
+        limits = limits.filter(expected_purchases__gte=body["min_expected_purchases"])
+    return q & Q(pk__in=limits.values("lead_id"))
+
+
 COMPILERS: dict[str, Callable[[dict[str, Any], dt.datetime], Q]] = {
     "event": _event_q,
     "purchase": _purchase_q,
     "lead": _lead_q,
     "revenue": _revenue_q,
+    "value": _value_q,
 }

@@ -16,12 +16,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.utils import timezone
 
+from analytics.models import CustomerValue
 from audiences.models import Audience, AudienceMember, Destination, SyncBatch, SyncLedger, SyncRun
 from audiences.rules import granted_now
 from common.db import rows_insert, statistics_refresh
+from common.money import currency_exponent
 from integrations import google_ads_audiences, google_audiences, meta_audiences
 from integrations.audience_upload import AudienceUploader, SandboxUploader, UploadResult, UploadRow
 from integrations.errors import (
@@ -68,15 +70,17 @@ def ledger_to_remove(destination: Destination) -> QuerySet[SyncLedger]:
 
 
 def ledger_maybe_changed(destination: Destination) -> QuerySet[SyncLedger]:
-    """Held members edited since the destination was told about them: their identifiers may have changed."""
+    """Held members edited since the destination was told about them: their identifiers may have changed; for a
+    value-based destination also those scored since (their value may have changed)."""
     eligible = eligible_leads(destination.audience).values("pk")
-    return (
-        SyncLedger.objects.filter(
-            destination=destination,
-            state=SyncLedger.State.ADDED,
-            lead__updated_at__gt=F("changed_at"),
-            lead_id__in=eligible,
+    changed = Q(lead__updated_at__gt=F("changed_at"))
+    if destination.value_based:
+        rescored = CustomerValue.objects.filter(
+            lead_id=OuterRef("lead_id"), currency=destination.value_currency, scored_at__gt=OuterRef("changed_at")
         )
+        changed |= Q(Exists(rescored))
+    return (
+        SyncLedger.objects.filter(changed, destination=destination, state=SyncLedger.State.ADDED, lead_id__in=eligible)
         .select_related("lead")
         .order_by("lead_id")
     )
@@ -84,8 +88,15 @@ def ledger_maybe_changed(destination: Destination) -> QuerySet[SyncLedger]:
 
 def _resend_changed(run: SyncRun, uploader: AudienceUploader, held: list[SyncLedger], *, mirror: bool) -> None:
     """Tell the destination a member's new identifiers: the old hashes out (mirror mode), the new ones in."""
-    changed = [(entry, lead_hashes(entry.lead, platform=run.destination.platform)) for entry in held]
-    changed = [(entry, new) for entry, new in changed if new != entry.hashes]
+    current = {
+        int(row.key): row.hashes
+        for row in upload_rows(
+            Lead.objects.filter(pk__in=[entry.lead_id for entry in held]).order_by("pk"),
+            platform=run.destination.platform,
+            value_currency=run.destination.value_currency if run.destination.value_based else "",
+        )
+    }
+    changed = [(entry, current[entry.lead_id]) for entry in held if current[entry.lead_id] != entry.hashes]
     if not changed:
         SyncLedger.objects.filter(pk__in=[entry.pk for entry in held]).update(changed_at=timezone.now())
         return
@@ -112,12 +123,29 @@ def lead_hashes(lead: Lead, *, platform: str = Destination.Platform.META) -> dic
     return hasher_for(platform).hashes(**fields, phone_is_stored=True, external_id=str(lead.public_id))
 
 
-def upload_rows(leads: QuerySet[Lead], *, platform: str = "meta", chunk_size: int = 5000) -> Iterator[UploadRow]:
-    """Each lead's upload row, streamed (a server-side cursor on PostgreSQL) as plain values, not model objects."""
+def upload_rows(
+    leads: QuerySet[Lead], *, platform: str = "meta", chunk_size: int = 5000, value_currency: str = ""
+) -> Iterator[UploadRow]:
+    """Each lead's upload row, streamed (a server-side cursor on PostgreSQL) as plain values, not model objects.
+
+    With ``value_currency`` (a value-based destination) each row also carries the lead's predicted lifetime value in
+    that currency, in major units to two significant digits (0 without a prediction) under ``LOOKALIKE_VALUE``: the
+    platform ranks people by it, and the rounding keeps a nightly refit's small changes from resending everyone."""
     hasher = hasher_for(platform)
-    for pk, public_id, email, phone, first_name, last_name, city, region, postal_code, country in leads.values_list(
-        "pk", "public_id", *IDENTITY_FIELDS
-    ).iterator(chunk_size=chunk_size):
+    values = leads.annotate(
+        predicted=Subquery(
+            CustomerValue.objects.filter(lead_id=OuterRef("pk"), currency=value_currency).values(
+                "predicted_value_minor"
+            )[:1]
+        )
+        if value_currency
+        else Value(None, output_field=BigIntegerField())
+    )
+    exponent = currency_exponent(value_currency) if value_currency else 0
+    columns = values.values_list("pk", "public_id", *IDENTITY_FIELDS, "predicted")
+    for (
+        pk, public_id, email, phone, first_name, last_name, city, region, postal_code, country, predicted,
+    ) in columns.iterator(chunk_size=chunk_size):  # fmt: skip
         hashes = hasher.hashes(
             email=email,
             phone=phone,
@@ -130,7 +158,14 @@ def upload_rows(leads: QuerySet[Lead], *, platform: str = "meta", chunk_size: in
             phone_is_stored=True,
             external_id=str(public_id),
         )
+        if value_currency:
+            hashes[meta_audiences.VALUE] = _two_digits(max(predicted or 0, 0) / 10**exponent)
         yield UploadRow(key=str(pk), hashes=hashes)
+
+
+def _two_digits(amount: float) -> str:
+    """An amount to two significant digits, as text: 1234.5 → "1200", 0.987 → "0.99", 0 → "0"."""
+    return "0" if amount <= 0 else f"{float(f'{amount:.2g}'):g}"
 
 
 def uploader_for(destination: Destination) -> AudienceUploader:
@@ -157,10 +192,14 @@ def uploader_for(destination: Destination) -> AudienceUploader:
                 name=name,
                 description=description,
                 app_secret=settings.META_APP_SECRET,
+                value_based=destination.value_based,
             ),
         )
         return meta_audiences.MetaUploader(
-            access_token=destination.credentials, audience_id=audience_id, app_secret=settings.META_APP_SECRET
+            access_token=destination.credentials,
+            audience_id=audience_id,
+            app_secret=settings.META_APP_SECRET,
+            value_based=destination.value_based,
         )
     if (
         destination.platform == Destination.Platform.GOOGLE
@@ -279,6 +318,7 @@ def destination_sync(
     run = SyncRun.objects.create(destination=destination, dry_run=dry_run, started_at=timezone.now())
     adds, removes = leads_to_add(destination), ledger_to_remove(destination)
     mirror = destination.mode == Destination.Mode.MIRROR
+    currency = destination.value_currency if destination.value_based else ""
     run.to_add, run.to_remove = adds.count(), removes.count() if mirror else 0
     try:
         uploader = uploader or uploader_for(destination)
@@ -289,14 +329,14 @@ def destination_sync(
         ):
             run.to_add, run.to_remove = adds.count(), removes.count() if mirror else 0  # failed requests put back
         if dry_run:
-            preview = list(upload_rows(adds[:PREVIEW_ROWS], platform=destination.platform))
+            preview = list(upload_rows(adds[:PREVIEW_ROWS], platform=destination.platform, value_currency=currency))
             SyncBatch.objects.create(
                 run=run, kind=SyncBatch.Kind.ADD, size=run.to_add, payload=[row.hashes for row in preview]
             )
         else:
             recorder = Recorder()
             try:
-                rows_to_add = upload_rows(adds, platform=destination.platform)
+                rows_to_add = upload_rows(adds, platform=destination.platform, value_currency=currency)
                 for rows, last in with_last(chunked(rows_to_add, uploader.batch_size)):
                     _send(run, uploader, SyncBatch.Kind.ADD, rows, SyncLedger.State.ADDED, last=last, recorder=recorder)
                     if progress:

@@ -36,6 +36,7 @@ from integrations.errors import (
 )
 
 SCHEMA = ["EMAIL", "PHONE", "FN", "LN", "CT", "ST", "ZIP", "COUNTRY", "EXTERN_ID"]
+VALUE = "LOOKALIKE_VALUE"  # a customer-value audience's number for each member (non-negative)
 ADD_BATCH = 10_000  # Meta's limit per request
 REMOVE_BATCH = 100  # up to about 600 bytes of URL a row: a DELETE stays under 64 KiB, which front ends accept
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 341, 613, 2650})
@@ -56,10 +57,12 @@ class MetaUploader:
         app_secret: str = "",
         api_version: str | None = None,
         timeout: float = 60.0,
+        value_based: bool = False,
     ) -> None:
         if not access_token:
             raise IntegrationCredentialsError("This Meta destination has no access token; add one on the destination.")
         self.audience_id = audience_id
+        self.schema = [*SCHEMA, VALUE] if value_based else SCHEMA
         self._api = graph_api(access_token, app_secret, api_version, timeout)
         self._session_new()  # one upload session per run of adds
 
@@ -72,7 +75,7 @@ class MetaUploader:
         if first:
             self._session_new()
         session = self._session_step(rows, last=last)
-        payload = {"schema": SCHEMA, "is_raw": True, "data": _data(rows)}
+        payload = {"schema": self.schema, "is_raw": True, "data": _data(rows, self.schema)}
         try:
             body = CustomAudience(self.audience_id, api=self._api).create_users_replace(
                 params={"payload": payload, "session": session}
@@ -85,7 +88,7 @@ class MetaUploader:
         accepted = invalid = 0
         reasons: dict[str, int] = {}
         for start in range(0, len(rows), REMOVE_BATCH):
-            result = self._call("remove_users", rows[start : start + REMOVE_BATCH], None)
+            result = self._call("remove_users", rows[start : start + REMOVE_BATCH], None, schema=SCHEMA)
             accepted, invalid = accepted + result.accepted, invalid + result.invalid
             for reason, count in result.reasons.items():
                 reasons[reason] = reasons.get(reason, 0) + count
@@ -104,10 +107,16 @@ class MetaUploader:
             self._session_new()
         return session
 
-    def _call(self, method: str, rows: list[UploadRow], session: dict[str, Any] | None) -> UploadResult:
+    def _call(
+        self, method: str, rows: list[UploadRow], session: dict[str, Any] | None, *, schema: list[str] | None = None
+    ) -> UploadResult:
+        """Adds carry the value of a value-based audience; removals name people by their identifiers only."""
         audience = CustomAudience(self.audience_id, api=self._api)
+        schema = schema or self.schema
         try:
-            response = getattr(audience, method)(SCHEMA, _data(rows), is_raw=True, pre_hashed=True, session=session)
+            response = getattr(audience, method)(
+                schema, _data(rows, schema), is_raw=True, pre_hashed=True, session=session
+            )
         except FacebookRequestError as error:
             raise meta_error(error) from None
         except FacebookError as error:  # the SDK refused before sending: our request is wrong
@@ -122,9 +131,11 @@ class MetaUploader:
         return _counted(body, rows)
 
 
-def _data(rows: list[UploadRow]) -> list[list[str]]:
-    """Each row's hashes in schema order, a missing one as ""."""
-    return [[row.hashes.get(key, "") for key in SCHEMA] for row in rows]
+def _data(rows: list[UploadRow], schema: list[str]) -> list[list[str | float]]:
+    """Each row's hashes in schema order, a missing one as ""; the value as a number (0 when the row has none)."""
+    return [
+        [float(row.hashes.get(key) or 0) if key == VALUE else row.hashes.get(key, "") for key in schema] for row in rows
+    ]
 
 
 def _counted(body: Any, rows: list[UploadRow]) -> UploadResult:
@@ -139,19 +150,27 @@ def _counted(body: Any, rows: list[UploadRow]) -> UploadResult:
 
 
 def audience_create(
-    *, access_token: str, ad_account_id: str, name: str, description: str = "", app_secret: str = ""
+    *,
+    access_token: str,
+    ad_account_id: str,
+    name: str,
+    description: str = "",
+    app_secret: str = "",
+    value_based: bool = False,
 ) -> str:
-    """Create a customer-file Custom Audience in the ad account and return its id."""
+    """Create a customer-file Custom Audience in the ad account and return its id; ``value_based`` makes it a
+    customer-value audience (``is_value_based``), whose members carry a LOOKALIKE_VALUE."""
     account = AdAccount(f"act_{_account_number(ad_account_id)}", api=graph_api(access_token, app_secret))
+    params: dict[str, Any] = {
+        "name": name[:200],
+        "description": description[:500],
+        "subtype": "CUSTOM",
+        "customer_file_source": "USER_PROVIDED_ONLY",
+    }
+    if value_based:
+        params["is_value_based"] = True
     try:
-        created = account.create_custom_audience(
-            params={
-                "name": name[:200],
-                "description": description[:500],
-                "subtype": "CUSTOM",
-                "customer_file_source": "USER_PROVIDED_ONLY",
-            }
-        )
+        created = account.create_custom_audience(params=params)
     except FacebookRequestError as error:
         raise meta_error(error) from None
     return str(created["id"])

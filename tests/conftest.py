@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection
 from facebook_business.session import FacebookSession
 
+from tests.clv_history import history  # noqa: F401  (a fixture for every test module)
 from tests.fakes.meta_graph import MetaGraphFake
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -182,7 +182,7 @@ def test_erased_leads_are_never_members():
 @pytest.mark.parametrize(
     ("rule", "problem"),
     [
-        ({"evnt": {}}, "rule: unknown condition 'evnt'; use all, any, not, event, purchase, lead or revenue."),
+        ({"evnt": {}}, "rule: unknown condition 'evnt'; use all, any, not, event, purchase, lead, revenue or value."),
         ({"all": []}, "rule.all: expected a non-empty list of conditions."),
         ({"all": [{"event": {"type": "optin"}}, {"event": {"type": "signup"}}]}, "rule.all[1].event.type: expected"),
         ({"event": {"type": "optin", "funnel": 999999}}, "rule.event.funnel: funnel 999999 does not exist (deleted?)"),

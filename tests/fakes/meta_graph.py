@@ -4,7 +4,8 @@ Point the official SDK at it with ``FacebookSession.GRAPH`` (platform-apis §A6)
 
 * ``GET /<version>/act_<account>``: the account's id and name, or code 200 for one in ``forbidden_accounts``;
 * ``POST /<version>/act_<account>/customaudiences``: creates an audience (``subtype=CUSTOM`` and a
-  ``customer_file_source`` required);
+  ``customer_file_source`` required); ``is_value_based`` makes it a customer-value audience, whose adds must carry
+  ``LOOKALIKE_VALUE`` (a non-negative number, kept in ``values``) and which no other audience accepts;
 * ``POST /<version>/<audience>/usersreplace``: the first batch of a session drops every member, then each batch adds;
 * ``POST /<version>/<pixel>/events``: the Conversions API. At most 1,000 events; each needs ``event_name``,
   ``event_time``, ``action_source`` and ``user_data`` (a website event its ``client_user_agent``), its identifiers
@@ -51,6 +52,7 @@ KEYS = {
     "MADID",
     "COUNTRY",
 }
+VALUE = "LOOKALIKE_VALUE"
 MAX_ROWS = 10_000
 MAX_EVENTS = 1_000  # Conversions API events a request
 
@@ -60,6 +62,7 @@ class MetaGraphFake(Loopback):
         self.access_token = access_token
         self.audiences: dict[str, dict[str, Any]] = {}
         self.members: dict[str, set[tuple[tuple[str, str], ...]]] = {}
+        self.values: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}  # value-based audiences' members
         self.requests: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
         self.forbidden_accounts: set[str] = set()  # ``act_<n>`` the token may not reach (code 200)
@@ -182,8 +185,14 @@ class MetaGraphFake(Loopback):
             return _error(100, "Invalid parameter: subtype CUSTOM and customer_file_source are required")
         self._next_id += 1
         audience_id = str(self._next_id)
-        self.audiences[audience_id] = {"name": params.get("name", ""), "source": params["customer_file_source"]}
+        value_based = str(params.get("is_value_based", "")).lower() in ("true", "1")
+        self.audiences[audience_id] = {
+            "name": params.get("name", ""),
+            "source": params["customer_file_source"],
+            "value_based": value_based,
+        }
         self.members[audience_id] = set()
+        self.values[audience_id] = {}
         return 200, {"id": audience_id}, {}
 
     def _users(self, method: str, audience_id: str, params: dict[str, str]) -> tuple[int, Any, dict]:
@@ -192,22 +201,42 @@ class MetaGraphFake(Loopback):
             schema, data = payload["schema"], payload["data"]
         except (KeyError, ValueError, TypeError):
             return _error(100, "Invalid parameter: payload")
-        if not isinstance(schema, list) or not set(schema) <= KEYS or len(set(schema)) != len(schema):
+        if not isinstance(schema, list) or not set(schema) <= KEYS | {VALUE} or len(set(schema)) != len(schema):
             return _error(100, "Invalid parameter: schema")
+        value_based = self.audiences[audience_id]["value_based"]
+        if VALUE in schema and not value_based:
+            return _error(100, "Invalid parameter: LOOKALIKE_VALUE is only accepted by value-based audiences")
+        if value_based and method in ("POST", "REPLACE") and VALUE not in schema:
+            return _error(100, "Invalid parameter: a value-based audience's schema must include LOOKALIKE_VALUE")
+        value_at = schema.index(VALUE) if VALUE in schema else None
         if len(data) > MAX_ROWS:
             return _error(100, f"Invalid parameter: at most {MAX_ROWS} users per request")
         if method in ("POST", "REPLACE") and "session" not in params:
             return _error(100, "Invalid parameter: session is required for this upload")
         invalid = 0
-        rows = []
+        rows, values = [], []
         for row in data:
             if not isinstance(row, list) or len(row) != len(schema):
                 return _error(100, "Invalid parameter: each row must match the schema")
-            if not any(row) or any(value and not HASH.match(value) for value in row):
+            value = row.pop(value_at) if value_at is not None else None
+            keys = [key for key in schema if key != VALUE]
+            bad_value = value_at is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+            )
+            if bad_value or not any(row) or any(not isinstance(v, str) or (v and not HASH.match(v)) for v in row):
                 invalid += 1
                 continue
-            rows.append(tuple((key, value) for key, value in zip(schema, row, strict=True) if value))
+            rows.append(tuple((key, v) for key, v in zip(keys, row, strict=True) if v))
+            values.append(value)
         held = self.members[audience_id]
+        if value_at is not None and method in ("POST", "REPLACE"):
+            starting = json.loads(params["session"]).get("session_id") != self.replacing.get(audience_id)
+            if method == "REPLACE" and starting:
+                self.values[audience_id].clear()
+            self.values[audience_id].update(zip(rows, values, strict=True))
+        elif method == "DELETE":
+            for member in rows:
+                self.values[audience_id].pop(member, None)
         session = json.loads(params["session"]) if "session" in params else {}
         if method == "REPLACE":  # a replace session's first batch drops everyone the audience held
             if self.replacing.get(audience_id) != session.get("session_id"):

@@ -73,7 +73,11 @@ def test_the_first_sync_creates_the_audience_and_adds_the_members_hashed(graph, 
     destination.refresh_from_db()
     assert run.status == "succeeded", run.error
     assert destination.remote_audience_id in graph.audiences
-    assert graph.audiences[destination.remote_audience_id] == {"name": "Warm leads", "source": "USER_PROVIDED_ONLY"}
+    assert graph.audiences[destination.remote_audience_id] == {
+        "name": "Warm leads",
+        "source": "USER_PROVIDED_ONLY",
+        "value_based": False,
+    }
     assert held(graph, destination, [ada, grace])
     upload = next(r for r in graph.requests if r["method"] == "POST" and r["path"].endswith("/users"))
     assert json.loads(upload["params"]["session"])["last_batch_flag"] is True
