@@ -178,10 +178,8 @@ def _minimize(
         )
     sampled = objective_on(np.sort(np.random.default_rng(rows).choice(rows, SAMPLE_ROWS, replace=False)))
     near = optimize.minimize(sampled, x0=start, jac=True, method="L-BFGS-B", options=options).x
-    step = 1e-5
-    hessian = np.array(
-        [(sampled(near + step * e)[1] - sampled(near - step * e)[1]) / (2 * step) for e in np.eye(len(near))]
-    )
+    h = 1e-5  # central differences of the analytic gradient
+    hessian = np.array([(sampled(near + h * e)[1] - sampled(near - h * e)[1]) / (2 * h) for e in np.eye(len(near))])
     try:
         to_params = np.linalg.inv(np.linalg.cholesky((hessian + hessian.T) / 2).T)
     except np.linalg.LinAlgError:

@@ -214,7 +214,8 @@ class MetaGraphFake(Loopback):
         if method in ("POST", "REPLACE") and "session" not in params:
             return _error(100, "Invalid parameter: session is required for this upload")
         invalid = 0
-        rows, values = [], []
+        rows: list[tuple[tuple[str, str], ...]] = []
+        values: list[float] = []
         for row in data:
             if not isinstance(row, list) or len(row) != len(schema):
                 return _error(100, "Invalid parameter: each row must match the schema")
@@ -227,7 +228,7 @@ class MetaGraphFake(Loopback):
                 invalid += 1
                 continue
             rows.append(tuple((key, v) for key, v in zip(keys, row, strict=True) if v))
-            values.append(value)
+            values.append(float(value or 0))
         held = self.members[audience_id]
         if value_at is not None and method in ("POST", "REPLACE"):
             starting = json.loads(params["session"]).get("session_id") != self.replacing.get(audience_id)
