@@ -11,7 +11,18 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from analytics.clv import BgNbd, GammaGamma, compress, fit_bgnbd, fit_gamma_gamma, predicted_value, summarize
+from analytics.clv import (
+    SAMPLE_ROWS,
+    BgNbd,
+    GammaGamma,
+    compress,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    predicted_value,
+    score,
+    summarize,
+    summarize_arrays,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # lifetimes warns on import with current pandas
@@ -164,3 +175,31 @@ def test_a_bad_file_is_one_line_naming_the_line(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(CommandError, match=message):
         fit(path)
+
+
+def test_a_large_fit_started_from_a_sample_lands_on_the_full_maximum_likelihood():
+    """Above 200,000 distinct summaries the fits start from a sample and polish on everything: the answer is still
+    the full data's maximum, as lifetimes finds it (fitted on the same summaries)."""
+    from bench.clv import simulate as simulate_days  # the benchmark's vectorized simulation, whole days
+
+    purchases = simulate_days(300_000, seed=11)
+    present, x, t_x, T, mean_value = summarize_arrays(
+        purchases["customer"], purchases["day"], purchases["amount"], calibration_end=729
+    )
+    rows = compress(x, t_x, T)
+    assert len(rows.x) > 4 * SAMPLE_ROWS
+    assert len(present) == 300_000
+    ours = fit_bgnbd(rows)
+    spend = fit_gamma_gamma(x, mean_value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = lifetimes.BetaGeoFitter().fit(x, t_x, T).params_
+        repeat = x > 0
+        money = lifetimes.GammaGammaFitter().fit(x[repeat], mean_value[repeat]).params_
+    for name in ("r", "alpha", "a", "b"):
+        assert getattr(ours, name) == pytest.approx(theirs[name], rel=1e-4), name
+    for name, theirs_name in (("p", "p"), ("q", "q"), ("gamma", "v")):
+        assert getattr(spend, name) == pytest.approx(money[theirs_name], rel=1e-4), name
+    scores = score(ours, spend, x=x, t_x=t_x, T=T, mean_value=mean_value, months=6, unit="day")
+    assert np.allclose(scores.p_alive, ours.p_alive(x, t_x, T))
+    assert np.allclose(scores.expected_purchases, ours.expected_purchases(180.0, x, t_x, T))
