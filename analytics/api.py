@@ -213,6 +213,58 @@ class RfmBuyersApi(_ReportApi):
         return Response({"currency": currency, "count": total, "offset": offset, "buyers": [asdict(r) for r in rows]})
 
 
+class LifetimeValueReportApi(_ReportApi):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("currency", str, description="ISO 4217 code; default: the reporting currency."),
+            OpenApiParameter("by", str, enum=list(reports.GROUPINGS), description="How buyers are grouped."),
+            OpenApiParameter("format", str, enum=["json", "csv"]),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Lifetime value per buyer: net so far plus predicted, by cohort, channel, campaign or first offer",
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        currency = self.currency(request)
+        try:
+            report = reports.lifetime_value_report(currency=currency, by=request.query_params.get("by") or "cohort")
+        except ApplicationError as refused:
+            raise exceptions.ValidationError({refused.field or "by": [refused.message]}) from None
+        if self.wants_csv(request):
+            return dataclass_csv(f"lifetime-value-{report.by}-{currency}", report.rows)
+        return Response(report.as_dict())
+
+
+class BuyersByValueApi(_ReportApi):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("currency", str, description="ISO 4217 code; default: the reporting currency."),
+            OpenApiParameter("order", str, enum=list(reports.ORDERINGS), description="Default: predicted value."),
+            OpenApiParameter("lead", str, description="Only this lead (its public id)."),
+            OpenApiParameter("offset", int, description="Skip this many buyers (default 0)."),
+            OpenApiParameter("limit", int, description="At most this many buyers, 1–500 (default 100)."),
+            OpenApiParameter("format", str, enum=["json", "csv"]),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Buyers with their history, p(alive), expected purchases and predicted value",
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        currency = self.currency(request)
+        offset, limit = _whole(request, "offset", 0, 0, 10_000_000), _whole(request, "limit", 100, 1, 500)
+        try:
+            total, rows = reports.buyers_by_value(
+                currency=currency,
+                order=request.query_params.get("order") or "predicted",
+                lead=request.query_params.get("lead") or None,
+                offset=offset,
+                limit=limit,
+            )
+        except ApplicationError as refused:
+            raise exceptions.ValidationError({refused.field or "order": [refused.message]}) from None
+        if self.wants_csv(request):
+            return dataclass_csv(f"buyers-by-value-{currency}", rows)
+        return Response({"currency": currency, "count": total, "offset": offset, "buyers": [asdict(r) for r in rows]})
+
+
 def _whole(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name) or ""
     if raw == "":

@@ -12,4 +12,6 @@ urlpatterns = [
     path("reports/cohorts", api.CohortsReportApi.as_view(), name="api-report-cohorts"),
     path("reports/rfm", api.RfmReportApi.as_view(), name="api-report-rfm"),
     path("reports/rfm/buyers", api.RfmBuyersApi.as_view(), name="api-report-rfm-buyers"),
+    path("reports/lifetime-value", api.LifetimeValueReportApi.as_view(), name="api-report-lifetime-value"),
+    path("reports/lifetime-value/buyers", api.BuyersByValueApi.as_view(), name="api-report-buyers-by-value"),
 ]

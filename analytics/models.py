@@ -9,6 +9,8 @@ variant" in a sales row.
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -337,3 +339,35 @@ class CustomerValue(models.Model):
 
     def __str__(self) -> str:
         return f"lead {self.lead_id} {self.currency}: {self.predicted_value_minor}"
+
+
+class ExchangeRate(models.Model):
+    """How much one unit of ``currency`` is worth in the reporting currency (``settings.REPORTS_CURRENCY``) from a
+    day on. Totals across currencies are shown only where every currency involved has a rate: never a silent mix."""
+
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code of the currency converted, e.g. EUR.")
+    rate = models.DecimalField(
+        max_digits=20, decimal_places=10, help_text="Units of the reporting currency for one unit of this currency."
+    )
+    valid_from = models.DateField(help_text="The first day this rate applies; the latest rate up to a day is used.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["currency", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "valid_from"], name="exchange_rate_once_a_day"),
+            models.CheckConstraint(condition=models.Q(rate__gt=0), name="exchange_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate} {settings.REPORTS_CURRENCY} from {self.valid_from}"
+
+    def clean(self) -> None:
+        code = (self.currency or "").strip().upper()
+        if len(code) != 3 or not code.isalpha():
+            raise ValidationError({"currency": "Enter a three-letter ISO 4217 code, e.g. EUR."})
+        if code == settings.REPORTS_CURRENCY:
+            raise ValidationError({"currency": f"{code} is the reporting currency itself; it needs no rate."})
+        if self.rate is not None and self.rate <= 0:
+            raise ValidationError({"rate": "A rate is a positive number."})
+        self.currency = code

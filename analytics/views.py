@@ -4,11 +4,14 @@ chart drawn as SVG on the server, and each table downloadable as CSV through the
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from analytics import reports
@@ -18,6 +21,7 @@ from common.money import format_money
 from funnels.diagram import funnel_svg
 from funnels.models import Funnel, Step, Variant
 from funnels.selectors import funnel_graph
+from leads.models import Lead
 
 
 @permission_required("analytics.view_report", raise_exception=True)
@@ -56,6 +60,52 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "rfm": reports.rfm_report(currency=currency),
     }
     return render(request, "analytics/dashboard.html", context)
+
+
+@permission_required("analytics.view_report", raise_exception=True)
+def lifetime_value_page(request: HttpRequest) -> HttpResponse:
+    """Lifetime value by cohort, channel, campaign and first offer, the fit behind it, and the most valuable buyers."""
+    currencies = reports.report_currencies()
+    currency = request.GET.get("currency", currencies[0]).upper()
+    if currency not in currencies:
+        currency = currencies[0]
+    tables = [
+        (grouping, title, reports.lifetime_value_report(currency=currency, by=grouping))
+        for grouping, title in (
+            ("cohort", "first-purchase month"),
+            ("channel", "first-touch channel"),
+            ("campaign", "first-touch campaign"),
+            ("first_offer", "first offer bought"),
+        )
+    ]
+    _, top = reports.buyers_by_value(currency=currency, limit=20)
+    ids = dict(Lead.objects.filter(public_id__in=[row.lead for row in top]).values_list("public_id", "pk"))
+    cohorts = tables[0][2]
+    context = {
+        **admin.site.each_context(request),
+        "title": "Lifetime value",
+        "currency": currency,
+        "currencies": currencies,
+        "fit": cohorts.fit,
+        "horizon": cohorts.fit.horizon_months if cohorts.fit else settings.CLV_HORIZON_MONTHS,
+        "tables": tables,
+        "chart": bars_svg(
+            [(row.group, row.clv_per_buyer_minor) for row in cohorts.rows],
+            label="Lifetime value per buyer (net so far + predicted) by first-purchase month",
+            currency=currency,
+        ),
+        "top": [
+            {
+                "row": row,
+                "link": reverse("admin:leads_lead_change", args=[ids[uuid.UUID(row.lead)]])
+                if row.lead and uuid.UUID(row.lead) in ids
+                else "",
+            }
+            for row in top
+        ],
+        "can_edit_rates": request.user.has_perm("analytics.view_exchangerate"),
+    }
+    return render(request, "analytics/lifetime_value.html", context)
 
 
 def _period_from(request: HttpRequest) -> tuple[reports.Period, str, str]:

@@ -20,6 +20,11 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/" + settings.ADMIN_URL, permanent=False)),
     path(settings.ADMIN_URL + "reports/", admin.site.admin_view(analytics_views.dashboard), name="reports"),
     path(
+        settings.ADMIN_URL + "reports/lifetime-value/",
+        admin.site.admin_view(analytics_views.lifetime_value_page),
+        name="reports-lifetime-value",
+    ),
+    path(
         settings.ADMIN_URL + "reports/funnels/<slug:slug>/",
         admin.site.admin_view(analytics_views.funnel_page),
         name="reports-funnel",

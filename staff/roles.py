@@ -37,6 +37,7 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("leads", "tag"): ALL,
     ("leads", "stage"): VIEW,
     ("analytics", "report"): VIEW,  # analytics.view_report: the dashboard, the report pages and the reports API
+    ("analytics", "exchangerate"): ALL,
 }
 
 SALES: dict[tuple[str, str], tuple[str, ...]] = {

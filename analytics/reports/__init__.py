@@ -8,6 +8,16 @@ never mixed.
 from __future__ import annotations
 
 from analytics.reports.funnel import OFFER_STEPS, FunnelReport, StepRow, Totals, funnel_report, steps_in_order
+from analytics.reports.lifetime import (
+    GROUPINGS,
+    ORDERINGS,
+    BuyerValue,
+    FitSummary,
+    LifetimeValueReport,
+    ValueRow,
+    buyers_by_value,
+    lifetime_value_report,
+)
 from analytics.reports.overview import Overview, overview
 from analytics.reports.ranges import MAX_RANGE_DAYS, ZERO_DAY, Period, distinct_visitors, period_parse, standard_periods
 from analytics.reports.retention import (
@@ -32,12 +42,17 @@ from analytics.reports.split_tests import MIN_BUYERS, SplitTestReport, VariantRo
 
 __all__ = [
     "BuyerScore",
+    "BuyerValue",
     "ChannelRow",
     "CohortRow",
+    "FitSummary",
     "FunnelReport",
+    "GROUPINGS",
+    "LifetimeValueReport",
     "MAX_RANGE_DAYS",
     "MIN_BUYERS",
     "OFFER_STEPS",
+    "ORDERINGS",
     "OfferRow",
     "Overview",
     "Period",
@@ -48,14 +63,17 @@ __all__ = [
     "SplitTestReport",
     "StepRow",
     "Totals",
+    "ValueRow",
     "VariantRow",
     "ZERO_DAY",
+    "buyers_by_value",
     "channels_report",
     "cohorts_report",
     "distinct_leads",
     "distinct_visitors",
     "funnel_report",
     "leads_per_day",
+    "lifetime_value_report",
     "offers_report",
     "overview",
     "period_parse",
