@@ -133,7 +133,8 @@ class Destination(models.Model):
         default=False,
         help_text=(
             "Meta: a customer-value audience, each member sent with their predicted lifetime value "
-            "(LOOKALIKE_VALUE), the seed of a value-based lookalike. Chosen when the audience is created at Meta."
+            "(LOOKALIKE_VALUE), the seed of a value-based lookalike. Chosen when the audience is created at Meta; "
+            "the sandbox previews the values it would send."
         ),
     )
     value_currency = models.CharField(
@@ -158,8 +159,10 @@ class Destination(models.Model):
 
     def clean(self) -> None:
         if self.value_based:
-            if self.platform != self.Platform.META:
-                raise ValidationError({"value_based": "Only Meta custom audiences take a value for each member."})
+            if self.platform not in (self.Platform.META, self.Platform.SANDBOX):
+                raise ValidationError(
+                    {"value_based": "Only Meta custom audiences (and the sandbox's preview of them) take a value."}
+                )
             if len(self.value_currency) != 3 or not self.value_currency.isalpha():
                 raise ValidationError(
                     {"value_currency": "Name the currency whose predicted values are sent, e.g. USD."}

@@ -38,12 +38,16 @@ class AudienceUploader(Protocol):
     def remove(self, rows: list[UploadRow]) -> UploadResult: ...
 
 
+VALUE = "LOOKALIKE_VALUE"  # a value-based audience's number for each member, not an identifier
+
+
 def _checked(rows: list[UploadRow]) -> UploadResult:
     reasons: Counter[str] = Counter()
     for row in rows:
-        if not row.hashes:
+        identifiers = [value for key, value in row.hashes.items() if key != VALUE]
+        if not identifiers:
             reasons["no usable identifier"] += 1
-        elif any(len(value) != 64 for value in row.hashes.values()):
+        elif any(len(value) != 64 for value in identifiers):
             reasons["identifier not hashed"] += 1
     invalid = sum(reasons.values())
     return UploadResult(accepted=len(rows) - invalid, invalid=invalid, reasons=dict(reasons))

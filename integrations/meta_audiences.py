@@ -27,7 +27,7 @@ from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookError, FacebookRequestError
 from facebook_business.session import FacebookSession
 
-from integrations.audience_upload import UploadResult, UploadRow
+from integrations.audience_upload import VALUE, UploadResult, UploadRow
 from integrations.errors import (
     IntegrationBlockedError,
     IntegrationCredentialsError,
@@ -36,7 +36,6 @@ from integrations.errors import (
 )
 
 SCHEMA = ["EMAIL", "PHONE", "FN", "LN", "CT", "ST", "ZIP", "COUNTRY", "EXTERN_ID"]
-VALUE = "LOOKALIKE_VALUE"  # a customer-value audience's number for each member (non-negative)
 ADD_BATCH = 10_000  # Meta's limit per request
 REMOVE_BATCH = 100  # up to about 600 bytes of URL a row: a DELETE stays under 64 KiB, which front ends accept
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 341, 613, 2650})

@@ -7,6 +7,7 @@ import random
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import transaction
 
 from analytics.services import rollups_catch_up
@@ -60,10 +61,11 @@ def demo_seed(*, progress: Callable[[int, str], None] | None = None) -> dict[str
         ladder = _ensure_ladder()
         if not Lead.objects.filter(email__endswith="@" + DEMO_DOMAIN).exists():
             _seed_history(ladder, users, report)
-        _ensure_audiences(ladder)
     # The reports read rollups that Celery beat keeps; fold the log now so the first look shows numbers.
     rollups_catch_up()
     clv_refresh()  # the nightly lifetime-value fit, so the leads show their predictions at once
+    with transaction.atomic():
+        _ensure_audiences(ladder)  # after the fit: the value audience is built from its predictions
     report(1, "reports")
     return {
         "leads": Lead.objects.filter(email__endswith="@" + DEMO_DOMAIN).count(),
@@ -357,11 +359,21 @@ def _seed_pipeline(
     Note.objects.bulk_create(notes)
 
 
-DEMO_AUDIENCES = ("optin_no_tripwire", "tripwire_not_core", "abandoned_checkout", "recent_customers", "top_revenue")
+DEMO_AUDIENCES = (
+    "optin_no_tripwire",
+    "tripwire_not_core",
+    "abandoned_checkout",
+    "recent_customers",
+    "top_revenue",
+    "lapsed_buyers",
+    "top_predicted_value",
+)
+VALUE_BASED = {"top_predicted_value"}  # previewed as a value-based (LOOKALIKE_VALUE) Meta audience
 
 
 def _ensure_audiences(ladder: Ladder) -> None:
-    """The standard audiences, built from the demo's history, each synced once to a sandbox destination."""
+    """The standard audiences, built from the demo's history, each synced once to a sandbox destination; the top
+    predicted value audience's sandbox previews a value-based Meta audience (each member's predicted value)."""
     for preset in presets(days=30):
         if preset.key not in DEMO_AUDIENCES:
             continue
@@ -373,7 +385,11 @@ def _ensure_audiences(ladder: Ladder) -> None:
             audience=audience,
             platform=Destination.Platform.SANDBOX,
             account_id="",
-            defaults={"name": "Sandbox preview"},
+            defaults={
+                "name": "Sandbox preview",
+                "value_based": preset.key in VALUE_BASED,
+                "value_currency": settings.REPORTS_CURRENCY if preset.key in VALUE_BASED else "",
+            },
         )
         if created:
             audience_refresh(audience=audience)

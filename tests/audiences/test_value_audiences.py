@@ -96,7 +96,7 @@ def test_the_lifetime_value_presets_are_valid_rules_that_select_buyers(scored):
 def test_only_a_meta_destination_with_a_currency_can_be_value_based():
     audience = AudienceFactory.create()
     google = Destination(audience=audience, name="G", platform="google", value_based=True, value_currency="USD")
-    with pytest.raises(ValidationError, match="Only Meta custom audiences take a value"):
+    with pytest.raises(ValidationError, match="Only Meta custom audiences"):
         google.clean()
     meta = Destination(audience=audience, name="M", platform="meta", account_id="act_1", value_based=True)
     with pytest.raises(ValidationError, match="Name the currency"):

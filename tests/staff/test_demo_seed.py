@@ -100,3 +100,14 @@ def test_the_demo_reports_show_every_step_from_the_first_run():
     split = reports.split_test_report(step=funnel.steps.get(slug="upsell"), period=period)
     assert [v.name for v in split.variants] == ["A", "B"]
     assert all(v.matured_visitors > 100 for v in split.variants)
+    # Lifetime value: the fit is usable, buyers have predictions, and the top-value audience previews its values.
+    from analytics.models import ClvFit, CustomerValue
+    from audiences.models import SyncBatch
+
+    fit = ClvFit.objects.get(currency="USD")
+    assert fit.usable, fit.reason
+    assert CustomerValue.objects.filter(currency="USD").count() == fit.customers
+    batch = SyncBatch.objects.filter(run__destination__audience__slug="top-predicted-value", kind="add").get()
+    assert batch.size > 0
+    assert batch.payload is not None
+    assert all(float(row["LOOKALIKE_VALUE"]) > 0 for row in batch.payload)
