@@ -58,3 +58,26 @@ def test_sales_are_turned_away_from_the_reports(live_server, page):
     assert page.locator("text=Open the reports").count() == 0
     response = page.goto(f"{live_server.url}/admin/reports/")
     assert response.status == 403
+
+
+def test_a_marketer_reads_lifetime_value_and_opens_the_most_valuable_buyer(live_server, page, history):
+    from analytics import value
+
+    value.clv_refresh()
+    marketer = staff("marketer")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_server, marketer.username)
+    page.goto(f"{live_server.url}/admin/reports/")
+    page.click("text=Lifetime value: by cohort")
+    page.wait_for_url("**/admin/reports/lifetime-value/**")
+    assert page.locator("svg[aria-label^='Lifetime value per buyer']").is_visible()
+    assert page.locator("h2", has_text="By first offer bought").is_visible()
+    assert page.locator("text=Holdout check").is_visible()
+    page.locator("h2:has-text('Most valuable buyers') + div table tbody tr a").first.click()
+    page.wait_for_url("**/admin/leads/lead/*/change/")
+    assert page.locator("h2", has_text="Lifetime value").is_visible()
+    assert page.locator("text=Predicted:").is_visible()
+
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{live_server.url}/admin/reports/lifetime-value/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 420
