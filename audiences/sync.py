@@ -361,6 +361,12 @@ def destination_sync(
                 _close(uploader)
             except IntegrationError:
                 pass  # the job's status check, and the next sync, take it from there
+    except Exception as error:
+        # A bug of ours: the run says so (never "running" for ever) and the error keeps its traceback for the log.
+        run.status, run.error = SyncRun.Status.FAILED, f"Ladder failed during the sync ({type(error).__name__})."
+        run.finished_at = timezone.now()
+        run.save()
+        raise
     run.finished_at = timezone.now()
     run.save()
     if run.status == SyncRun.Status.SUCCEEDED and not dry_run:

@@ -19,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
 from facebook_business.adobjects.adspixel import AdsPixel
 from facebook_business.adobjects.serverside.action_source import ActionSource
 from facebook_business.adobjects.serverside.custom_data import CustomData
@@ -31,7 +32,12 @@ from google.protobuf import timestamp_pb2  # type: ignore[import-untyped]
 
 from common.money import currency_exponent
 from integrations import google_audiences, meta_audiences
-from integrations.errors import IntegrationCredentialsError, IntegrationPermanentError, IntegrationTransientError
+from integrations.errors import (
+    IntegrationCredentialsError,
+    IntegrationPermanentError,
+    IntegrationTransientError,
+    unreachable,
+)
 from integrations.identifiers import sha256_hex
 
 META_MAX_AGE = dt.timedelta(days=7)  # Meta refuses a request holding any older event
@@ -109,6 +115,8 @@ class MetaConversionSender:
             answer = AdsPixel(self.pixel_id, api=self._api).create_event(fields=[], params=request.get_params())
         except FacebookRequestError as error:
             raise meta_audiences.meta_error(error) from None
+        except requests.RequestException as error:
+            raise unreachable("Meta", error) from None
         except FacebookError as error:
             raise IntegrationPermanentError(f"Meta's SDK refused the request: {str(error)[:300]}") from None
         received = answer.get("events_received") if hasattr(answer, "get") else None
@@ -179,7 +187,7 @@ class GoogleConversionSender:
         )
         try:
             answer: Any = self._client.ingest_events(request=request, retry=None, timeout=60.0)
-        except Exception as error:  # noqa: BLE001 (every failure becomes an integration error with Google's reason)
+        except google_audiences.GOOGLE_FAILURES as error:
             raise google_audiences.google_error(error) from None
         return Delivered(received=len(conversions), reference=answer.request_id)
 

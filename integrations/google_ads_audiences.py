@@ -36,8 +36,10 @@ from integrations.errors import (
     IntegrationError,
     IntegrationPermanentError,
     IntegrationTransientError,
+    unreachable,
 )
 from integrations.google_audiences import (
+    GOOGLE_FAILURES,
     MAX_MEMBERS,
     MEMBERSHIP_DAYS,
     RequestOutcome,
@@ -91,6 +93,8 @@ def ads_error(error: Exception) -> IntegrationError:
     failure, code = _failure_of(error)
     if code is None:
         return google_error(error)  # the OAuth and transport failures, as for the Data Manager API
+    if failure is None and code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return unreachable("Google Ads", error)  # gRPC's details name the address it tried: not passed on
     codes = []
     for entry in failure.errors if failure is not None else []:
         kind = type(entry.error_code).pb(entry.error_code).WhichOneof("error_code") or "error"
@@ -134,10 +138,15 @@ def _retry_delay(failure: Any) -> float | None:
     return None
 
 
+# What the Google Ads client raises for Google's answers, its credentials and the network; anything else is a bug of
+# ours and keeps its traceback.
+ADS_FAILURES = (GoogleAdsException, grpc.RpcError, *GOOGLE_FAILURES)
+
+
 def _call(method: Any, **request: Any) -> Any:
     try:
         return method(**request)
-    except Exception as error:  # noqa: BLE001 (every failure becomes an integration error with Google's reason)
+    except ADS_FAILURES as error:
         raise ads_error(error) from None
 
 

@@ -43,6 +43,7 @@ from integrations.errors import (
     IntegrationError,
     IntegrationPermanentError,
     IntegrationTransientError,
+    unreachable,
 )
 
 SCOPE = "https://www.googleapis.com/auth/datamanager"
@@ -93,6 +94,15 @@ def product_account(customer_id: str) -> dm.ProductAccount:
     return dm.ProductAccount(account_type=dm.ProductAccount.AccountType.GOOGLE_ADS, account_id=customer_id)
 
 
+# What the Data Manager client raises for Google's answers, its credentials and the network; anything else is a bug of
+# ours and keeps its traceback.
+GOOGLE_FAILURES = (
+    google_exceptions.GoogleAPICallError,
+    google.auth.exceptions.GoogleAuthError,
+    requests.RequestException,
+)
+
+
 def google_error(error: Exception) -> IntegrationError:
     """Google's answer as an integration error: the status, Google's reason and message, never a member."""
     if isinstance(error, google.auth.exceptions.RefreshError):
@@ -102,8 +112,8 @@ def google_error(error: Exception) -> IntegrationError:
                 "with a refresh token."
             )
         return IntegrationCredentialsError(f"Google refused the OAuth credentials ({_first_line(error)}).")
-    if isinstance(error, google.auth.exceptions.TransportError | requests.ConnectionError | requests.Timeout):
-        return IntegrationTransientError(f"Google could not be reached ({type(error).__name__}).")
+    if isinstance(error, google.auth.exceptions.TransportError | requests.RequestException):
+        return unreachable("Google", error)
     if not isinstance(error, google_exceptions.GoogleAPICallError):
         return IntegrationPermanentError(f"Google's answer could not be read ({type(error).__name__}).")
     reasons = _reasons(error)
@@ -181,7 +191,7 @@ def user_list_create(*, credentials: str, customer_id: str, name: str, descripti
                 parent=f"accountTypes/GOOGLE_ADS/accounts/{customer_id}", user_list=user_list
             )
         )
-    except Exception as error:  # noqa: BLE001 (every failure becomes an integration error with Google's reason)
+    except GOOGLE_FAILURES as error:
         raise google_error(error) from None
     if not created.id:
         raise IntegrationPermanentError("Google created the user list but did not say its id.")
@@ -198,7 +208,7 @@ def credentials_check(*, credentials: str, customer_id: str) -> None:
             request=dm.ListUserListsRequest(parent=f"accountTypes/GOOGLE_ADS/accounts/{customer_id}", page_size=1)
         )
         next(iter(pager.pages), None)
-    except Exception as error:  # noqa: BLE001
+    except GOOGLE_FAILURES as error:
         raise google_error(error) from None
 
 
@@ -274,7 +284,7 @@ class GoogleUploader:
         try:
             # retry=None: the sync retries and waits itself (the client's own retry would hold a worker for minutes)
             return method(request=request, retry=None, timeout=self._timeout)
-        except Exception as error:  # noqa: BLE001
+        except GOOGLE_FAILURES as error:
             raise google_error(error) from None
 
     def _members(self, rows: list[UploadRow], *, consent: bool) -> tuple[list[dm.AudienceMember], int]:

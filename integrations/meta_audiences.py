@@ -21,6 +21,7 @@ import json
 import secrets
 from typing import Any
 
+import requests
 from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.customaudience import CustomAudience
 from facebook_business.api import FacebookAdsApi
@@ -33,6 +34,7 @@ from integrations.errors import (
     IntegrationCredentialsError,
     IntegrationPermanentError,
     IntegrationTransientError,
+    unreachable,
 )
 
 SCHEMA = ["EMAIL", "PHONE", "FN", "LN", "CT", "ST", "ZIP", "COUNTRY", "EXTERN_ID"]
@@ -81,6 +83,8 @@ class MetaUploader:
             )
         except FacebookRequestError as error:
             raise meta_error(error) from None
+        except requests.RequestException as error:
+            raise unreachable("Meta", error) from None
         return _counted(body, rows)
 
     def remove(self, rows: list[UploadRow]) -> UploadResult:
@@ -118,6 +122,8 @@ class MetaUploader:
             )
         except FacebookRequestError as error:
             raise meta_error(error) from None
+        except requests.RequestException as error:
+            raise unreachable("Meta", error) from None
         except FacebookError as error:  # the SDK refused before sending: our request is wrong
             raise IntegrationPermanentError(f"Meta's SDK refused the request: {str(error)[:300]}") from None
         body = response.json()
@@ -172,6 +178,8 @@ def audience_create(
         created = account.create_custom_audience(params=params)
     except FacebookRequestError as error:
         raise meta_error(error) from None
+    except requests.RequestException as error:
+        raise unreachable("Meta", error) from None
     return str(created["id"])
 
 
@@ -190,6 +198,8 @@ def credentials_check(*, access_token: str, ad_account_id: str, app_secret: str 
             # 100 "object does not exist" and the like: to this token, the account is not there
             raise IntegrationCredentialsError(f"{failure} Check the ad account id and the token's access.") from None
         raise failure from None
+    except requests.RequestException as error:
+        raise unreachable("Meta", error) from None
     return str(found.get("name") or f"act_{account_number}")
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import requests
 
 from integrations.audience_upload import UploadResult, UploadRow
-from integrations.errors import IntegrationPermanentError, IntegrationTransientError
+from integrations.errors import IntegrationPermanentError, IntegrationTransientError, unreachable
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 USER_AGENT = "Ladder-Audience-Sync/1"
@@ -94,10 +94,8 @@ class WebhookUploader:
             answer = self._session.post(
                 self.url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
             )
-        except requests.Timeout as error:
-            raise IntegrationTransientError(f"The webhook did not answer in time ({type(error).__name__}).") from None
         except requests.RequestException as error:
-            raise IntegrationTransientError(f"The webhook could not be reached ({type(error).__name__}).") from None
+            raise unreachable("The webhook", error) from None
         if answer.status_code in TRANSIENT_STATUSES:
             raise IntegrationTransientError(f"The webhook answered {answer.status_code}; will retry.")
         if not 200 <= answer.status_code < 300:

@@ -15,7 +15,7 @@ from typing import Any
 
 import stripe
 
-from integrations.errors import IntegrationPermanentError, IntegrationTransientError
+from integrations.errors import IntegrationPermanentError, IntegrationTransientError, unreachable
 from integrations.stripe.amounts import from_stripe, to_stripe
 
 
@@ -134,8 +134,10 @@ class StripeGateway:
                 decline_code=str(body.get("decline_code") or ""),
                 payment_intent_id=str(intent.get("id") or ""),
             ) from None
-        except (stripe.APIConnectionError, stripe.RateLimitError) as error:
-            raise IntegrationTransientError(f"Stripe could not be reached: {_explained(error)}") from None
+        except stripe.APIConnectionError as error:  # its message quotes the request's URL: never passed on
+            raise unreachable("Stripe", error) from None
+        except stripe.RateLimitError as error:
+            raise IntegrationTransientError(f"Stripe is rate limiting: {_explained(error)}") from None
         except stripe.APIError as error:
             raise IntegrationTransientError(f"Stripe answered with an error: {_explained(error)}") from None
         except stripe.IdempotencyError as error:
