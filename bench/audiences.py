@@ -80,6 +80,45 @@ def _bar(label: str, done: int, total: int, started: float) -> None:
     print() if done >= total else sys.stdout.flush()
 
 
+def paid_order_sql(public_id: str, lead_id: str, at: str) -> tuple[str, str]:
+    """A paid $7 tripwire order's columns and values, every other column as the model defaults it."""
+    from bench.rows import insert_sql
+    from offers.models import Order
+
+    return insert_sql(
+        Order,
+        {
+            "public_id": public_id,
+            "lead_id": lead_id,
+            "status": "'paid'",
+            "currency": "'USD'",
+            "subtotal_minor": "700",
+            "total_minor": "700",
+            "stripe_customer_id": "''",
+            "created_at": at,
+            "paid_at": at,
+        },
+    )
+
+
+def tripwire_line_sql(order_id: str, offer_id: str, at: str) -> tuple[str, str]:
+    from bench.rows import insert_sql
+    from offers.models import OrderLine
+
+    return insert_sql(
+        OrderLine,
+        {
+            "order_id": order_id,
+            "offer_id": offer_id,
+            "role": "'tripwire'",
+            "description": "'Tripwire'",
+            "amount_minor": "700",
+            "currency": "'USD'",
+            "created_at": at,
+        },
+    )
+
+
 def leads_insert(cursor: Any, first: int, last: int) -> None:
     """Leads ``bench<first>@example.com`` … ``bench<last>@example.com``: varied names, places, some phones."""
     cursor.execute(
@@ -138,19 +177,18 @@ def generate(leads: int, per_lead: int) -> None:
                 [per_lead, low, high, last - first + 1],
             )
             # A quarter buy the tripwire, at a time spread over 30 days; 80 % consent to ad audiences.
+            order_columns, order_values = paid_order_sql("md5('order' || id)::uuid", "id", "at")
+            line_columns, line_values = tripwire_line_sql("id", "%s", "created_at")
             cursor.execute(
                 f"""
                 WITH buyers AS (
                     SELECT id, now() - ((id %% 30) || ' days')::interval AS at FROM leads_lead
                     WHERE {ids} AND id %% 4 = 0 AND id >= (SELECT max(id) - %s + 1 FROM leads_lead)
                 ), orders AS (
-                    INSERT INTO offers_order (public_id, lead_id, status, currency, subtotal_minor, discount_minor,
-                                              total_minor, refunded_minor, stripe_customer_id, created_at, paid_at)
-                    SELECT md5('order' || id)::uuid, id, 'paid', 'USD', 700, 0, 700, 0, '', at, at FROM buyers
+                    INSERT INTO offers_order ({order_columns}) SELECT {order_values} FROM buyers
                     RETURNING id, created_at
                 )
-                INSERT INTO offers_orderline (order_id, offer_id, role, description, amount_minor, currency, created_at)
-                SELECT id, %s, 'tripwire', 'Tripwire', 700, 'USD', created_at FROM orders
+                INSERT INTO offers_orderline ({line_columns}) SELECT {line_values} FROM orders
                 """,  # noqa: S608
                 [low, high, last - first + 1, tripwire.pk],
             )
@@ -238,19 +276,18 @@ def measure(leads: int) -> list[dict[str, object]]:
     churned = list(Lead.objects.order_by("?").values_list("pk", flat=True)[: leads // 100])
     with transaction.atomic():
         with connection.cursor() as cursor:
+            order_columns, order_values = paid_order_sql("md5('churn' || id || clock_timestamp())::uuid", "id", "now()")
+            line_columns, line_values = tripwire_line_sql(
+                "o.id", "(SELECT id FROM offers_offer WHERE slug = 'bench-tripwire')", "now()"
+            )
             cursor.execute(
-                """
+                f"""
                 WITH o AS (
-                    INSERT INTO offers_order (public_id, lead_id, status, currency, subtotal_minor, discount_minor,
-                                              total_minor, refunded_minor, stripe_customer_id, created_at, paid_at)
-                    SELECT md5('churn' || id || clock_timestamp())::uuid, id, 'paid', 'USD', 700, 0, 700, 0, '',
-                           now(), now()
+                    INSERT INTO offers_order ({order_columns}) SELECT {order_values}
                     FROM unnest(%s::bigint[]) AS id RETURNING id
                 )
-                INSERT INTO offers_orderline (order_id, offer_id, role, description, amount_minor, currency, created_at)
-                SELECT o.id, (SELECT id FROM offers_offer WHERE slug = 'bench-tripwire'), 'tripwire', 'Tripwire', 700,
-                       'USD', now() FROM o
-                """,
+                INSERT INTO offers_orderline ({line_columns}) SELECT {line_values} FROM o
+                """,  # noqa: S608 (the models' column lists and constants only)
                 [churned],
             )
         leads_mark_changed(lead_ids=churned)
