@@ -31,12 +31,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Window
 from django.db.models.functions import PercentRank
 from django.utils import timezone
 
 from analytics.models import CustomerValue
 from leads.models import Consent, Event, Lead, Stage, Tag
+from leads.normalization import normalize_country
 from leads.selectors import granted_now
 from offers.models import Offer, Order, OrderLine, Product
 
@@ -207,6 +209,11 @@ def _check_lead(body: dict[str, Any], path: str, problems: list[str]) -> None:
     for key in ("country", "region", "postal_code_prefix", "tags_any"):
         if key in body and not _texts(body[key]):
             problems.append(f"{path}.{key}: expected a text or a non-empty list of texts.")
+    for code in _texts(body.get("country")):
+        try:
+            normalize_country(code)
+        except ValidationError:
+            problems.append(f"{path}.country: {code!r} is not a country code; use ISO 3166 alpha-2, e.g. US.")
     if "tags_any" in body and _texts(body["tags_any"]):
         missing = set(_texts(body["tags_any"])) - set(Tag.objects.values_list("name", flat=True))
         for name in sorted(missing):
@@ -305,8 +312,22 @@ def _compile(rule: dict[str, Any], now: dt.datetime) -> Q:
             q |= _compile(child, now)
         return q
     if kind == "not":
-        return ~_compile(body, now)
+        inner = _compile(body, now)
+        if _names_lead_fields(body):
+            # SQL's NOT (region = 'x') is NULL, not true, for a lead without a region (or stage, owner, ...): negate
+            # "the lead is one of those the condition selects" instead, which is exact for every lead.
+            return ~Q(Exists(Lead.objects.filter(inner, pk=OuterRef("pk"))))
+        return ~inner  # the other conditions are EXISTS subqueries: their negation is exact already
     return COMPILERS[kind](body, now)
+
+
+def _names_lead_fields(rule: Any) -> bool:
+    ((kind, body),) = rule.items()
+    if kind in ("all", "any"):
+        return any(_names_lead_fields(child) for child in body)
+    if kind == "not":
+        return _names_lead_fields(body)
+    return kind == "lead"
 
 
 def _since(days: int, now: dt.datetime) -> dt.datetime:
@@ -325,7 +346,7 @@ def _event_q(body: dict[str, Any], now: dt.datetime) -> Q:
         events = events.filter(occurred_at__gte=start, occurred_at__lt=end)
     for key in ("utm_source", "utm_campaign"):
         if key in body:
-            events = events.filter(**{f"properties__{key}": body[key].strip().lower()})
+            events = events.filter(**{f"properties__{key}__iexact": body[key].strip()})
     count = body.get("min_count", 1)
     if count <= 1:
         return Q(Exists(events.filter(lead=OuterRef("pk"))))
@@ -387,6 +408,8 @@ def _revenue_q(body: dict[str, Any], now: dt.datetime) -> Q:
         .annotate(net=Sum(F("total_minor") - F("refunded_minor")))
         .filter(net__gt=0)
     )
+    if body["top_percent"] == 100:
+        return Q(pk__in=net.values("lead_id"))  # every buyer (PERCENT_RANK < 1 would leave out the last)
     ranked = net.annotate(rank=Window(PercentRank(), order_by=F("net").desc())).filter(
         rank__lt=body["top_percent"] / 100
     )
@@ -398,7 +421,9 @@ def _value_q(body: dict[str, Any], now: dt.datetime) -> Q:
     of them), then the thresholds."""
     scored = CustomerValue.objects.filter(currency=body["currency"].upper())
     q = Q()
-    if "top_percent" in body:
+    if body.get("top_percent") == 100:
+        q &= Q(pk__in=scored.values("lead_id"))
+    elif "top_percent" in body:
         ranked = scored.annotate(rank=Window(PercentRank(), order_by=F("predicted_value_minor").desc())).filter(
             rank__lt=body["top_percent"] / 100
         )

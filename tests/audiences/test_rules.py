@@ -232,3 +232,45 @@ def test_the_standard_rules_use_indexes_on_postgresql(ladder):
     assert re.search(r"Index (Only )?Scan using \w+ on offers_order ", plan), plan
     for table in ("leads_event", "offers_order", "offers_orderline", "leads_lead"):
         assert f"Seq Scan on {table}" not in plan, plan
+
+
+def test_negated_lead_conditions_keep_leads_whose_field_is_empty():
+    from leads.models import Stage
+
+    lost = Stage.objects.get(name="Lost")  # a standard stage, made by the migrations
+    LeadFactory.create(email="lost@example.com", stage=lost, region="Bavaria", score=1)
+    LeadFactory.create(email="plain@example.com")  # no stage, no region, no owner
+    everyone_else = ["plain@example.com"]
+    assert emails({"not": {"lead": {"stage": "Lost"}}}) == everyone_else
+    assert emails({"not": {"lead": {"region": "bavaria"}}}) == everyone_else
+    assert emails({"not": {"lead": {"postal_code_prefix": "80"}}}) == ["lost@example.com", "plain@example.com"]
+    assert emails({"not": {"lead": {"min_score": 1}}}) == everyone_else
+    assert emails({"all": [{"not": {"lead": {"stage": "Lost"}}}, {"not": {"lead": {"country": "DE"}}}]}) == (
+        everyone_else
+    )
+    assert emails({"not": {"not": {"lead": {"stage": "Lost"}}}}) == ["lost@example.com"]
+
+
+def test_utm_conditions_match_whatever_the_case_captured():
+    lead = LeadFactory.create(email="caps@example.com")
+    EventFactory.create(lead=lead, type="page_view", properties={"utm_source": "Facebook", "utm_campaign": "Spring"})
+    assert emails({"event": {"type": "page_view", "utm_source": "facebook"}}) == ["caps@example.com"]
+    assert emails({"event": {"type": "page_view", "utm_campaign": "SPRING"}}) == ["caps@example.com"]
+    assert emails({"event": {"type": "page_view", "utm_campaign": "summer"}}) == []
+
+
+def test_the_top_100_percent_is_every_buyer():
+    offers = [OfferFactory.create(amount_minor=amount) for amount in (100, 200, 300)]
+    for i, offer in enumerate(offers):
+        buy(LeadFactory.create(email=f"b{i}@example.com"), offer)
+    assert emails({"revenue": {"top_percent": 100, "currency": "USD"}}) == [
+        "b0@example.com",
+        "b1@example.com",
+        "b2@example.com",
+    ]
+
+
+def test_a_country_that_is_not_a_code_is_refused_with_the_fix():
+    assert rule_problems({"lead": {"country": ["US", "USA"]}}) == [
+        "rule.lead.country: 'USA' is not a country code; use ISO 3166 alpha-2, e.g. US."
+    ]
