@@ -10,3 +10,7 @@ class ApplicationError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class ConflictError(ApplicationError):
+    """The request contradicts one already recorded under the same id (an API answers 409)."""

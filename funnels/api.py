@@ -28,7 +28,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from common.errors import ApplicationError
+from common.errors import ApplicationError, ConflictError
 from funnels import services
 from funnels.beacons import beacon_rows, throttled_push, window_count
 from funnels.intake import optin_entry, throttled_optin
@@ -58,6 +58,11 @@ COMMON_ERRORS = {
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
 
 
 class FixedWindowThrottle(BaseThrottle):
@@ -265,10 +270,8 @@ class OptinApi(_CaptureApi):
 
     @extend_schema_serializer(component_name="OptinResult")
     class OutputSerializer(serializers.Serializer):
-        lead = serializers.UUIDField(allow_null=True, help_text="The lead's public id; null when queued.")
-        created = serializers.BooleanField(
-            allow_null=True, help_text="A new lead (rather than a known address); null when queued."
-        )
+        """The same for a new address and a known one: the public key reads nothing about leads."""
+
         recorded = serializers.BooleanField(
             allow_null=True, help_text="False when this submission id was already recorded; null when queued."
         )
@@ -281,6 +284,7 @@ class OptinApi(_CaptureApi):
         responses={
             201: OutputSerializer,
             200: OpenApiResponse(OutputSerializer, description="Already recorded (same id)."),
+            409: OpenApiResponse(description="This id was already used for a different e-mail address."),
             202: OpenApiResponse(
                 OutputSerializer, description="Accepted and queued (the event inbox is on): written within seconds."
             ),
@@ -333,18 +337,13 @@ class OptinApi(_CaptureApi):
             )
         except CaptureInvalid as invalid:
             raise exceptions.ValidationError(invalid.errors) from invalid
+        except ConflictError as conflict:
+            raise Conflict({conflict.field or "id": [conflict.message]}) from conflict
         except ApplicationError as refused:
             raise exceptions.ValidationError({refused.field or "non_field_errors": [refused.message]}) from refused
         next_slug = snapshot.next_slug(step, "accept")
         next_url = f"/f/{funnel.slug}/{next_slug}/" if next_slug else ""
-        body = self.OutputSerializer(
-            {
-                "lead": capture.lead_public_id,
-                "created": capture.lead_created,
-                "recorded": capture.optin_recorded,
-                "next_url": next_url,
-            }
-        ).data
+        body = self.OutputSerializer({"recorded": capture.optin_recorded, "next_url": next_url}).data
         return Response(body, status=status.HTTP_201_CREATED if capture.optin_recorded else status.HTTP_200_OK)
 
 
@@ -547,5 +546,5 @@ def optin_answer(request: HttpRequest, *, snapshot_for: Callable[..., FunnelSnap
         return None  # over a limit: the full path answers 429 with Retry-After
     next_slug = snapshot.next_slug(entry.step, "accept")
     next_url = f"/f/{snapshot.funnel.slug}/{next_slug}/" if next_slug else ""
-    body = {"lead": None, "created": None, "recorded": None, "next_url": next_url}
+    body = {"recorded": None, "next_url": next_url}
     return _queued(json.dumps(body).encode(), origin)

@@ -18,7 +18,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from common.db import insert_ignoring_conflicts, rows_insert, rows_update
-from common.errors import ApplicationError
+from common.errors import ApplicationError, ConflictError
 from leads.contracts import (
     ATTRIBUTION_FIELDS,
     Attribution,
@@ -105,6 +105,12 @@ def _upsert_lead(identity: Identity) -> tuple[Lead, bool]:
     return lead, created
 
 
+def submitted_details(identity: Identity) -> dict[str, Any]:
+    """What a capture submitted beyond the address, for its opt-in event (a known lead keeps its own details)."""
+    typed = {name: value for name, value in _lead_details(identity).items() if value and name != "country"}
+    return {"submitted": typed} if typed else {}
+
+
 def _lead_details(identity: Identity) -> dict[str, str]:
     return {
         "phone": identity.phone,
@@ -115,8 +121,10 @@ def _lead_details(identity: Identity) -> dict[str, str]:
 
 
 def _fill_in(lead: Lead, details: dict[str, str]) -> list[str]:
-    """New details fill in or replace old ones; an empty field never erases what we knew. Returns what changed."""
-    changed = [name for name, value in details.items() if value and getattr(lead, name) != value]
+    """Submitted details fill in what the lead lacks and never replace what is known: a capture form is public, so
+    whoever types a known address must not rewrite that person's name or phone (what they typed is kept on their
+    opt-in event instead). Returns what changed."""
+    changed = [name for name, value in details.items() if value and not getattr(lead, name)]
     for name in changed:
         setattr(lead, name, details[name])
     return changed
@@ -312,7 +320,7 @@ def lead_capture(
         raise ApplicationError(f"The lead could not be stored: {error}") from error
     if lead.erased_at is not None:
         raise ApplicationError("This address asked to be forgotten; it cannot be captured again.", field="email")
-    _, optin_created = event_record(
+    optin, optin_created = event_record(
         type=Event.Type.OPTIN,
         idempotency_key=idempotency_key,
         occurred_at=occurred_at,
@@ -320,7 +328,14 @@ def lead_capture(
         visitor_id=visitor_id,
         refs=refs,
         client=client,
+        properties=submitted_details(identity),
     )
+    if not optin_created and optin.lead_id != lead.pk:
+        # The submission id was used for another address: refuse (the transaction undoes the lead just made),
+        # rather than leave a lead without its opt-in and consents.
+        raise ConflictError(
+            "This submission id was already used for a different e-mail address; send a new id.", field="id"
+        )
     recorded: list[str] = []
     if optin_created:
         grants = _grants(
@@ -379,7 +394,7 @@ def optins_record_batch(*, optins: Sequence[QueuedOptin]) -> OptinsWritten:
                     "variant_id": optin.refs.variant_id,
                     "offer_id": optin.refs.offer_id,
                     "order_id": None,
-                    "properties": {},
+                    "properties": submitted_details(optin.identity),
                 }
                 for optin in kept
             ],
@@ -457,9 +472,11 @@ def _upsert_leads(identities: Sequence[Identity]) -> dict[str, _BatchLead]:
     """``_upsert_lead`` for many addresses, by e-mail. The details of one address's submissions are merged in order,
     each filling in or replacing what came before; the unique index decides races with other writers."""
     details: dict[str, dict[str, str]] = {}
-    for identity in identities:
+    for identity in identities:  # the first submission of a detail stands; later ones only fill what is missing
         merged = details.setdefault(identity.email, {})
-        merged.update({name: value for name, value in _lead_details(identity).items() if value})
+        for name, value in _lead_details(identity).items():
+            if value:
+                merged.setdefault(name, value)
     blank = {"phone": "", "first_name": "", "last_name": "", "country": ""}
     created = rows_insert(  # new addresses first (usually all of them): one statement, and no lookups
         Lead,
@@ -474,16 +491,16 @@ def _upsert_leads(identities: Sequence[Identity]) -> dict[str, _BatchLead]:
         found.update({row[1]: row for row in Lead.objects.filter(email__in=known).values_list(*columns)})
     changes = []
     now = timezone.now().isoformat()
-    for email in known:  # each detail fills in or replaces the stored one; an empty one erases nothing
-        merged = details[email]
+    for email in known:  # a detail fills in a field the lead lacks and never replaces a known one (see _fill_in)
         pk, _, *stored, erased_at = found[email]
         current = dict(zip(("phone", "first_name", "last_name", "country"), stored, strict=True))
-        if erased_at is None and any(value != current[name] for name, value in merged.items()):
-            changes.append({"id": pk, **current, **merged, "updated_at": now})
+        filled = {name: value for name, value in details[email].items() if not current[name]}
+        if erased_at is None and filled:
+            changes.append({"id": pk, **current, **filled, "updated_at": now})
     if changes:
         rows_update(Lead, changes, columns=["phone", "first_name", "last_name", "country", "updated_at"])
     return {
-        email: _BatchLead(pk=row[0], country=details[email].get("country") or row[5], erased=row[6] is not None)
+        email: _BatchLead(pk=row[0], country=row[5] or details[email].get("country", ""), erased=row[6] is not None)
         for email, row in found.items()
     }
 
@@ -522,6 +539,10 @@ def lead_forget(*, lead: Lead) -> Lead:
     Touch.objects.filter(lead=lead).delete()
     Consent.objects.filter(lead=lead).delete()
     Note.objects.filter(lead=lead).delete()
+    # What capture forms submitted (kept on the opt-ins, see submitted_details) goes with the rest.
+    for optin in Event.objects.filter(lead=lead, type=Event.Type.OPTIN, properties__has_key="submitted"):
+        optin.properties.pop("submitted", None)
+        optin.save(update_fields=["properties"])
     conversions = Event.objects.filter(lead=lead).values("pk")
     ConversionOutbox.objects.filter(event__in=conversions).delete()
     ConversionDelivery.objects.filter(event__in=conversions, status=ConversionDelivery.Status.PENDING).update(

@@ -10,7 +10,7 @@ from audiences.models import AudienceMember, Destination, SyncBatch, SyncLedger
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync
 from common.errors import ApplicationError
-from leads.models import Consent, Lead, Suppression, Touch
+from leads.models import Consent, Event, Lead, Suppression, Touch
 from leads.services import lead_capture
 from tests.factories import AudienceFactory, ConsentFactory, EventFactory, days_ago
 
@@ -52,6 +52,8 @@ def test_erasure_removes_once_from_every_destination_and_never_adds_again(held, 
     assert not Consent.objects.filter(lead=lead).exists()
     assert not Touch.objects.filter(lead=lead).exists()
     assert AudienceMember.objects.count() == 0
+    # What the form submitted, kept on the opt-in event, is erased with the rest.
+    assert not Event.objects.filter(lead=lead, properties__has_key="submitted").exists()
     EventFactory.create(lead=lead, type="optin")  # even with new events, never a member or an upload again
     audience_refresh(audience=destinations[0].audience)
     for destination in destinations:

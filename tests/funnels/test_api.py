@@ -47,12 +47,7 @@ def test_optin_creates_the_lead_with_consent_attribution_and_one_event(
 
     assert response.status_code == 201, response.content
     lead = Lead.objects.get()
-    assert response.json() == {
-        "lead": str(lead.public_id),
-        "created": True,
-        "recorded": True,
-        "next_url": f"/f/{funnel.slug}/order/",
-    }
+    assert response.json() == {"recorded": True, "next_url": f"/f/{funnel.slug}/order/"}
     assert (lead.email, lead.phone, lead.first_name, lead.country) == ("ada@example.com", "+14155552671", "Ada", "US")
     assert list(lead.consents.values_list("purpose", "status", "wording")) == [("ad_audiences", "granted", ADS_WORDING)]
     touch = Touch.objects.get(lead=lead, kind="first")
@@ -72,6 +67,38 @@ def test_optin_creates_the_lead_with_consent_attribution_and_one_event(
     assert again.json()["recorded"] is False
     optins = Event.objects.filter(type="optin").count()
     assert (Lead.objects.count(), optins, Consent.objects.count(), len(mail.outbox)) == (1, 1, 1, 1)
+
+
+def test_the_public_key_reads_nothing_and_rewrites_nothing_of_a_known_lead(client, live_funnel):
+    funnel, _ = live_funnel
+    first = post(client, "/api/v1/optins", optin_body(funnel, id="s-1", first_name="Ada", phone="(415) 555-2671"))
+    known = post(
+        client, "/api/v1/optins", optin_body(funnel, id="s-2", first_name="Mallory", last_name="Evil", phone="")
+    )
+    new = post(client, "/api/v1/optins", optin_body(funnel, id="s-3", email="grace@example.com"))
+    # A known address and a new one get the same answer, and no answer names a lead.
+    assert first.status_code == known.status_code == new.status_code == 201
+    assert set(first.json()) == set(known.json()) == set(new.json()) == {"recorded", "next_url"}
+    assert known.json() == new.json()
+    ada = Lead.objects.get(email="ada@example.com")
+    # Only what the lead lacked is filled in (the last name); the name and phone she gave stay hers.
+    assert (ada.first_name, ada.last_name, ada.phone) == ("Ada", "Evil", "+14155552671")
+    submitted = Event.objects.get(type="optin", idempotency_key__endswith=":s-2").properties["submitted"]
+    assert submitted == {"first_name": "Mallory", "last_name": "Evil"}
+
+
+def test_a_submission_id_reused_for_another_address_is_409_and_changes_nothing(client, live_funnel):
+    funnel, _ = live_funnel
+    assert post(client, "/api/v1/optins", optin_body(funnel, id="same")).status_code == 201
+    before = (Lead.objects.count(), Event.objects.count(), Consent.objects.count())
+    reused = post(client, "/api/v1/optins", optin_body(funnel, id="same", email="grace@example.com"))
+    assert reused.status_code == 409
+    assert "already used for a different e-mail address" in reused.json()["id"][0]
+    assert not Lead.objects.filter(email="grace@example.com").exists()
+    assert (Lead.objects.count(), Event.objects.count(), Consent.objects.count()) == before
+    replay = post(client, "/api/v1/optins", optin_body(funnel, id="same"))
+    assert replay.status_code == 200
+    assert (Lead.objects.count(), Event.objects.count(), Consent.objects.count()) == before
 
 
 # Each bad opt-in field: the field named in the 400, and (part of) its message. The inbox tests send them too.
