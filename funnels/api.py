@@ -21,7 +21,6 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import exceptions, serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,6 +28,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from common.errors import ApplicationError, ConflictError
+from common.parsers import BoundedJSONParser, holds_unstorable, loads_bounded
 from funnels import services
 from funnels.beacons import beacon_rows, throttled_push, window_count
 from funnels.intake import optin_entry, throttled_optin
@@ -126,7 +126,8 @@ class CaptureEmailThrottle(FixedWindowThrottle):
         email = data.get("email") if isinstance(data, dict) else None
         if not isinstance(email, str) or not email.strip():
             return None
-        return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+        # surrogatepass: a lone surrogate is hashed here like any text; the serializer then refuses the address
+        return hashlib.sha256(email.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class StrictSerializer(serializers.Serializer):
@@ -146,20 +147,6 @@ class AttributionFields(serializers.Serializer):
     fbc = serializers.CharField(max_length=500, required=False, allow_blank=True, help_text="Meta's _fbc cookie.")
 
 
-_UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
-
-
-def _holds_unstorable(value: Any) -> bool:
-    """Whether any text in ``value`` (keys included) has a character PostgreSQL's jsonb cannot store."""
-    if isinstance(value, str):
-        return bool(_UNSTORABLE_CHARACTERS.search(value))
-    if isinstance(value, dict):
-        return any(_holds_unstorable(k) or _holds_unstorable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_unstorable(item) for item in value)
-    return False
-
-
 def _attribution(data: dict[str, Any], now: dt.datetime) -> Attribution | None:
     if not data.get("url"):
         return None
@@ -171,7 +158,7 @@ def _attribution(data: dict[str, Any], now: dt.datetime) -> Attribution | None:
 class _CaptureApi(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     throttle_classes: list[Any] = [CaptureIPThrottle]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -370,7 +357,7 @@ class EventsApi(_CaptureApi):
                 raise serializers.ValidationError(f"At most {PROPERTIES_MAX_KEYS} properties.")
             if len(json.dumps(value)) > PROPERTIES_MAX_BYTES:
                 raise serializers.ValidationError(f"Properties take at most {PROPERTIES_MAX_BYTES} bytes as JSON.")
-            if _holds_unstorable(value):
+            if holds_unstorable(value):
                 raise serializers.ValidationError(
                     "Properties may not contain NUL characters or unpaired UTF-16 surrogates (\\u0000, \\ud800…)."
                 )
@@ -475,9 +462,9 @@ def _queueable(
     if _UNSTORABLE.search(body):
         return None
     try:
-        data = json.loads(body)
+        data = loads_bounded(body)
     except ValueError:
-        return None
+        return None  # the full path answers it (a 400 naming what is wrong)
     key = data.get("key") if isinstance(data, dict) else None
     snapshot = snapshot_for(public_key=key) if isinstance(key, str) and len(key) <= 40 else None
     origin = request.META.get("HTTP_ORIGIN")  # request.headers would copy every header first
