@@ -259,7 +259,7 @@ class AudienceAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Rebuild the selected audiences now")
+    @admin.action(description="Rebuild the selected audiences now", permissions=["change"])
     def refresh_now(self, request: HttpRequest, queryset: Any) -> None:
         for audience in queryset:
             result = audience_refresh(audience=audience)
@@ -363,10 +363,10 @@ class DestinationAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, text)
 
-    @admin.action(description="Sync the selected destinations now")
+    @admin.action(description="Sync the selected destinations now", permissions=["change"])
     def sync_now(self, request: HttpRequest, queryset: Any) -> None:
         self._run(request, queryset, dry_run=False)
 
-    @admin.action(description="Dry run: count and preview, send nothing")
+    @admin.action(description="Dry run: count and preview, send nothing", permissions=["change"])
     def dry_run(self, request: HttpRequest, queryset: Any) -> None:
         self._run(request, queryset, dry_run=True)

@@ -180,17 +180,39 @@ class ConsentInline(admin.TabularInline):
 
 
 class NoteInline(admin.TabularInline):
+    """A new note. Notes are append-only: what someone wrote, and who and when, is never rewritten afterwards."""
+
     model = Note
     extra = 1
-    fields = ["body", "author", "created_at"]
-    readonly_fields = (
-        "author",
-        "created_at",
-    )
+    fields = ["body"]
+    can_delete = False
+    verbose_name = "new note"
+    verbose_name_plural = "Add a note"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Note]:
+        return super().get_queryset(request).none()
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         kwargs["widgets"] = {"body": forms.Textarea(attrs={"rows": 2, "cols": 80})}
         return super().get_formset(request, obj, **kwargs)
+
+
+class NoteHistoryInline(admin.TabularInline):
+    """The notes written so far, read-only."""
+
+    model = Note
+    extra = 0
+    fields = readonly_fields = ["body", "author", "created_at"]
+    verbose_name_plural = "Notes"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Lead)
@@ -232,7 +254,7 @@ class LeadAdmin(admin.ModelAdmin):
         ("Timeline", {"fields": ["timeline"]}),
         ("Record", {"fields": ["public_id", ("created_at", "updated_at", "erased_at")], "classes": ["collapse"]}),
     ]
-    inlines = [NoteInline, ConsentInline, TouchInline]
+    inlines = [NoteInline, NoteHistoryInline, ConsentInline, TouchInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Lead]:
         return selectors.leads_with_consent(super().get_queryset(request))
@@ -294,11 +316,9 @@ class LeadAdmin(admin.ModelAdmin):
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is Note:
             for note in formset.save(commit=False):
-                if note.author_id is None:
+                if note.pk is None:  # only new notes come through: the history is read-only
                     note.author = request.user
-                note.save()
-            for removed in formset.deleted_objects:
-                removed.delete()
+                    note.save()
             return
         super().save_formset(request, form, formset, change)
 

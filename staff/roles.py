@@ -33,9 +33,11 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("leads", "touch"): VIEW,
     ("leads", "consent"): ("add", "view"),
     ("leads", "event"): VIEW,
-    ("leads", "note"): ALL,
+    ("leads", "note"): ("add", "view"),  # notes are append-only
     ("leads", "tag"): ALL,
     ("leads", "stage"): VIEW,
+    ("leads", "conversiondestination"): ALL,  # server-side conversions, as the README says
+    ("leads", "conversiondelivery"): VIEW,
     ("analytics", "report"): VIEW,  # analytics.view_report: the dashboard, the report pages and the reports API
     ("analytics", "exchangerate"): ALL,
 }
@@ -45,7 +47,7 @@ SALES: dict[tuple[str, str], tuple[str, ...]] = {
     ("leads", "touch"): VIEW,
     ("leads", "consent"): VIEW,
     ("leads", "event"): VIEW,
-    ("leads", "note"): ALL,
+    ("leads", "note"): ("add", "view"),
     ("leads", "tag"): ("add", "view"),
     ("leads", "stage"): ALL,
     ("funnels", "funnel"): VIEW,
