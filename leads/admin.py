@@ -202,7 +202,8 @@ class NoteHistoryInline(admin.TabularInline):
 
     model = Note
     extra = 0
-    fields = readonly_fields = ["body", "author", "created_at"]
+    fields = ("body", "author", "created_at")
+    readonly_fields = ("body", "author", "created_at")
     verbose_name_plural = "Notes"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
