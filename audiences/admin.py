@@ -9,7 +9,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -28,6 +27,7 @@ from audiences.services import audience_refresh
 from audiences.sync import credentials_verify, destination_sync
 from common.admin import ReadOnlyAdminMixin
 from common.forms import SecretFieldForm
+from common.tasks import enqueue_on_commit
 from integrations.errors import IntegrationError
 
 
@@ -230,7 +230,7 @@ class AudienceAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Audience, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        transaction.on_commit(lambda: tasks.audience_refresh.delay(audience_pk=obj.pk))
+        enqueue_on_commit(tasks.audience_refresh, audience_pk=obj.pk)  # the due-refresh task catches up if lost
 
     @admin.display(description="Rule")
     def rule_status(self, obj: Audience) -> SafeString:

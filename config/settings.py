@@ -143,6 +143,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# With the broker down, queueing gives up within seconds: the work is recorded already and its sweep sends it later
+# (common.tasks.enqueue_on_commit), so a request never waits long, nor fails, for the broker.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TIMEZONE = "UTC"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.errors import ApplicationError
+from common.tasks import enqueue_on_commit
 from funnels import selectors, tasks
 from funnels.models import Funnel, Route, Step, Variant
 from funnels.selectors import funnel_graph
@@ -196,8 +197,9 @@ def funnel_optin(
     offer = step.offer
     if capture.optin_recorded and offer is not None and offer.role == Offer.Role.LEAD_MAGNET:
         lead_id, step_id = capture.lead_id, step.pk
-        # After the capture's commit (at once here, or when an enclosing transaction commits).
-        transaction.on_commit(lambda: tasks.lead_magnet_email.delay(lead_id=lead_id, step_id=step_id))
+        # After the capture's commit (at once here, or when an enclosing transaction commits); with the broker
+        # down the answer still says what was stored, and lead_magnet_sweep sends it later.
+        enqueue_on_commit(tasks.lead_magnet_email, lead_id=lead_id, step_id=step_id)
     return capture
 
 
