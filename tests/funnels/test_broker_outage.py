@@ -27,8 +27,8 @@ def broker_down(monkeypatch):
     monkeypatch.setattr(app, "_pool", None)
     monkeypatch.setattr(app.amqp, "_producer_pool", None)
     yield
-    app._pool = None
-    app.amqp._producer_pool = None
+    for owner, name in ((app, "_pool"), (app.amqp, "_producer_pool")):
+        setattr(owner, name, None)  # the next use builds pools for the configured broker again
 
 
 def test_an_optin_is_answered_stored_and_its_lead_magnet_is_owed(
