@@ -34,9 +34,9 @@ def fingerprint() -> str:
 
 def test_demo_seed_builds_a_realistic_ladder_and_running_it_twice_changes_nothing():
     out = StringIO()
-    call_command("demo_seed", stdout=out)
+    call_command("demo_seed", "--force", stdout=out)
     first = fingerprint()
-    call_command("demo_seed", stdout=StringIO())
+    call_command("demo_seed", "--force", stdout=StringIO())
 
     assert fingerprint() == first
     text = out.getvalue()
@@ -74,7 +74,7 @@ def test_demo_seed_builds_a_realistic_ladder_and_running_it_twice_changes_nothin
 
 
 def test_the_demo_reports_show_every_step_from_the_first_run():
-    call_command("demo_seed", stdout=StringIO())
+    call_command("demo_seed", "--force", stdout=StringIO())
     from analytics import reports
 
     funnel = Funnel.objects.get(slug="ebook")

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from common.progress import ProgressBar
 from staff import demo
@@ -11,7 +12,17 @@ from staff import demo
 class Command(BaseCommand):
     help = "Build the demo value ladder with about 2,000 leads and 90 days of history. Safe to run again."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force", action="store_true", help="Seed even with DEBUG off (never on a database with real people)."
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "DEBUG is off, so this looks like production: the demo adds 2,000 made-up leads and known logins. "
+                "Run it with DEBUG=true, or add --force if this database is for trying Ladder."
+            )
         bar = ProgressBar(self.stdout, total=demo.PROGRESS_TOTAL, label="Seeding demo")
 
         def progress(count: int, phase: str) -> None:
