@@ -5,6 +5,7 @@ See README.md ("Configuration") for every variable. Nothing here reads the datab
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from pathlib import Path
 
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     "analytics",
     "audiences",
     "staff",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "common.middleware.PermissionsPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it turns a locked-out sign-in into the lockout page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -205,6 +208,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# Admin sign-in: repeated failures lock the username and, separately, the address (django-axes, its own tables).
+# Unlock with `python manage.py axes_reset_username <name>` or `axes_reset_ip <address>`.
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("ADMIN_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "staff.logins.client_ip"
+AXES_LOCKOUT_CALLABLE = "staff.logins.locked_out"
+AXES_VERBOSE = False
 
 # Production hardening. `manage.py check --deploy --fail-level WARNING` passes with DEBUG off.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -1,0 +1,31 @@
+"""Who is trying to sign in to the admin: the client address the lockout counts failures by."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The connecting address; behind the one proxy ``BEHIND_PROXY`` declares, the address that proxy saw (the last
+    entry of X-Forwarded-For, which the client cannot forge), never an entry the client wrote itself."""
+    if settings.BEHIND_PROXY:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if forwarded:
+            return forwarded[-1]
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def locked_out(request: HttpRequest, original_response: Any = None, credentials: Any = None) -> HttpResponse:
+    """The answer to a sign-in while locked out: 429 with the admin's sign-in page saying why and for how long."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(
+        request,
+        "staff/locked_out.html",
+        {**admin.site.each_context(request), "title": "Sign-in locked", "minutes": minutes},
+        status=429,
+    )
