@@ -185,6 +185,8 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 CAPTURE_THROTTLE_RATES: dict[str, str] = {
     "capture_ip": env.str("THROTTLE_CAPTURE_IP", default="600/minute"),
     "capture_email": env.str("THROTTLE_CAPTURE_EMAIL", default="10/hour"),
+    # Sign-ups (opt-ins, checkout starts) per client address, hosted pages and API alike.
+    "optin_ip": env.str("THROTTLE_OPTIN_IP", default="60/hour"),
 }
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
@@ -259,6 +261,7 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ladder <noreply@localhost>")
 
 # The address visitors reach Ladder at; links in e-mails are built from it.
+LEAD_MAGNET_DAILY_CAP = env.int("LEAD_MAGNET_DAILY_CAP", default=3)  # lead-magnet e-mails to one address a day
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 LEAD_MAGNET_LINK_MAX_AGE = env.int("LEAD_MAGNET_LINK_MAX_AGE", default=7 * 24 * 3600)
 # How long each server process keeps a funnel's snapshot for the capture API (see funnels/snapshots.py).

@@ -87,8 +87,11 @@ class FixedWindowThrottle(BaseThrottle):
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         ident = self.identity(request, view)
-        if ident is None:
-            return True
+        return True if ident is None else self.allow_ident(ident)
+
+    def allow_ident(self, ident: str) -> bool:
+        """Count one request of ``ident`` in the current window; whether it is within the limit (``wait()`` then
+        says how long until the next window)."""
         now = int(time.time())
         window = now // self.duration
         key = self.window_key(ident, window)
@@ -116,6 +119,13 @@ class CaptureIPThrottle(FixedWindowThrottle):
     scope = "capture_ip"
 
 
+class OptinIPThrottle(FixedWindowThrottle):
+    """Limits sign-ups (opt-ins and checkout starts, on hosted pages and through the API) per client address: each
+    can send a lead-magnet e-mail to an address nobody verified."""
+
+    scope = "optin_ip"
+
+
 class CaptureEmailThrottle(FixedWindowThrottle):
     """Limits opt-ins per address, keyed by a hash so the cache never holds the address itself."""
 
@@ -124,10 +134,28 @@ class CaptureEmailThrottle(FixedWindowThrottle):
     def identity(self, request: Request, view: APIView) -> str | None:
         data = request.data
         email = data.get("email") if isinstance(data, dict) else None
-        if not isinstance(email, str) or not email.strip():
-            return None
-        # surrogatepass: a lone surrogate is hashed here like any text; the serializer then refuses the address
-        return hashlib.sha256(email.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
+        return email_identity(email) if isinstance(email, str) else None
+
+
+def email_identity(email: str) -> str | None:
+    """The throttle's key for an address: a hash (the cache never holds it), or None for a blank one."""
+    if not email.strip():
+        return None
+    # surrogatepass: a lone surrogate is hashed here like any text; validation then refuses the address
+    return hashlib.sha256(email.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def signup_wait(request: HttpRequest, email: str) -> int | None:
+    """For a sign-up on a hosted page: None when within the per-address and per-e-mail limits (counting it), else
+    the seconds until the client may try again."""
+    by_ip = OptinIPThrottle()
+    if not by_ip.allow_ident(by_ip.get_ident(cast(Request, request))):
+        return int(by_ip.wait() or 1)
+    ident = email_identity(email)
+    by_email = CaptureEmailThrottle()
+    if ident is not None and not by_email.allow_ident(ident):
+        return int(by_email.wait() or 1)
+    return None
 
 
 class StrictSerializer(serializers.Serializer):
@@ -222,7 +250,7 @@ class OptinApi(_CaptureApi):
     database, one Redis round trip, and a 202 whose lead fields are null (it is written within about a second).
     Everything else, errors included, takes the full path and is written before the answer."""
 
-    throttle_classes = [CaptureIPThrottle, CaptureEmailThrottle]
+    throttle_classes = [CaptureIPThrottle, OptinIPThrottle, CaptureEmailThrottle]
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         fast = optin_answer(request, snapshot_for=funnel_snapshot)
@@ -520,7 +548,7 @@ def optin_answer(request: HttpRequest, *, snapshot_for: Callable[..., FunnelSnap
     entry = optin_entry(data=data, snapshot=snapshot, now=timezone.now())
     if entry is None:
         return None
-    by_ip, by_email = CaptureIPThrottle(), CaptureEmailThrottle()
+    by_ip, by_email = OptinIPThrottle(), CaptureEmailThrottle()
     pushed = throttled_optin()(
         keys=[
             _window(by_ip, by_ip.get_ident(cast(Request, request))),

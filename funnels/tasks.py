@@ -53,6 +53,13 @@ def _lead_magnet_send(*, lead_id: int, step_id: int) -> None:
     key = f"lead-magnet-sent:{lead_id}:{step_id}"
     if Event.objects.filter(idempotency_key=key).exists():
         return
+    day_ago = timezone.now() - dt.timedelta(days=1)
+    sent_today = Event.objects.filter(lead=lead, name="lead_magnet_sent", occurred_at__gte=day_ago).count()
+    if sent_today >= settings.LEAD_MAGNET_DAILY_CAP:
+        # A form anyone can post to must not make Ladder mail one address without end: this one is withheld, and
+        # recorded under the sent key so that no sweep tries it again.
+        event_record(type=Event.Type.CUSTOM, name="lead_magnet_withheld", idempotency_key=key, lead=lead)
+        return
     token = lead_magnet_token(lead_id=lead.pk, offer_id=step.offer.pk)
     path = reverse("funnels:lead_magnet", kwargs={"funnel_slug": step.funnel.slug, "token": token})
     link = settings.PUBLIC_BASE_URL.rstrip("/") + path

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from common.errors import ApplicationError
 from funnels import selectors, services
+from funnels.api import signup_wait
 from funnels.delivery import lead_magnet_offer, lead_magnet_token
 from funnels.forms import AnswerForm, CheckoutForm, OptinForm
 from funnels.models import Step
@@ -36,6 +37,11 @@ from leads.services import CaptureInvalid
 from offers import payments
 from offers.models import Order
 from offers.selectors import current_order
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _step_url(step: Step) -> str:
@@ -132,6 +138,12 @@ def _optin_post(request: HttpRequest, visit: services.Visit) -> HttpResponse:
     if not form.is_valid():
         return _render(request, visit, form=form, status=400)
     data = form.cleaned_data
+    wait = signup_wait(request, data["email"])
+    if wait is not None:
+        form.add_error(None, f"Too many sign-ups from here just now; please try again in {_minutes(wait)}.")
+        response = _render(request, visit, form=form, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     try:
         services.funnel_optin(
             visit=visit,
@@ -243,6 +255,13 @@ def checkout(request: HttpRequest, funnel_slug: str, step_slug: str) -> HttpResp
     if not form.is_valid():
         return _json_errors({field: [str(m) for m in messages] for field, messages in form.errors.items()})
     data = form.cleaned_data
+    wait = signup_wait(request, data.get("email") or "")
+    if wait is not None:
+        response = _json_errors(
+            {"__all__": [f"Too many attempts just now; please try again in {_minutes(wait)}."]}, 429
+        )
+        response["Retry-After"] = str(wait)
+        return response
     visitor_id, new_visitor = visitor_id_from(request)
     visit = services.Visit(
         step=step,
