@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import smtplib
 
 from celery import shared_task
@@ -17,6 +18,8 @@ from funnels.models import Step
 from leads import inbox
 from leads.models import Event, Lead
 from leads.services import event_record
+
+logger = logging.getLogger(__name__)
 
 # A mail server's errors retry with backoff; a task is acknowledged only once it has run.
 MAIL_RETRIES: dict = {
@@ -40,9 +43,31 @@ def lead_magnet_email(*, lead_id: int, step_id: int) -> None:
 @shared_task(name="funnels.lead_magnet_emails", **MAIL_RETRIES)
 def lead_magnet_emails(*, owed: list[list[int]]) -> None:
     """The lead magnets owed by one flushed batch of opt-ins, as ``[lead id, step id]`` pairs: one task, not one per
-    opt-in. A retry after a mail-server error skips those already sent."""
+    opt-in. Every one is tried: a mail-server error on one holds back none of the others, and the task then retries
+    (skipping those sent, or failed for good)."""
+    passing: Exception | None = None
     for lead_id, step_id in owed:
-        _lead_magnet_send(lead_id=lead_id, step_id=step_id)
+        try:
+            _lead_magnet_send(lead_id=lead_id, step_id=step_id)
+        except MAIL_RETRIES["autoretry_for"] as error:
+            passing = error
+    if passing is not None:
+        raise passing
+
+
+def _permanent(error: Exception) -> str | None:
+    """Why a send failed for good (the address is refused, the message cannot be built), or None when it may pass on
+    a retry (a server down, busy or answering 4xx). Never the address itself."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _ in error.recipients.values()})
+        if all(code >= 500 for code in codes):
+            return f"the mail server refused the address (SMTP {', '.join(map(str, codes))})"
+        return None
+    if isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500:
+        return f"the mail server refused the message (SMTP {error.smtp_code})"
+    if isinstance(error, UnicodeError | ValueError):
+        return f"the message could not be built for this address ({type(error).__name__})"
+    return None
 
 
 def _lead_magnet_send(*, lead_id: int, step_id: int) -> None:
@@ -65,11 +90,26 @@ def _lead_magnet_send(*, lead_id: int, step_id: int) -> None:
     link = settings.PUBLIC_BASE_URL.rstrip("/") + path
     days = settings.LEAD_MAGNET_LINK_MAX_AGE // 86400
     greeting = f"Hi {lead.first_name}," if lead.first_name else "Hi,"
-    EmailMessage(
-        subject=f"Your copy of {step.offer.name}",
-        body=f"{greeting}\n\nHere is {step.offer.name}:\n{link}\n\nThe link works for {days} days.\n",
-        to=[lead.email],
-    ).send()
+    try:
+        EmailMessage(
+            subject=f"Your copy of {step.offer.name}",
+            body=f"{greeting}\n\nHere is {step.offer.name}:\n{link}\n\nThe link works for {days} days.\n",
+            to=[lead.email],
+        ).send()
+    except (smtplib.SMTPException, UnicodeError, ValueError) as error:
+        reason = _permanent(error)
+        if reason is None:
+            raise  # may pass later: the task retries with backoff
+        # Failed for good: recorded under the sent key, with the reason, so no retry or sweep tries it again.
+        event_record(
+            type=Event.Type.CUSTOM,
+            name="lead_magnet_failed",
+            idempotency_key=key,
+            lead=lead,
+            properties={"reason": reason},
+        )
+        logger.warning("lead magnet not sent to lead %s: %s", lead.pk, reason)
+        return
     event_record(type=Event.Type.CUSTOM, name="lead_magnet_sent", idempotency_key=key, lead=lead)
 
 
