@@ -108,3 +108,22 @@ def test_bad_date_in_range_filter_is_explained_not_a_crash(admin_client):
     response = admin_client.get(reverse("admin:leads_lead_changelist") + "?created_at__since=yesterday")
     assert response.status_code == 200
     assert "From: &#x27;yesterday&#x27; is not a date (YYYY-MM-DD); ignored." in response.content.decode()
+
+
+def test_notes_are_append_only(admin_client, admin_user):
+    from tests.factories import UserFactory
+
+    lead = LeadFactory.create()
+    author = UserFactory.create(username="sam", role="sales")
+    Note.objects.create(lead=lead, author=author, body="Called, no answer.")
+    url = reverse("admin:leads_lead_change", args=[lead.pk])
+    page = admin_client.get(url).content.decode()
+    assert "Called, no answer." in page
+    assert "Called, no answer.</textarea>" not in page  # shown, not editable
+    data = form_data(admin_client, url)
+    data["notes-0-body"] = "Left a voicemail."
+    assert admin_client.post(url, data).status_code == 302
+    assert list(Note.objects.order_by("created_at").values_list("body", "author__username")) == [
+        ("Called, no answer.", "sam"),
+        ("Left a voicemail.", admin_user.username),
+    ]
