@@ -24,7 +24,7 @@ from audiences.models import Audience, AudienceMember, AudienceSize, Destination
 from audiences.presets import presets
 from audiences.rules import rule_members, rule_problems
 from audiences.services import audience_refresh
-from audiences.sync import credentials_verify, destination_sync
+from audiences.sync import SyncInProgress, credentials_verify, destination_sync
 from common.admin import ReadOnlyAdminMixin
 from common.forms import SecretFieldForm
 from common.tasks import enqueue_on_commit
@@ -355,7 +355,11 @@ class DestinationAdmin(admin.ModelAdmin):
 
     def _run(self, request: HttpRequest, queryset: Any, *, dry_run: bool) -> None:
         for destination in queryset.select_related("audience"):
-            run = destination_sync(destination=destination, dry_run=dry_run)
+            try:
+                run = destination_sync(destination=destination, dry_run=dry_run)
+            except SyncInProgress as busy:
+                self.message_user(request, busy.message, messages.WARNING)
+                continue
             verb = "would send" if dry_run else "sent"
             text = f"{destination}: {run.to_add} to add, {run.to_remove} to remove; {verb} {run.sent or run.to_add}."
             if run.status == SyncRun.Status.FAILED:

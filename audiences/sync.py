@@ -23,6 +23,8 @@ from analytics.models import CustomerValue
 from audiences.models import Audience, AudienceMember, Destination, SyncBatch, SyncLedger, SyncRun
 from audiences.rules import granted_now
 from common.db import rows_insert, statistics_refresh
+from common.errors import ApplicationError
+from common.locks import Lock, LockLost
 from common.money import currency_exponent
 from integrations import google_ads_audiences, google_audiences, meta_audiences
 from integrations.audience_upload import AudienceUploader, SandboxUploader, UploadResult, UploadRow
@@ -305,6 +307,28 @@ def with_last(items: Iterator[Any]) -> Iterator[tuple[Any, bool]]:
     yield current, True
 
 
+class SyncInProgress(ApplicationError):
+    """Another run holds the destination: one run at a time sends to it."""
+
+
+def destination_lock(destination: Destination) -> Lock:
+    return Lock(f"audiences:sync:{destination.pk}", lapse=settings.AUDIENCE_SYNC_LOCK_SECONDS)
+
+
+def _locked(destination: Destination) -> Lock:
+    """The destination's lock, taken; a run still "running" then belongs to an owner whose lock lapsed (a worker that
+    died) and is closed as interrupted. Raises SyncInProgress when another run holds the lock."""
+    lock = destination_lock(destination)
+    if not lock.acquire():
+        raise SyncInProgress(f"{destination} is being synced right now; try again in a minute.")
+    destination.runs.filter(status=SyncRun.Status.RUNNING, dry_run=False).update(
+        status=SyncRun.Status.FAILED,
+        error="Interrupted: the worker stopped mid-sync. The next run sent what was left.",
+        finished_at=timezone.now(),
+    )
+    return lock
+
+
 def destination_sync(
     *,
     destination: Destination,
@@ -312,7 +336,28 @@ def destination_sync(
     uploader: AudienceUploader | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SyncRun:
-    """Send what changed. A dry run counts and previews the first rows, sends nothing and changes no ledger."""
+    """Send what changed, holding the destination's lock (renewed after every batch) whoever asks: the scheduled
+    task, the admin's "Sync now", ``audience_sync``. A dry run counts and previews the first rows, sends nothing,
+    changes no ledger and takes no lock. Raises SyncInProgress when another run holds the destination."""
+    if dry_run:
+        return _destination_sync(destination=destination, dry_run=True, uploader=uploader, progress=progress)
+    with _locked(destination) as lock:
+
+        def renewing(sent: int) -> None:
+            lock.renew()  # LockLost: this run paused past the lapse and another took over
+            if progress is not None:
+                progress(sent)
+
+        return _destination_sync(destination=destination, uploader=uploader, progress=renewing)
+
+
+def _destination_sync(
+    *,
+    destination: Destination,
+    dry_run: bool = False,
+    uploader: AudienceUploader | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SyncRun:
     for model in (SyncLedger, AudienceMember, Consent, Lead):  # the diff's plan needs statistics from after bulk writes
         statistics_refresh(model)
     run = SyncRun.objects.create(destination=destination, dry_run=dry_run, started_at=timezone.now())
@@ -361,6 +406,12 @@ def destination_sync(
                 _close(uploader)
             except IntegrationError:
                 pass  # the job's status check, and the next sync, take it from there
+    except LockLost:
+        run.status = SyncRun.Status.FAILED
+        run.error = (
+            "Interrupted: this run paused longer than the destination's lock lasts and another run took over; "
+            "that run sends what is left."
+        )
     except Exception as error:
         # A bug of ours: the run says so (never "running" for ever) and the error keeps its traceback for the log.
         run.status, run.error = SyncRun.Status.FAILED, f"Ladder failed during the sync ({type(error).__name__})."
@@ -399,7 +450,13 @@ def _failed(run: SyncRun, destination: Destination, error: IntegrationError) -> 
 def destination_reconcile(*, destination: Destination, uploader: Any = None) -> SyncRun:
     """Replace the platform's audience with exactly the members the ledger says it holds (Meta's ``usersreplace``),
     undoing any drift: people added or removed outside Ladder, or removals the platform acknowledged and did not
-    apply. Platforms without a full replace keep to diffs, and the run says so. An empty ledger replaces nothing."""
+    apply. Platforms without a full replace keep to diffs, and the run says so. An empty ledger replaces nothing.
+    Holds the destination's lock, as a sync does (SyncInProgress when a sync holds it)."""
+    with _locked(destination):
+        return _destination_reconcile(destination=destination, uploader=uploader)
+
+
+def _destination_reconcile(*, destination: Destination, uploader: Any = None) -> SyncRun:
     run = SyncRun.objects.create(destination=destination, started_at=timezone.now())
     try:
         uploader = uploader or uploader_for(destination)

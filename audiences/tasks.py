@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
-from django.conf import settings
-from django.core.cache import cache
 from django.db import DatabaseError
 from django.utils import timezone
 
 from audiences import services, sync
-from audiences.models import Audience, Destination, SyncBatch, SyncRun
+from audiences.models import Audience, Destination, SyncBatch
+from common.locks import Lock
 from integrations.errors import IntegrationError
 
 _MARKED_LOCK = "audiences:refresh-marked"
@@ -20,9 +19,10 @@ _MARKED_LOCK = "audiences:refresh-marked"
 @shared_task(name="audiences.refresh_marked", acks_late=True, ignore_result=True)
 def audiences_refresh_marked() -> int:
     """Beat, every few seconds: the audiences of leads that changed (one run at a time)."""
-    if not cache.add(_MARKED_LOCK, 1, timeout=300):
+    lock = Lock(_MARKED_LOCK, lapse=300)
+    if not lock.acquire():
         return 0
-    try:
+    with lock:
         changed: list[int] = []
         while taken := services.audiences_refresh_marked():
             changed.extend(taken)
@@ -30,8 +30,6 @@ def audiences_refresh_marked() -> int:
         for destination_pk in sync.destinations_holding(lead_ids=changed):
             destination_sync.delay(destination_pk=destination_pk)
         return len(changed)
-    finally:
-        cache.delete(_MARKED_LOCK)
 
 
 @shared_task(name="audiences.refresh_due", acks_late=True, ignore_result=True)
@@ -77,28 +75,15 @@ def destination_sync(*, destination_pk: int) -> str | None:
     The lock is renewed after every batch and lapses ``AUDIENCE_SYNC_LOCK_SECONDS`` after the last, so a worker that
     dies mid-sync (even by ``kill -9``) holds the destination only that long: the schedule then takes it up again,
     and the new run sends what the ledger does not yet hold."""
-    lock, lapse = f"audiences:sync:{destination_pk}", settings.AUDIENCE_SYNC_LOCK_SECONDS
-    if not cache.add(lock, 1, timeout=lapse):
+    destination = Destination.objects.select_related("audience").filter(pk=destination_pk).first()
+    if destination is None:
         return None
+    if destination.wait_until is not None and destination.wait_until > timezone.now():
+        return "waiting"  # the platform asked for a pause; the schedule takes it up when it is over
     try:
-        destination = Destination.objects.select_related("audience").filter(pk=destination_pk).first()
-        if destination is None:
-            return None
-        if destination.wait_until is not None and destination.wait_until > timezone.now():
-            return "waiting"  # the platform asked for a pause; the schedule takes it up when it is over
-        # Under the lock, a run still "running" belongs to a worker that died: this run takes over from it.
-        destination.runs.filter(status=SyncRun.Status.RUNNING, dry_run=False).update(
-            status=SyncRun.Status.FAILED,
-            error="Interrupted: the worker stopped mid-sync. The next run sent what was left.",
-            finished_at=timezone.now(),
-        )
-        return sync.destination_sync(destination=destination, progress=lambda sent: _renew(lock, lapse)).status
-    finally:
-        cache.delete(lock)
-
-
-def _renew(lock: str, lapse: int) -> None:
-    cache.touch(lock, timeout=lapse)
+        return sync.destination_sync(destination=destination).status
+    except sync.SyncInProgress:
+        return None  # another run has it; the ledger makes sure nothing is missed
 
 
 @shared_task(name="audiences.credentials_check", acks_late=True, ignore_result=True)
@@ -112,7 +97,13 @@ def destinations_credentials_check() -> int:
 def destinations_reconcile() -> int:
     """Beat, weekly: each active destination that has a full replace (Meta) is replaced with what its ledger holds."""
     destinations = Destination.objects.filter(is_active=True, platform=Destination.Platform.META)
-    return sum(1 for d in destinations.select_related("audience") if sync.destination_reconcile(destination=d).sent)
+    reconciled = 0
+    for destination in destinations.select_related("audience"):
+        try:
+            reconciled += bool(sync.destination_reconcile(destination=destination).sent)
+        except sync.SyncInProgress:
+            continue  # a sync has it now; next week's reconcile comes round
+    return reconciled
 
 
 @shared_task(name="audiences.requests_check", acks_late=True, ignore_result=True)
@@ -124,13 +115,12 @@ def destinations_requests_check() -> int:
     ).distinct()
     put_back = 0
     for destination in pending.select_related("audience"):
-        lock = f"audiences:sync:{destination.pk}"
-        if not cache.add(lock, 1, timeout=3600):
+        lock = sync.destination_lock(destination)
+        if not lock.acquire():
             continue  # a sync is under way; it asks first itself
-        try:
-            put_back += sync.requests_outcome_check(destination=destination)
-        except IntegrationError:
-            continue
-        finally:
-            cache.delete(lock)
+        with lock:
+            try:
+                put_back += sync.requests_outcome_check(destination=destination)
+            except IntegrationError:
+                continue
     return put_back

@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(tra
 
 
 def start_worker(settings, graph):
-    return celery_worker.worker_start(settings, META_GRAPH_URL=graph.url, AUDIENCE_SYNC_LOCK_SECONDS="3")
+    # The lock outlasts the 5 s a sync waits in place for a rate limit, as production's 300 s does.
+    return celery_worker.worker_start(settings, META_GRAPH_URL=graph.url, AUDIENCE_SYNC_LOCK_SECONDS="8")
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_a_worker_killed_mid_sync_is_taken_over_with_no_gap_and_no_duplicate(set
 
     second = start_worker(settings, graph)
     try:
-        time.sleep(3.5)  # the dead run's lock lapses (AUDIENCE_SYNC_LOCK_SECONDS=3 here)
+        time.sleep(8.5)  # the dead run's lock lapses (AUDIENCE_SYNC_LOCK_SECONDS=8 here)
         app.send_task("audiences.sync_due")  # as beat does every minute
         assert celery_worker.wait_for(
             lambda: SyncRun.objects.filter(destination=destination, status="succeeded").exists()

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audiences.models import Audience
 from audiences.services import audience_refresh
-from audiences.sync import destination_sync, leads_to_add, ledger_to_remove
+from audiences.sync import SyncInProgress, destination_sync, leads_to_add, ledger_to_remove
 from common.progress import ProgressBar
 
 
@@ -34,7 +34,13 @@ class Command(BaseCommand):
         for destination in destinations:
             total = leads_to_add(destination).count() + ledger_to_remove(destination).count()
             bar = ProgressBar(self.stdout, total, f"{destination.name}")
-            run = destination_sync(destination=destination, dry_run=options["dry_run"], progress=bar.advance)
+            try:
+                run = destination_sync(destination=destination, dry_run=options["dry_run"], progress=bar.advance)
+            except SyncInProgress as busy:
+                bar.finish()
+                self.stdout.write(f"{destination.name}: {busy.message}")
+                failed = True
+                continue
             bar.finish()
             self.stdout.write(
                 f"{destination.name}: {run.get_status_display()} — {run.to_add} to add, {run.to_remove} to remove, "
