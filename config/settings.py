@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "common.middleware.PermissionsPolicyMiddleware",
+    "common.middleware.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",  # last: it turns a locked-out sign-in into the lockout page
 ]
 
