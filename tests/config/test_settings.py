@@ -13,6 +13,8 @@ PRODUCTION = {
     "DEBUG": "false",
     "SECRET_KEY": "k" * 10 + "production-secret-key-with-enough-entropy-0123456789-abcdefgh",
     "ALLOWED_HOSTS": "ladder.example.com",
+    "PUBLIC_BASE_URL": "https://ladder.example.com",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
 }
 
 

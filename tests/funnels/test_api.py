@@ -344,8 +344,9 @@ def test_throttle_windows_are_counted_in_redis_and_expire(client, live_funnel):
 
     conn = get_redis_connection("default")
     keys = sorted(conn.keys(cache.make_key("throttle:*")))
-    assert [key.decode().split(":")[3] for key in keys] == ["capture_email", "capture_ip"]
-    assert [int(conn.get(key)) for key in keys] == [2, 2]
+    assert [key.decode().split(":")[3] for key in keys] == ["capture_email", "capture_ip", "optin_ip"]
+    assert [int(conn.get(key)) for key in keys] == [2, 2, 2]
     assert conn.ttl(keys[0]) <= 3601  # the e-mail's hour
-    assert conn.ttl(keys[1]) <= 61  # the IP's minute
+    assert conn.ttl(keys[1]) <= 61  # the IP's minute (all capture requests)
+    assert conn.ttl(keys[2]) <= 3601  # the IP's hour (sign-ups)
     assert min(conn.ttl(key) for key in keys) > 0
