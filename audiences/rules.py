@@ -379,12 +379,12 @@ def _lead_q(body: dict[str, Any], now: dt.datetime) -> Q:
     if "region" in body:
         regions = Q()
         for region in _texts(body["region"]):
-            regions |= Q(region__iexact=region)
+            regions |= Q(region__unicode_lower=region.lower())  # Île is île on SQLite too
         q &= regions
     if "postal_code_prefix" in body:
         prefixes = Q()
         for prefix in _texts(body["postal_code_prefix"]):
-            prefixes |= Q(postal_code__istartswith=prefix)
+            prefixes |= Q(postal_code__unicode_lower__startswith=prefix.lower())
         q &= prefixes
     if "tags_any" in body:
         tagged = Lead.tags.through.objects.filter(lead_id=OuterRef("pk"), tag__name__in=_texts(body["tags_any"]))

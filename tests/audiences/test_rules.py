@@ -274,3 +274,12 @@ def test_a_country_that_is_not_a_code_is_refused_with_the_fix():
     assert rule_problems({"lead": {"country": ["US", "USA"]}}) == [
         "rule.lead.country: 'USA' is not a country code; use ISO 3166 alpha-2, e.g. US."
     ]
+
+
+def test_regions_and_postal_codes_match_in_any_case_beyond_ascii():
+    LeadFactory.create(email="ile@example.com", region="Île-de-France", postal_code="ÅB 100")
+    LeadFactory.create(email="other@example.com", region="Bavaria", postal_code="80331")
+    assert emails({"lead": {"region": "île-de-france"}}) == ["ile@example.com"]
+    assert emails({"lead": {"region": "ÎLE-DE-FRANCE"}}) == ["ile@example.com"]
+    assert emails({"lead": {"postal_code_prefix": "åb"}}) == ["ile@example.com"]
+    assert emails({"not": {"lead": {"region": "île-de-france"}}}) == ["other@example.com"]
