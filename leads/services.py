@@ -409,6 +409,13 @@ def optins_record_batch(*, optins: Sequence[QueuedOptin]) -> OptinsWritten:
         if optin.idempotency_key in new_keys:
             new_keys.discard(optin.idempotency_key)
             fresh.append(optin)
+    # A submission id already used for another address made a lead here with no opt-in of its own: the API refuses
+    # such a submission (409); queued, it is dropped, and the lead it made with it.
+    orphans = {optin.identity.email for optin in kept if leads[optin.identity.email].created} - {
+        optin.identity.email for optin in fresh
+    }
+    if orphans:
+        Lead.objects.filter(pk__in=[leads[email].pk for email in orphans], events__isnull=True).delete()
     rows_insert(
         Consent,
         [
@@ -466,6 +473,7 @@ class _BatchLead:
     pk: int
     country: str
     erased: bool
+    created: bool = False  # by this batch
 
 
 def _upsert_leads(identities: Sequence[Identity]) -> dict[str, _BatchLead]:
@@ -499,8 +507,14 @@ def _upsert_leads(identities: Sequence[Identity]) -> dict[str, _BatchLead]:
             changes.append({"id": pk, **current, **filled, "updated_at": now})
     if changes:
         rows_update(Lead, changes, columns=["phone", "first_name", "last_name", "country", "updated_at"])
+    made = {email for email, _ in created}
     return {
-        email: _BatchLead(pk=row[0], country=row[5] or details[email].get("country", ""), erased=row[6] is not None)
+        email: _BatchLead(
+            pk=row[0],
+            country=row[5] or details[email].get("country", ""),
+            erased=row[6] is not None,
+            created=email in made,
+        )
         for email, row in found.items()
     }
 

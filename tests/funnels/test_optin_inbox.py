@@ -212,3 +212,15 @@ def test_the_sweep_still_finds_a_lead_magnet_whose_task_was_lost(client, live_fu
     assert lead_magnet_sweep() == 1
     assert [m.to for m in mail.outbox] == [["ada@example.com"]]
     assert Event.objects.filter(name="lead_magnet_sent", occurred_at__lte=timezone.now()).count() == 1
+
+
+def test_a_queued_submission_id_reused_for_another_address_leaves_no_lead_behind(
+    client, live_funnel, django_capture_on_commit_callbacks
+):
+    funnel, _ = live_funnel
+    queued(client, optin_body(funnel, id="same"))
+    assert flush(django_capture_on_commit_callbacks) == 1
+    queued(client, optin_body(funnel, id="same", email="grace@example.com"))
+    assert flush(django_capture_on_commit_callbacks) == 0
+    assert list(Lead.objects.values_list("email", flat=True)) == ["ada@example.com"]
+    assert Event.objects.filter(type="optin").count() == 1
