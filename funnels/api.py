@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
+from redis.exceptions import RedisError
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -53,6 +55,9 @@ COMMON_ERRORS = {
     413: OpenApiResponse(description="Body too large."),
     415: OpenApiResponse(description="Not JSON."),
 }
+
+
+logger = logging.getLogger(__name__)
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -96,7 +101,13 @@ class FixedWindowThrottle(BaseThrottle):
         window = now // self.duration
         key = self.window_key(ident, window)
         if settings.REDIS_URL:  # one round trip: count, and start the window's expiry when it is new
-            used = int(window_count()(keys=[cache.make_key(key)], args=[self.duration + 1]))
+            try:
+                used = int(window_count()(keys=[cache.make_key(key)], args=[self.duration + 1]))
+            except RedisError:
+                # Redis is down: the capture keeps working (the database takes the writes) and goes unlimited until
+                # it is back, rather than turn every visitor away; the outage is logged.
+                logger.warning("capture throttle %s not counted: Redis is unreachable", self.scope)
+                return True
         else:
             cache.add(key, 0, timeout=self.duration + 1)
             try:
@@ -530,9 +541,12 @@ def beacon_answer(request: HttpRequest, *, snapshot_for: Callable[..., FunnelSna
         return None
     throttle = CaptureIPThrottle()  # the same window and identity as the full path's, so both count together
     counter = _window(throttle, throttle.get_ident(cast(Request, request)))
-    pushed = throttled_push()(
-        keys=[counter, cache.make_key(inbox.INBOX_KEY)], args=[throttle.limit, throttle.duration + 1, *rows]
-    )
+    try:
+        pushed = throttled_push()(
+            keys=[counter, cache.make_key(inbox.INBOX_KEY)], args=[throttle.limit, throttle.duration + 1, *rows]
+        )
+    except RedisError:
+        return None  # Redis is down: the full path writes the batch to the database itself
     if not pushed:
         return None  # over the limit: the full path answers 429 with Retry-After
     return _queued(b'{"accepted": %d, "recorded": null, "duplicates": null}' % len(rows), origin)
@@ -549,14 +563,17 @@ def optin_answer(request: HttpRequest, *, snapshot_for: Callable[..., FunnelSnap
     if entry is None:
         return None
     by_ip, by_email = OptinIPThrottle(), CaptureEmailThrottle()
-    pushed = throttled_optin()(
-        keys=[
-            _window(by_ip, by_ip.get_ident(cast(Request, request))),
-            _window(by_email, entry.email_identity),
-            cache.make_key(inbox.OPTIN_INBOX_KEY),
-        ],
-        args=[by_ip.limit, by_ip.duration + 1, by_email.limit, by_email.duration + 1, entry.row],
-    )
+    try:
+        pushed = throttled_optin()(
+            keys=[
+                _window(by_ip, by_ip.get_ident(cast(Request, request))),
+                _window(by_email, entry.email_identity),
+                cache.make_key(inbox.OPTIN_INBOX_KEY),
+            ],
+            args=[by_ip.limit, by_ip.duration + 1, by_email.limit, by_email.duration + 1, entry.row],
+        )
+    except RedisError:
+        return None  # Redis is down: the full path writes the opt-in to the database itself
     if not pushed:
         return None  # over a limit: the full path answers 429 with Retry-After
     next_slug = snapshot.next_slug(entry.step, "accept")
