@@ -37,6 +37,7 @@ from django.db.models.functions import PercentRank
 from django.utils import timezone
 
 from analytics.models import CustomerValue
+from leads.contracts import normalize_utm
 from leads.models import Consent, Event, Lead, Stage, Tag
 from leads.normalization import normalize_country
 from leads.selectors import granted_now
@@ -346,7 +347,8 @@ def _event_q(body: dict[str, Any], now: dt.datetime) -> Q:
         events = events.filter(occurred_at__gte=start, occurred_at__lt=end)
     for key in ("utm_source", "utm_campaign"):
         if key in body:
-            events = events.filter(**{f"properties__{key}__iexact": body[key].strip()})
+            # Stored normalized since capture normalizes; iexact still matches what older landings kept.
+            events = events.filter(**{f"properties__{key}__iexact": normalize_utm(body[key])})
     count = body.get("min_count", 1)
     if count <= 1:
         return Q(Exists(events.filter(lead=OuterRef("pk"))))

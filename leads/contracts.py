@@ -20,6 +20,14 @@ ATTRIBUTION_FIELDS = (
     "gbraid",
     "wbraid",
 )
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+UTM_MAX_LENGTH = 200
+
+
+def normalize_utm(value: str) -> str:
+    """A UTM value as Ladder stores and compares it: surrounding blanks dropped, runs of blanks inside made one
+    space, lower case (``Facebook``, `` facebook `` and ``FACEBOOK`` are one source), at most 200 characters."""
+    return " ".join(value.split()).lower()[:UTM_MAX_LENGTH]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -39,6 +47,12 @@ class Attribution:
     gclid: str = ""
     gbraid: str = ""
     wbraid: str = ""
+
+    def __post_init__(self) -> None:
+        for name in UTM_FIELDS:  # every way in (pages, API, inbox, demo) stores UTM values one way
+            value = getattr(self, name)
+            if value and (normal := normalize_utm(value)) != value:
+                object.__setattr__(self, name, normal)
 
     @property
     def arrived_from_outside(self) -> bool:

@@ -21,6 +21,7 @@ from common.db import insert_ignoring_conflicts, rows_insert, rows_update
 from common.errors import ApplicationError, ConflictError
 from leads.contracts import (
     ATTRIBUTION_FIELDS,
+    UTM_FIELDS,
     Attribution,
     Capture,
     ClientContext,
@@ -29,6 +30,7 @@ from leads.contracts import (
     Identity,
     OptinsWritten,
     QueuedOptin,
+    normalize_utm,
 )
 from leads.models import (
     Consent,
@@ -189,8 +191,8 @@ def _touch_from_event(event: Event) -> dict[str, Any]:
         name: str(event.properties.get(name, ""))[: 2000 if name.endswith(("url", "referrer")) else 500]
         for name in ATTRIBUTION_FIELDS
     }
-    for name in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"):
-        values[name] = values[name][:200]
+    for name in UTM_FIELDS:  # a landing recorded before UTM values were normalized is read as if it were
+        values[name] = normalize_utm(values[name])
     return {**values, "occurred_at": event.occurred_at}
 
 
