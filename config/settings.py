@@ -285,6 +285,8 @@ META_APP_SECRET = env.str("META_APP_SECRET", default="")
 # Only to try Ladder without Meta: where a stand-in Graph API listens (python -m tests.fakes.meta_graph).
 META_GRAPH_URL = env.str("META_GRAPH_URL", default="")
 # How long a sync's lock outlives its last batch: a worker that dies mid-sync holds its destination this long.
+# How long a conversions dispatch run holds off the next when its worker dies (renewed after every batch it sends).
+CONVERSIONS_DISPATCH_LOCK_SECONDS = env.int("CONVERSIONS_DISPATCH_LOCK_SECONDS", default=120)
 AUDIENCE_SYNC_LOCK_SECONDS = env.int("AUDIENCE_SYNC_LOCK_SECONDS", default=300)
 # Only to try Ladder without Google: where a stand-in Data Manager API listens (python -m tests.fakes.google_dm).
 GOOGLE_DATAMANAGER_URL = env.str("GOOGLE_DATAMANAGER_URL", default="")

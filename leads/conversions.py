@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from common.locks import Lock, LockLost
 from integrations.conversions import (
     EVENT_NAMES,
     Conversion,
@@ -79,6 +81,30 @@ def _reports(destination: ConversionDestination, event_type: str) -> bool:
     )
 
 
+def conversions_dispatch() -> int:
+    """Fan the outbox out, then send every active destination's due deliveries; returns the deliveries sent.
+
+    One run at a time: the run holds an owner-token lock that lapses after ``CONVERSIONS_DISPATCH_LOCK_SECONDS``
+    and is renewed after every batch, so a worker killed mid-send holds the others back for that long at most;
+    the deliveries it had not marked sent are sent by the next run (the platforms deduplicate a batch that had
+    reached them). A run that finds its lock lapsed and taken stops where it is.
+    """
+    lock = Lock("leads:conversions-dispatch", lapse=settings.CONVERSIONS_DISPATCH_LOCK_SECONDS)
+    if not lock.acquire():
+        return 0
+    sent = 0
+    with lock:
+        try:
+            while conversions_fan_out():
+                lock.renew()
+            for destination in ConversionDestination.objects.filter(is_active=True):
+                sent += conversions_send(destination=destination, after_batch=lock.renew).sent
+                lock.renew()
+        except LockLost:
+            pass  # the run that took the lock goes on from the deliveries still pending
+    return sent
+
+
 def sender_for(destination: ConversionDestination) -> Any:
     if destination.platform == ConversionDestination.Platform.META:
         return MetaConversionSender(
@@ -96,9 +122,15 @@ def sender_for(destination: ConversionDestination) -> Any:
 
 
 def conversions_send(
-    *, destination: ConversionDestination, sender: Any = None, now: dt.datetime | None = None, limit: int = 10_000
+    *,
+    destination: ConversionDestination,
+    sender: Any = None,
+    now: dt.datetime | None = None,
+    limit: int = 10_000,
+    after_batch: Callable[[], None] | None = None,
 ) -> SendSummary:
-    """Send the destination's due deliveries (at most ``limit``): drop what may not or cannot be sent, then batches."""
+    """Send the destination's due deliveries (at most ``limit``): drop what may not or cannot be sent, then batches;
+    ``after_batch`` is called after each batch is recorded (the dispatcher renews its lock there)."""
     now = now or timezone.now()
     due = list(
         ConversionDelivery.objects.filter(
@@ -129,6 +161,8 @@ def conversions_send(
             continue
         _finish(batch, ConversionDelivery.Status.SENT, now, reference=delivered.reference)
         sent += len(batch)
+        if after_batch is not None:
+            after_batch()
     return SendSummary(sent=sent, dropped=dropped, failed=failed)
 
 

@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,30 @@ def worker_kill(worker: subprocess.Popen[bytes]) -> None:
     if worker.poll() is None:
         os.killpg(worker.pid, signal.SIGKILL)
     worker.communicate(timeout=30)
+
+
+@contextmanager
+def publishing_to(broker: str = BROKER) -> Iterator[None]:
+    """This process's app queues to ``broker`` instead of running tasks in-process, with fresh connection pools
+    (Celery builds them on first use); as it was afterwards."""
+    from config.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.broker_url)
+    app.conf.task_always_eager, app.conf.broker_url = False, broker
+    _pools_forget(app)
+    try:
+        yield
+    finally:
+        for pool in (getattr(app, "_pool", None), getattr(app.amqp, "_producer_pool", None)):
+            if pool is not None:
+                pool.force_close_all()
+        app.conf.task_always_eager, app.conf.broker_url = saved
+        _pools_forget(app)  # the next use builds pools for the broker configured
+
+
+def _pools_forget(app: Celery) -> None:
+    setattr(app, "_pool", None)  # noqa: B010 (Celery's private caches, built again on first use)
+    setattr(app.amqp, "_producer_pool", None)  # noqa: B010
 
 
 def client() -> Celery:

@@ -69,7 +69,7 @@ class MetaGraphFake(Loopback):
         self.replacing: dict[str, Any] = {}  # audience → the replace session under way
         self.events: dict[str, dict[tuple[str, Any], dict[str, Any]]] = {}  # pixel → (name, event_id) → event
         self.test_event_codes: list[str] = []
-        self.answer_delay = 0.0  # seconds each users request is answered after it was applied
+        self.answer_delay = 0.0  # seconds each users (or events) request is answered after it was applied
         self._next_id = 23850000000000
         self._lock = threading.Lock()
         fake = self
@@ -90,7 +90,7 @@ class MetaGraphFake(Loopback):
                 parts = urlsplit(self.path)
                 params = {k: v[-1] for k, v in {**parse_qs(parts.query), **form}.items()}
                 status, body, headers = fake.handle(method, parts.path, params, url_length=len(self.path))
-                if fake.answer_delay and parts.path.endswith("/users"):
+                if fake.answer_delay and parts.path.endswith(("/users", "/events")):
                     time.sleep(fake.answer_delay)  # applied, then answered late: a worker can die in between
                 self.reply_json(status, body, headers)
 

@@ -121,6 +121,7 @@ class FakeStripe:
     charges_made: int = 0
     deliveries: list[threading.Thread] = field(default_factory=list)
     _faults: list[tuple[int, str]] = field(default_factory=list)
+    _holds: dict[str, float] = field(default_factory=dict)
     _idempotent: dict[str, tuple[str, int, dict[str, Any]] | None] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -130,6 +131,16 @@ class FakeStripe:
         """The next ``count`` API requests under ``path_prefix`` answer ``status`` (409 or 5xx)."""
         with self._lock:
             self._faults.extend([(status, path_prefix)] * count)
+
+    def hold_answers(self, path_prefix: str, seconds: float) -> None:
+        """Requests under ``path_prefix`` are carried out, then answered ``seconds`` late (0 ends it): a client can
+        die between Stripe acting and learning that it did."""
+        with self._lock:
+            self._holds[path_prefix] = seconds
+
+    def held_for(self, path: str) -> float:
+        with self._lock:
+            return max((s for prefix, s in self._holds.items() if path.startswith(prefix)), default=0.0)
 
     def card(self, number: str, *, customer: str = "") -> str:
         """A payment method for a test card, attached and set up for off-session use when ``customer`` is given."""
@@ -486,6 +497,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.headers.get("Authorization", ""),
             self.headers.get("Idempotency-Key", ""),
         )
+        if held := self.server.fake.held_for(url.path):
+            time.sleep(held)
         self._answer(status, json.dumps(body).encode(), "application/json")
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)

@@ -8,27 +8,21 @@ import time
 import pytest
 from django.core import mail
 
-from config.celery import app
 from funnels import selectors
 from leads.models import Lead
+from tests import celery_worker
 from tests.funnels.test_api import optin_body, post
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def broker_down(monkeypatch):
+def broker_down():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setattr(app.conf, "task_always_eager", False)
-    monkeypatch.setattr(app.conf, "broker_url", f"redis://127.0.0.1:{port}/0")
-    # A fresh connection pool for the dead broker (Celery builds its pools on first use).
-    monkeypatch.setattr(app, "_pool", None)
-    monkeypatch.setattr(app.amqp, "_producer_pool", None)
-    yield
-    for owner, name in ((app, "_pool"), (app.amqp, "_producer_pool")):
-        setattr(owner, name, None)  # the next use builds pools for the configured broker again
+    with celery_worker.publishing_to(f"redis://127.0.0.1:{port}/0"):
+        yield
 
 
 def test_an_optin_is_answered_stored_and_its_lead_magnet_is_owed(
