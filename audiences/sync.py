@@ -323,7 +323,8 @@ def _locked(destination: Destination) -> Lock:
         raise SyncInProgress(f"{destination} is being synced right now; try again in a minute.")
     destination.runs.filter(status=SyncRun.Status.RUNNING, dry_run=False).update(
         status=SyncRun.Status.FAILED,
-        error="Interrupted: the worker stopped mid-sync. The next run sent what was left.",
+        error="Interrupted: the run stopped mid-sync (its worker stopped or lost the database). The next run sent what "
+        "was left.",
         finished_at=timezone.now(),
     )
     return lock

@@ -68,13 +68,22 @@ def destinations_sync_due() -> int:
     return len(due)
 
 
-@shared_task(name="audiences.sync", acks_late=True, ignore_result=True)
+@shared_task(
+    name="audiences.sync",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=10,
+)
 def destination_sync(*, destination_pk: int) -> str | None:
     """One destination at a time (a lock); the ledger makes a repeated run send nothing twice.
 
     The lock is renewed after every batch and lapses ``AUDIENCE_SYNC_LOCK_SECONDS`` after the last, so a worker that
     dies mid-sync (even by ``kill -9``) holds the destination only that long: the schedule then takes it up again,
-    and the new run sends what the ledger does not yet hold."""
+    and the new run sends what the ledger does not yet hold. A run that loses the database (a restart, a failover)
+    releases its lock and is retried with a backoff; the retry closes it and sends what was left."""
     destination = Destination.objects.select_related("audience").filter(pk=destination_pk).first()
     if destination is None:
         return None

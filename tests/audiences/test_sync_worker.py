@@ -5,6 +5,7 @@ import json
 import time
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from audiences.models import Audience, AudienceMember, Destination, SyncLedger, SyncRun
@@ -13,6 +14,7 @@ from integrations import meta_audiences
 from leads.models import Consent, Lead
 from tests import celery_worker
 from tests.fakes.meta_graph import MetaGraphFake
+from tests.fakes.tcp_proxy import TcpProxy
 
 TOKEN = "EAAB-worker-" + "w" * 30
 MEMBERS = 25_000  # three add requests of at most 10,000
@@ -129,3 +131,41 @@ def test_throttling_is_backed_off_by_the_worker_and_the_sync_completes(settings,
     assert run.status == "succeeded", run.error
     assert run.retries == 2
     assert held_exactly(graph, destination)
+
+
+def test_a_database_restart_mid_sync_is_retried_with_no_gap_and_no_duplicate(settings, graph, destination):
+    """PostgreSQL goes away mid-sync (a proxy the test cuts) and comes back: the task retries by itself, the dead
+    run is closed, and the next one sends what the ledger does not hold."""
+    proxy = TcpProxy(connection.settings_dict["HOST"] or "127.0.0.1", int(connection.settings_dict["PORT"] or 5432))
+    db = connection.settings_dict
+    graph.answer_delay = 1.0
+    worker = celery_worker.worker_start(
+        settings,
+        loglevel="info",
+        META_GRAPH_URL=graph.url,
+        AUDIENCE_SYNC_LOCK_SECONDS="8",
+        DATABASE_URL=f"postgres://{db['USER']}@127.0.0.1:{proxy.port}/{db['NAME']}",
+        DATABASE_CONN_MAX_AGE="600",
+    )
+    app = celery_worker.client()
+    try:
+        app.send_task("audiences.sync", kwargs={"destination_pk": destination.pk})
+        assert celery_worker.wait_for(lambda: len(adds(graph)) >= 2)  # the second batch is at Meta
+        proxy.cut()
+        time.sleep(3)
+        proxy.restore()
+        graph.answer_delay = 0.0
+        assert celery_worker.wait_for(
+            lambda: SyncRun.objects.filter(destination=destination, status="succeeded").exists(), seconds=90
+        )
+    finally:
+        output = celery_worker.worker_stop(worker)
+        proxy.stop()
+
+    assert held_exactly(graph, destination)  # no gap
+    ledger = SyncLedger.objects.filter(destination=destination)
+    assert ledger.count() == ledger.filter(state="added").count() == MEMBERS  # each member once
+    assert not SyncRun.objects.filter(destination=destination, status="running").exists()
+    assert "lost the database" in SyncRun.objects.get(destination=destination, status="failed").error
+    assert "Retry in" in output  # retried by the task itself, not left for the schedule
+    assert TOKEN not in output
