@@ -16,7 +16,7 @@ from typing import Any
 from django.http import HttpResponse
 from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -30,6 +30,14 @@ from analytics import reports
 from common.errors import ApplicationError
 from common.money import CURRENCY_EXPONENT
 from funnels.models import Funnel, Step
+
+# What every report answers besides its figures.
+REFUSED = {
+    400: OpenApiResponse(description="Field errors: {field: [messages]} (a bad range, an unknown grouping)."),
+    401: OpenApiResponse(description="Not signed in to the admin."),
+    403: OpenApiResponse(description="Signed in without the permission to view reports."),
+    404: OpenApiResponse(description="No such funnel or step."),
+}
 
 
 class StaffSession(SessionAuthentication):
@@ -67,10 +75,30 @@ class ReportThrottle(UserRateThrottle):
     rate = "120/min"
 
 
+def _choice(values: Iterable[str]) -> dict[str, Any]:
+    """A query parameter taking one of ``values``; empty, as a form sends it, means the default."""
+    return {"type": "string", "enum": ["", *values]}
+
+
+# Query parameters as the reports read them: an empty value is the same as leaving the parameter out.
+CURRENCY = _choice(sorted(CURRENCY_EXPONENT))
+FORMAT = _choice(["json", "csv"])
+DATE_OR_BLANK = {"type": "string", "pattern": r"^(\d{4}-\d{2}-\d{2})?$", "example": "2026-01-31"}
+UUID_OR_BLANK = {
+    "type": "string",
+    "pattern": r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$",
+}
+LIMIT = {"type": "integer", "minimum": 1, "maximum": 500}
+OFFSET = {"type": "integer", "minimum": 0, "maximum": 10_000_000}
 RANGE = [
-    OpenApiParameter("since", OpenApiTypes.DATE, description="First day (YYYY-MM-DD, the server's time zone)."),
-    OpenApiParameter("until", OpenApiTypes.DATE, description="The day after the last (not included)."),
-    OpenApiParameter("format", str, enum=["json", "csv"], description="csv: the report's table as CSV."),
+    OpenApiParameter(
+        "since",
+        DATE_OR_BLANK,
+        description="First day (YYYY-MM-DD, the server's time zone). A report covers at most 3 years.",
+        allow_blank=True,
+    ),
+    OpenApiParameter("until", DATE_OR_BLANK, description="The day after the last (not included).", allow_blank=True),
+    OpenApiParameter("format", FORMAT, description="csv: the report's table as CSV."),
 ]
 
 
@@ -123,7 +151,7 @@ def _funnel(slug: str) -> Funnel:
 
 
 class FunnelReportApi(_ReportApi):
-    @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT}, summary="A funnel's report")
+    @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT, **REFUSED}, summary="A funnel's report")
     def get(self, request: Request, slug: str) -> Response | HttpResponse:
         report = reports.funnel_report(funnel=_funnel(slug), period=self.period(request))
         if self.wants_csv(request):
@@ -132,7 +160,9 @@ class FunnelReportApi(_ReportApi):
 
 
 class SplitTestReportApi(_ReportApi):
-    @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT}, summary="A split-tested step's results")
+    @extend_schema(
+        parameters=RANGE, responses={200: OpenApiTypes.OBJECT, **REFUSED}, summary="A split-tested step's results"
+    )
     def get(self, request: Request, slug: str, step: str) -> Response | HttpResponse:
         found = Step.objects.filter(funnel=_funnel(slug), slug=step).select_related("funnel").first()
         if found is None:
@@ -144,7 +174,9 @@ class SplitTestReportApi(_ReportApi):
 
 
 class OffersReportApi(_ReportApi):
-    @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT}, summary="Offers: buyers, units, money")
+    @extend_schema(
+        parameters=RANGE, responses={200: OpenApiTypes.OBJECT, **REFUSED}, summary="Offers: buyers, units, money"
+    )
     def get(self, request: Request) -> Response | HttpResponse:
         period = self.period(request)
         rows = reports.offers_report(period=period)
@@ -154,7 +186,7 @@ class OffersReportApi(_ReportApi):
 
 
 class CampaignsReportApi(_ReportApi):
-    @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT}, summary="Channels and campaigns")
+    @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT, **REFUSED}, summary="Channels and campaigns")
     def get(self, request: Request) -> Response | HttpResponse:
         period = self.period(request)
         rows = reports.channels_report(period=period)
@@ -164,7 +196,7 @@ class CampaignsReportApi(_ReportApi):
 
 
 class CohortsReportApi(_ReportApi):
-    @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT}, summary="Monthly buyer cohorts")
+    @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT, **REFUSED}, summary="Monthly buyer cohorts")
     def get(self, request: Request) -> Response | HttpResponse:
         period, currency = self.period(request), self.currency(request)
         rows = reports.cohorts_report(period=period, currency=currency)
@@ -179,7 +211,14 @@ class CohortsReportApi(_ReportApi):
 
 
 class RfmReportApi(_ReportApi):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="RFM segments of buyers")
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("currency", CURRENCY, description="ISO 4217 code; default: the reporting currency."),
+            OpenApiParameter("format", FORMAT, description="csv: the table as CSV."),
+        ],
+        responses={200: OpenApiTypes.OBJECT, **REFUSED},
+        summary="RFM segments of buyers",
+    )
     def get(self, request: Request) -> Response | HttpResponse:
         report = reports.rfm_report(currency=self.currency(request))
         if self.wants_csv(request):
@@ -190,13 +229,17 @@ class RfmReportApi(_ReportApi):
 class RfmBuyersApi(_ReportApi):
     @extend_schema(
         parameters=[
-            OpenApiParameter("currency", str, description="ISO 4217 code; default: the reporting currency."),
-            OpenApiParameter("segment", str, description="Only this segment (e.g. champions, at_risk)."),
-            OpenApiParameter("offset", int, description="Skip this many buyers (default 0)."),
-            OpenApiParameter("limit", int, description="At most this many buyers, 1–500 (default 100)."),
-            OpenApiParameter("format", str, enum=["json", "csv"]),
+            OpenApiParameter("currency", CURRENCY, description="ISO 4217 code; default: the reporting currency."),
+            OpenApiParameter(
+                "segment",
+                _choice(name for name, _, _ in reports.SEGMENTS),
+                description="Only this segment.",
+            ),
+            OpenApiParameter("offset", OFFSET, description="Skip this many buyers (default 0)."),
+            OpenApiParameter("limit", LIMIT, description="At most this many buyers (default 100)."),
+            OpenApiParameter("format", FORMAT, description="csv: the table as CSV."),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, **REFUSED},
         summary="Buyers with their RFM scores, best first",
     )
     def get(self, request: Request) -> Response | HttpResponse:
@@ -216,11 +259,11 @@ class RfmBuyersApi(_ReportApi):
 class LifetimeValueReportApi(_ReportApi):
     @extend_schema(
         parameters=[
-            OpenApiParameter("currency", str, description="ISO 4217 code; default: the reporting currency."),
-            OpenApiParameter("by", str, enum=list(reports.GROUPINGS), description="How buyers are grouped."),
-            OpenApiParameter("format", str, enum=["json", "csv"]),
+            OpenApiParameter("currency", CURRENCY, description="ISO 4217 code; default: the reporting currency."),
+            OpenApiParameter("by", _choice(reports.GROUPINGS), description="How buyers are grouped."),
+            OpenApiParameter("format", FORMAT, description="csv: the table as CSV."),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, **REFUSED},
         summary="Lifetime value per buyer: net so far plus predicted, by cohort, channel, campaign or first offer",
     )
     def get(self, request: Request) -> Response | HttpResponse:
@@ -237,14 +280,14 @@ class LifetimeValueReportApi(_ReportApi):
 class BuyersByValueApi(_ReportApi):
     @extend_schema(
         parameters=[
-            OpenApiParameter("currency", str, description="ISO 4217 code; default: the reporting currency."),
-            OpenApiParameter("order", str, enum=list(reports.ORDERINGS), description="Default: predicted value."),
-            OpenApiParameter("lead", str, description="Only this lead (its public id)."),
-            OpenApiParameter("offset", int, description="Skip this many buyers (default 0)."),
-            OpenApiParameter("limit", int, description="At most this many buyers, 1–500 (default 100)."),
-            OpenApiParameter("format", str, enum=["json", "csv"]),
+            OpenApiParameter("currency", CURRENCY, description="ISO 4217 code; default: the reporting currency."),
+            OpenApiParameter("order", _choice(reports.ORDERINGS), description="Default: predicted value."),
+            OpenApiParameter("lead", UUID_OR_BLANK, description="Only this lead (its public id)."),
+            OpenApiParameter("offset", OFFSET, description="Skip this many buyers (default 0)."),
+            OpenApiParameter("limit", LIMIT, description="At most this many buyers (default 100)."),
+            OpenApiParameter("format", FORMAT, description="csv: the table as CSV."),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, **REFUSED},
         summary="Buyers with their history, p(alive), expected purchases and predicted value",
     )
     def get(self, request: Request) -> Response | HttpResponse:
@@ -266,9 +309,9 @@ class BuyersByValueApi(_ReportApi):
 
 
 def _whole(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name) or ""
-    if raw == "":
+    if name not in request.query_params:
         return default
+    raw = request.query_params.get(name) or ""
     if not raw.isdigit() or not low <= int(raw) <= high:
         raise exceptions.ValidationError({name: [f"{name} must be a whole number from {low} to {high}."]})
     return int(raw)

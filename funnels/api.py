@@ -34,6 +34,7 @@ from common.parsers import BoundedJSONParser, holds_unstorable, loads_bounded
 from funnels import services
 from funnels.beacons import beacon_rows, throttled_push, window_count
 from funnels.intake import optin_entry, throttled_optin
+from funnels.schema_fields import EmailText, Honeypot, PublicKey, SubmissionId
 from funnels.snapshots import FunnelSnapshot, funnel_snapshot, live_origins
 from funnels.splits import variant_for
 from funnels.tracking import attribution_from_url
@@ -258,8 +259,8 @@ class _CaptureApi(APIView):
 
 class OptinApi(_CaptureApi):
     """Opt-ins. With the inbox on, one that is certainly valid takes the fast path (funnels.intake): no serializers, no
-    database, one Redis round trip, and a 202 whose lead fields are null (it is written within about a second).
-    Everything else, errors included, takes the full path and is written before the answer."""
+    database, one Redis round trip, and a 202 (it is written within about a second). The answer is the same for a new
+    and a known address. Everything else, errors included, takes the full path and is written before the answer."""
 
     throttle_classes = [CaptureIPThrottle, OptinIPThrottle, CaptureEmailThrottle]
 
@@ -269,15 +270,15 @@ class OptinApi(_CaptureApi):
 
     @extend_schema_serializer(component_name="Optin")
     class InputSerializer(StrictSerializer, AttributionFields):
-        key = serializers.CharField(max_length=40, help_text="The funnel's public key.")
-        id = serializers.CharField(
-            max_length=100, help_text="Your id for this submission; sending it again records nothing more."
-        )
-        email = serializers.CharField(max_length=320)
+        key = PublicKey(help_text="The funnel's public key.")
+        id = SubmissionId(help_text="Your id for this submission; sending it again records nothing more.")
+        email = EmailText()
         first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
         last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
         phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
-        step = serializers.SlugField(required=False, help_text="The opt-in step; the funnel's first one if omitted.")
+        step = serializers.SlugField(
+            required=False, help_text="One of the funnel's opt-in steps (its slug); the funnel's first one if omitted."
+        )
         consents = serializers.ListField(
             child=serializers.ChoiceField(choices=Consent.Purpose.choices),
             required=False,
@@ -285,14 +286,7 @@ class OptinApi(_CaptureApi):
             help_text="The purposes the person ticked, next to the step's own wording.",
         )
         visitor_id = serializers.UUIDField(required=False)
-        website = serializers.CharField(
-            required=False, allow_blank=True, max_length=200, help_text="Honeypot: leave it out or empty."
-        )
-
-        def validate_website(self, value: str) -> str:
-            if value:
-                raise serializers.ValidationError("This field must be left empty.")
-            return value
+        website = Honeypot()
 
     @extend_schema_serializer(component_name="OptinResult")
     class OutputSerializer(serializers.Serializer):
@@ -383,12 +377,18 @@ class EventsApi(_CaptureApi):
 
     @extend_schema_serializer(component_name="Event")
     class EventSerializer(StrictSerializer, AttributionFields):
-        id = serializers.CharField(max_length=100, help_text="Your id for this event; resending it is harmless.")
+        id = SubmissionId(help_text="Your id for this event; resending it is harmless.")
         type = serializers.ChoiceField(choices=[("page_view", "page_view"), ("custom", "custom")])
-        name = serializers.CharField(max_length=100, required=False, allow_blank=True, help_text="Custom events.")
+        name = serializers.CharField(
+            max_length=100, required=False, allow_blank=True, help_text="The event's name: required for custom events."
+        )
         visitor_id = serializers.UUIDField()
         step = serializers.SlugField(required=False)
-        occurred_at = serializers.DateTimeField(required=False, help_text="Defaults to when it arrives.")
+        occurred_at = serializers.DateTimeField(
+            required=False,
+            help_text="When it happened: from 7 days before to 5 minutes after the server's clock. Defaults to when "
+            "it arrives.",
+        )
         properties = serializers.DictField(required=False)
 
         def validate_properties(self, value: dict[str, Any]) -> dict[str, Any]:
@@ -417,7 +417,7 @@ class EventsApi(_CaptureApi):
 
     @extend_schema_serializer(component_name="EventsBatchShape")
     class InputSerializer(StrictSerializer):
-        key = serializers.CharField(max_length=40, help_text="The funnel's public key.")
+        key = PublicKey(help_text="The funnel's public key.")
         events = serializers.ListField(min_length=1, max_length=100)
 
     @extend_schema_serializer(component_name="EventsResult")
