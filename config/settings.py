@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "leads",
     "offers",
     "funnels",
+    "spend",
     "analytics",
     "audiences",
     "staff",
@@ -323,6 +324,8 @@ CELERY_BEAT_SCHEDULE["audiences-credentials-check"] = {"task": "audiences.creden
 CELERY_BEAT_SCHEDULE["conversions-dispatch"] = {"task": "leads.conversions_dispatch", "schedule": 10.0}
 CELERY_BEAT_SCHEDULE["audiences-requests-check"] = {"task": "audiences.requests_check", "schedule": 600.0}
 CELERY_BEAT_SCHEDULE["audiences-reconcile"] = {"task": "audiences.reconcile", "schedule": 7 * 86400.0}
+# Nightly (every 24 h from start): each ad account's last 28 days of campaign spend read again.
+CELERY_BEAT_SCHEDULE["spend-import-recent"] = {"task": "spend.import_recent", "schedule": 86400.0}
 CELERY_BEAT_SCHEDULE["refund-requests-sweep"] = {"task": "offers.refund_requests_sweep", "schedule": 60.0}
 
 # Reports. The rollups follow the event log every few seconds; split tests count a visitor's revenue only once their

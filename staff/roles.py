@@ -40,6 +40,10 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("leads", "conversiondelivery"): VIEW,
     ("analytics", "report"): VIEW,  # analytics.view_report: the dashboard, the report pages and the reports API
     ("analytics", "exchangerate"): ALL,
+    ("spend", "adaccount"): ALL,
+    ("spend", "campaignday"): VIEW,
+    ("spend", "othercost"): ALL,
+    ("spend", "spendimport"): VIEW,
 }
 
 SALES: dict[tuple[str, str], tuple[str, ...]] = {

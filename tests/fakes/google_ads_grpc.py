@@ -32,8 +32,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from google.ads.googleads.v26.common.types.metrics import Metrics
+from google.ads.googleads.v26.common.types.segments import Segments
 from google.ads.googleads.v26.enums.types.offline_user_data_job_status import OfflineUserDataJobStatusEnum
 from google.ads.googleads.v26.errors.types import errors as ads_errors
+from google.ads.googleads.v26.resources.types.campaign import Campaign
 from google.ads.googleads.v26.resources.types.customer import Customer
 from google.ads.googleads.v26.resources.types.offline_user_data_job import OfflineUserDataJob
 from google.ads.googleads.v26.services.types import google_ads_service as search_types
@@ -93,6 +96,11 @@ class GoogleAdsFake:
         self.hold_jobs = False  # run jobs stay RUNNING until ``jobs_finish``
         self.refuse_removals = False  # a request holding a removal is refused (REMOVE_NOT_SUPPORTED)
         self._failures: list[tuple[grpc.StatusCode, str, str, str, float | None]] = []
+        # Campaign cost: per customer id its rows (campaign_id, name, date, cost_micros, impressions, clicks,
+        # conversions, conversions_value), its currency; SearchStream sends ``stream_batch`` rows a message.
+        self.spend: dict[str, list[dict[str, Any]]] = {}
+        self.currency: dict[str, str] = {}
+        self.stream_batch = 10_000
         self._next_id = 5_000_000
         self._lock = threading.Lock()
         self.cert_path, key, cert = self_signed_certificate()
@@ -167,7 +175,12 @@ class GoogleAdsFake:
                 {
                     "Search": unary(
                         self._search, search_types.SearchGoogleAdsRequest, search_types.SearchGoogleAdsResponse
-                    )
+                    ),
+                    "SearchStream": grpc.unary_stream_rpc_method_handler(
+                        self._guarded(self._search_stream),
+                        request_deserializer=search_types.SearchGoogleAdsStreamRequest.deserialize,
+                        response_serializer=search_types.SearchGoogleAdsStreamResponse.serialize,
+                    ),
                 },
             ),
         ]
@@ -285,6 +298,40 @@ class GoogleAdsFake:
                 leaving = set(identifiers)
                 self.members[job["list"]] = held = {m for m in held if not leaving & set(m)}
         job["status"] = Status.SUCCESS
+
+    def _search_stream(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """The customer (its currency and time zone), or campaign cost by day between two dates, in batches."""
+        customer = Customer(
+            id=int(request.customer_id),
+            descriptive_name=f"Ads {request.customer_id}",
+            currency_code=self.currency.get(request.customer_id, "USD"),
+            time_zone="Europe/Berlin",
+        )
+        if "FROM customer" in request.query:
+            rows = [search_types.GoogleAdsRow(customer=customer)]
+        else:
+            window = re.search(r"segments\.date BETWEEN '(\d{4}-\d{2}-\d{2})' AND '(\d{4}-\d{2}-\d{2})'", request.query)
+            if "FROM campaign" not in request.query or window is None or "metrics.cost_micros" not in request.query:
+                self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "query_error", "PROHIBITED_METRIC_IN_SELECT")
+            since, until = window.group(1), window.group(2)
+            rows = [
+                search_types.GoogleAdsRow(
+                    customer=Customer(currency_code=customer.currency_code),
+                    campaign=Campaign(id=int(r["campaign_id"]), name=r["name"]),
+                    segments=Segments(date=r["date"]),
+                    metrics=Metrics(
+                        cost_micros=r["cost_micros"],
+                        impressions=r.get("impressions", 0),
+                        clicks=r.get("clicks", 0),
+                        conversions=r.get("conversions", 0.0),
+                        conversions_value=r.get("conversions_value", 0.0),
+                    ),
+                )
+                for r in self.spend.get(request.customer_id, [])
+                if since <= r["date"] <= until
+            ]
+        for start in range(0, max(len(rows), 1), self.stream_batch):
+            yield search_types.SearchGoogleAdsStreamResponse(results=rows[start : start + self.stream_batch])
 
     def _search(self, request: Any, context: grpc.ServicerContext) -> Any:
         if "FROM customer" in request.query:

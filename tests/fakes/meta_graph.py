@@ -70,6 +70,13 @@ class MetaGraphFake(Loopback):
         self.events: dict[str, dict[tuple[str, Any], dict[str, Any]]] = {}  # pixel → (name, event_id) → event
         self.test_event_codes: list[str] = []
         self.answer_delay = 0.0  # seconds each users (or events) request is answered after it was applied
+        # Insights: per ad account its campaign-day rows (Meta's shape), its currency and time zone; report runs
+        # answer "running" for ``report_polls`` polls, then completed.
+        self.spend: dict[str, list[dict[str, Any]]] = {}
+        self.account_currency: dict[str, str] = {}
+        self.report_polls = 2
+        self.report_fails = 0  # the next this many report runs end "Job Failed"
+        self.runs: dict[str, dict[str, Any]] = {}
         self._next_id = 23850000000000
         self._lock = threading.Lock()
         fake = self
@@ -138,10 +145,21 @@ class MetaGraphFake(Loopback):
                 )
                 return status, body, headers
             segments = [s for s in path.split("/") if s]
+            if len(segments) >= 2 and (segments[1] in self.runs or segments[-1] == "insights"):
+                return self._insights(method, segments, params)
             if method == "GET" and len(segments) == 2 and segments[1].startswith("act_"):
                 if segments[1] in self.forbidden_accounts:
                     return _error(200, "Permissions error: the user does not have access to this ad account", subcode=1)
-                return 200, {"id": segments[1], "name": f"Ads of {segments[1]}"}, {}
+                return (
+                    200,
+                    {
+                        "id": segments[1],
+                        "name": f"Ads of {segments[1]}",
+                        "currency": self.account_currency.get(segments[1], "USD"),
+                        "timezone_name": "America/New_York",
+                    },
+                    {},
+                )
             if len(segments) == 3 and segments[1].startswith("act_") and segments[2] == "customaudiences":
                 return self._create(params) if method == "POST" else _error(100, "Unsupported request")
             if len(segments) == 3 and segments[2] == "users" and segments[1] in self.audiences:
@@ -179,6 +197,51 @@ class MetaGraphFake(Loopback):
             received.setdefault((event["event_name"], event.get("event_id") or id(event)), event)
         self.test_event_codes.append(params.get("test_event_code", ""))
         return 200, {"events_received": len(events), "messages": [], "fbtrace_id": f"Afake{len(self.requests)}"}, {}
+
+    def _insights(self, method: str, segments: list[str], params: dict[str, str]) -> tuple[int, Any, dict]:
+        """Async insights: POST /act_<n>/insights starts a report run; GET /<run> tells its status; GET
+        /<run>/insights pages its rows (``limit``, ``after``), Meta's cursor shape."""
+        node = segments[1]
+        if method == "POST" and node.startswith("act_"):
+            if params.get("level") != "campaign" or str(params.get("time_increment")) != "1":
+                return _error(100, "Invalid parameter: this stand-in serves level=campaign, time_increment=1")
+            try:
+                window = json.loads(params["time_range"])
+                since, until = window["since"], window["until"]
+            except (KeyError, ValueError, TypeError):
+                return _error(100, "Invalid parameter: time_range must be {since, until}")
+            self._next_id += 1
+            run_id = str(self._next_id)
+            failed = self.report_fails > 0
+            self.report_fails -= failed
+            self.runs[run_id] = {"account": node, "since": since, "until": until, "polls": 0, "failed": failed}
+            return 200, {"report_run_id": run_id}, {}
+        found = self.runs.get(node)
+        if found is None or method != "GET":
+            return _error(100, f"Unsupported {method} request: object does not exist")
+        run: dict[str, Any] = found
+        if len(segments) == 2:
+            run["polls"] += 1
+            if run["failed"]:
+                status, percent = "Job Failed", 0
+            elif run["polls"] > self.report_polls:
+                status, percent = "Job Completed", 100
+            else:
+                status, percent = "Job Running", 50
+            return 200, {"id": node, "async_status": status, "async_percent_completion": percent}, {}
+        if run["polls"] <= self.report_polls or run["failed"]:
+            return _error(2601, "Report not ready: poll the run until it is completed")
+        rows = [r for r in self.spend.get(run["account"], []) if run["since"] <= r["date_start"] <= run["until"]]
+        limit = min(int(params.get("limit") or 25), 500)
+        start = int(params.get("after") or 0)
+        page = rows[start : start + limit]
+        body: dict[str, Any] = {
+            "data": page,
+            "paging": {"cursors": {"before": str(start), "after": str(start + limit)}},
+        }
+        if start + limit < len(rows):
+            body["paging"]["next"] = f"{self.url}/v26.0/{node}/insights?after={start + limit}&limit={limit}"
+        return 200, body, {}
 
     def _create(self, params: dict[str, str]) -> tuple[int, Any, dict]:
         if params.get("subtype") != "CUSTOM" or not params.get("customer_file_source"):
