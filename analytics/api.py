@@ -195,6 +195,31 @@ class CampaignsReportApi(_ReportApi):
         return Response({"since": period.since, "until": period.until, "campaigns": [asdict(r) for r in rows]})
 
 
+class RoiReportApi(_ReportApi):
+    @extend_schema(
+        parameters=[
+            *RANGE,
+            OpenApiParameter("currency", CURRENCY, description="ISO 4217 code; default: the reporting currency."),
+            OpenApiParameter(
+                "touch", _choice(reports.TOUCHES), description="Attribution: first (default) or last touch."
+            ),
+        ],
+        responses={200: OpenApiTypes.OBJECT, **REFUSED},
+        summary="Campaigns: spend, leads, buyers, net revenue, ROAS, ROI, CAC and LTV:CAC",
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        period, currency = self.period(request), self.currency(request)
+        try:
+            report = reports.roi_report(
+                period=period, currency=currency, touch=request.query_params.get("touch") or "first"
+            )
+        except ApplicationError as refused:
+            raise exceptions.ValidationError({refused.field or "touch": [refused.message]}) from None
+        if self.wants_csv(request):
+            return dataclass_csv(f"roi-{report.touch}-{currency}-{period.since}-{period.until}", report.rows)
+        return Response(report.as_dict())
+
+
 class CohortsReportApi(_ReportApi):
     @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT, **REFUSED}, summary="Monthly buyer cohorts")
     def get(self, request: Request) -> Response | HttpResponse:

@@ -58,6 +58,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             (touch, [row for row in channels if row.touch == touch][:20]) for touch in ("first", "last")
         ],
         "rfm": reports.rfm_report(currency=currency),
+        "spend": reports.roi_report(period=period, currency=currency).totals,
     }
     return render(request, "analytics/dashboard.html", context)
 
@@ -106,6 +107,44 @@ def lifetime_value_page(request: HttpRequest) -> HttpResponse:
         "can_edit_rates": request.user.has_perm("analytics.view_exchangerate"),
     }
     return render(request, "analytics/lifetime_value.html", context)
+
+
+@permission_required("analytics.view_report", raise_exception=True)
+def roi_page(request: HttpRequest) -> HttpResponse:
+    """What each campaign cost and returned, first- or last-touch, with the spend nobody's revenue matched and the
+    revenue no spend matched shown as such."""
+    period, choice, error = _period_from(request)
+    currencies = reports.report_currencies()
+    currency = request.GET.get("currency", currencies[0]).upper()
+    if currency not in currencies:
+        currency = currencies[0]
+    touch = request.GET.get("touch", "first")
+    if touch not in reports.TOUCHES:
+        touch = "first"
+    report = reports.roi_report(period=period, currency=currency, touch=touch)
+    paid = [row for row in report.rows if row.platform]
+    context = {
+        **admin.site.each_context(request),
+        "title": "Campaigns: spend and return",
+        "period": period,
+        "periods": reports.standard_periods(),
+        "choice": choice,
+        "error": error,
+        "currency": currency,
+        "currencies": currencies,
+        "touch": touch,
+        "touches": reports.TOUCHES,
+        "report": report,
+        "paid": paid,
+        "unpaid": [row for row in report.rows if not row.platform],
+        "chart": bars_svg(
+            [(row.campaign or row.campaign_id, row.net_minor) for row in paid if row.spend_converted_minor][:20],
+            label=f"Net revenue by campaign ({touch} touch)",
+            currency=currency,
+        ),
+        "can_add_accounts": request.user.has_perm("spend.add_adaccount"),
+    }
+    return render(request, "analytics/roi.html", context)
 
 
 def _period_from(request: HttpRequest) -> tuple[reports.Period, str, str]:

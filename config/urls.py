@@ -19,6 +19,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", RedirectView.as_view(url="/" + settings.ADMIN_URL, permanent=False)),
     path(settings.ADMIN_URL + "reports/", admin.site.admin_view(analytics_views.dashboard), name="reports"),
+    path(settings.ADMIN_URL + "reports/roi/", admin.site.admin_view(analytics_views.roi_page), name="reports-roi"),
     path(
         settings.ADMIN_URL + "reports/lifetime-value/",
         admin.site.admin_view(analytics_views.lifetime_value_page),

@@ -37,6 +37,7 @@ from analytics.reports.retention import (
     rfm_scale,
     segment_of,
 )
+from analytics.reports.roi import TOUCHES, RoiReport, RoiRow, roi_report
 from analytics.reports.sales import ChannelRow, OfferRow, channels_report, distinct_leads, offers_report
 from analytics.reports.split_tests import MIN_BUYERS, SplitTestReport, VariantRow, split_test_report
 
@@ -68,6 +69,10 @@ __all__ = [
     "ZERO_DAY",
     "buyers_by_value",
     "channels_report",
+    "roi_report",
+    "RoiReport",
+    "RoiRow",
+    "TOUCHES",
     "cohorts_report",
     "distinct_leads",
     "distinct_visitors",
