@@ -7,8 +7,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
 
 from common.admin import ReadOnlyAdminMixin, csv_export
 from common.forms import SecretFieldForm, major_to_minor, minor_to_major
@@ -16,6 +19,7 @@ from common.money import format_money
 from common.tasks import enqueue_on_commit
 from integrations.errors import IntegrationError
 from spend import services, tasks
+from spend.costs import MAX_BYTES, CostsRefused, costs_upload
 from spend.models import AdAccount, CampaignDay, OtherCost, SpendImport
 
 
@@ -142,9 +146,45 @@ class OtherCostForm(forms.ModelForm):
         return cleaned
 
 
+class CostsUploadForm(forms.Form):
+    file = forms.FileField(help_text="CSV with a header row: date, source, campaign, amount, currency[, description].")
+
+
 @admin.register(OtherCost)
 class OtherCostAdmin(admin.ModelAdmin):
     form = OtherCostForm
+    change_list_template = "admin/spend/othercost/change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="spend_othercost_upload"),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload costs as CSV: every row checked first; a file with a bad row stores nothing."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = CostsUploadForm(request.POST or None, request.FILES or None)
+        problems: list[str] = []
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                stored = costs_upload(upload.read(MAX_BYTES + 1))
+            except CostsRefused as refused:
+                problems = refused.problems
+            else:
+                self.message_user(request, f"{stored} cost(s) stored.")
+                return redirect("admin:spend_othercost_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload other costs",
+            "form": form,
+            "problems": problems,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/spend/othercost/upload.html", context, status=400 if problems else 200)
+
     list_display = ["day", "source", "campaign", "amount", "description"]
     list_filter = ["source"]
     search_fields = ["source", "campaign", "description"]

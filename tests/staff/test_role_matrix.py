@@ -23,6 +23,7 @@ CUSTOM_URLS = {
     "offers_order_refund": ("offers", "view_order"),  # a refund request; the view checks further (see test_refunds)
     "audiences_audience_preview": ("audiences", "view_audience"),
     "audiences_audience_sizes_csv": ("audiences", "view_audience"),
+    "spend_othercost_upload": ("spend", "add_othercost"),
 }
 
 
