@@ -47,6 +47,7 @@ from staff.demo.ladder import (
     _Plan,
 )
 from staff.demo.plans import _ascii, _plan, _visitor
+from staff.demo.spend import ensure_demo_spend
 
 BOUNCES = 3000  # visitors who look at the opt-in page and leave
 PROGRESS_TOTAL = LEAD_COUNT + BOUNCES + LEAD_COUNT + 1
@@ -61,6 +62,8 @@ def demo_seed(*, progress: Callable[[int, str], None] | None = None) -> dict[str
         ladder = _ensure_ladder()
         if not Lead.objects.filter(email__endswith="@" + DEMO_DOMAIN).exists():
             _seed_history(ladder, users, report)
+    with transaction.atomic():
+        ensure_demo_spend()  # what the demo's campaigns cost, for the campaign report and the dashboard
     # The reports read rollups that Celery beat keeps; fold the log now so the first look shows numbers.
     rollups_catch_up()
     clv_refresh()  # the nightly lifetime-value fit, so the leads show their predictions at once

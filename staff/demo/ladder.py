@@ -59,11 +59,20 @@ CHANNELS = [
     ("newsletter", "email", 0.12),
     ("", "", 0.15),  # direct / organic
 ]
+# The campaigns' links carry the campaign id where the ad platform fills it in ({{campaign.id}}, {campaignid}) and
+# a hand-typed name elsewhere, so the campaign report shows both ways of matching spend; retarget-7d has no spend.
 CAMPAIGNS = {
-    "facebook": ["ebook-cold", "ebook-lookalike", "retarget-7d"],
-    "google": ["ebook-search", "brand"],
+    "facebook": ["120210000000001", "ebook-lookalike", "retarget-7d"],
+    "google": ["20991234567", "brand"],
     "newsletter": ["partner-swap"],
 }
+# (platform, account, campaign id, name, source, UTM campaign, cost per lead in cents): the demo's ad spend.
+AD_CAMPAIGNS = [
+    ("meta", "act_100200300", "120210000000001", "E-book — cold audiences", "facebook", "120210000000001", 620),
+    ("meta", "act_100200300", "120210000000002", "ebook-lookalike", "facebook", "ebook-lookalike", 480),
+    ("google", "123-456-7890", "20991234567", "E-book search", "google", "20991234567", 750),
+    ("google", "123-456-7890", "20991234568", "Brand", "google", "brand", 210),
+]
 AD_CONSENT_WORDING = "Show me relevant offers on Facebook, Instagram and Google (you can withdraw at any time)."
 EMAIL_CONSENT_WORDING = "Send me the e-book and occasional tips by e-mail."
 DEMO_PASSWORD = "ladder-demo"

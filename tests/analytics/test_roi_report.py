@@ -48,6 +48,12 @@ def lead_with(first, last, *, buys=0, funnel, steps, n=[0]):  # noqa: B006 (a co
 
 @pytest.fixture
 def example():
+    build_example()
+
+
+def build_example():
+    """Four campaigns on two platforms (one in EUR), a newsletter cost, and five leads with their touches and
+    orders, folded into the rollups."""
     funnel, steps = ladder_funnel()  # the tripwire costs $7.00
     meta = AdAccount.objects.create(platform="meta", account_id="act_1", currency="USD")
     google = AdAccount.objects.create(platform="google", account_id="1234567890", currency="EUR")

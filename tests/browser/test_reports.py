@@ -81,3 +81,37 @@ def test_a_marketer_reads_lifetime_value_and_opens_the_most_valuable_buyer(live_
     page.set_viewport_size({"width": 390, "height": 800})
     page.goto(f"{live_server.url}/admin/reports/lifetime-value/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 420
+
+
+def test_a_marketer_reads_what_each_campaign_cost_and_returned(live_server, page):
+    from tests.analytics.test_roi_report import build_example
+
+    build_example()
+    marketer = staff("marketer")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_server, marketer.username)
+    page.goto(f"{live_server.url}/admin/reports/")
+    assert page.locator(".card", has_text="Ad spend").is_visible()
+    page.click("text=Campaigns: what each cost and returned")
+    page.wait_for_url("**/admin/reports/roi/**")
+    paid = page.locator("h2:has-text('Campaigns with spend') + div table tbody")
+    assert "Cold Traffic" in paid.inner_text()
+    assert "campaign id" in paid.inner_text()
+    assert "add an exchange rate to USD" in paid.inner_text()  # the EUR account, not silently mixed
+    assert page.locator("svg[aria-label^='Net revenue by campaign']").is_visible()
+    page.click("text=last touch")
+    page.wait_for_url("**touch=last**")
+    assert "campaign name" in paid.inner_text()  # the retargeting campaign matched by its name
+    unpaid = page.locator("h2:has-text('Revenue with no spend recorded') + p + div table tbody")
+    assert "partner / x" in unpaid.inner_text()
+
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 420
+
+
+def test_sales_are_turned_away_from_the_campaign_report(live_server, page):
+    seller = staff("sales")
+    sign_in(page, live_server, seller.username)
+    response = page.goto(f"{live_server.url}/admin/reports/roi/")
+    assert response.status == 403

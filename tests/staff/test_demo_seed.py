@@ -10,6 +10,7 @@ from funnels.models import Funnel
 from funnels.services import funnel_blocking_problems
 from leads.models import Consent, Event, Lead, Touch
 from offers.models import Coupon, Order, OrderLine, Payment, Refund
+from spend.models import CampaignDay, OtherCost
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +28,8 @@ def fingerprint() -> str:
         list(Refund.objects.order_by("stripe_refund_id").values_list("stripe_refund_id", "amount_minor")),
         list(Consent.objects.order_by("lead__email", "purpose", "occurred_at").values_list("lead__email", "status")),
         list(Touch.objects.order_by("lead__email", "kind").values_list("lead__email", "utm_source", "fbc", "gclid")),
+        list(CampaignDay.objects.order_by("campaign_id", "day").values_list("campaign_id", "day", "spend_minor")),
+        list(OtherCost.objects.order_by("day", "source").values_list("day", "source", "amount_minor")),
         list(Coupon.objects.values_list("code", "redemptions_count")),
     ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()
@@ -111,3 +114,25 @@ def test_the_demo_reports_show_every_step_from_the_first_run():
     assert batch.size > 0
     assert batch.payload is not None
     assert all(float(row["LOOKALIKE_VALUE"]) > 0 for row in batch.payload)
+    # Ad spend: two campaigns a platform, so the campaign report shows ROAS and CAC on the first run.
+    from spend.models import AdAccount
+
+    assert sorted(AdAccount.objects.values_list("platform", "is_active", "currency")) == [
+        ("google", False, "USD"),
+        ("meta", False, "USD"),
+    ]
+    assert CampaignDay.objects.values("campaign_id").distinct().count() == 4  # two per platform
+    assert OtherCost.objects.filter(source="newsletter").count() >= 12
+    assert CampaignDay.objects.count() == 4 * CampaignDay.objects.values("day").distinct().count()
+    period = reports.period_parse((timezone.localdate() - dt.timedelta(days=90)).isoformat(), None)
+    for touch in ("first", "last"):
+        report = reports.roi_report(period=period, currency="USD", touch=touch)
+        rows = {(r.platform, r.campaign): r for r in report.rows}
+        assert {row.match for row in report.rows} >= {"campaign id", "campaign name", "source and campaign"}
+        cold = rows[("meta", "E-book — cold audiences")]
+        assert (cold.match, cold.leads > 0, cold.new_buyers > 0) == ("campaign id", True, True)
+        assert 0 < cold.roas < 20
+        assert rows[("google", "Brand")].match == "campaign name"
+        assert any(r.match == "no spend recorded" and "facebook / retarget-7d" in r.touches for r in report.rows)
+        assert report.totals["roas"] > 0
+        assert report.totals["cac_minor"] > 0
