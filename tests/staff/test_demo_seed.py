@@ -126,13 +126,13 @@ def test_the_demo_reports_show_every_step_from_the_first_run():
     assert CampaignDay.objects.count() == 4 * CampaignDay.objects.values("day").distinct().count()
     period = reports.period_parse((timezone.localdate() - dt.timedelta(days=90)).isoformat(), None)
     for touch in ("first", "last"):
-        report = reports.roi_report(period=period, currency="USD", touch=touch)
-        rows = {(r.platform, r.campaign): r for r in report.rows}
-        assert {row.match for row in report.rows} >= {"campaign id", "campaign name", "source and campaign"}
+        roi = reports.roi_report(period=period, currency="USD", touch=touch)
+        rows = {(r.platform, r.campaign): r for r in roi.rows}
+        assert {row.match for row in roi.rows} >= {"campaign id", "campaign name", "source and campaign"}
         cold = rows[("meta", "E-book — cold audiences")]
         assert (cold.match, cold.leads > 0, cold.new_buyers > 0) == ("campaign id", True, True)
         assert 0 < cold.roas < 20
         assert rows[("google", "Brand")].match == "campaign name"
-        assert any(r.match == "no spend recorded" and "facebook / retarget-7d" in r.touches for r in report.rows)
-        assert report.totals["roas"] > 0
-        assert report.totals["cac_minor"] > 0
+        assert any(r.match == "no spend recorded" and "facebook / retarget-7d" in r.touches for r in roi.rows)
+        assert roi.totals["roas"] > 0
+        assert roi.totals["cac_minor"] > 0
