@@ -131,6 +131,7 @@ def test_the_demo_reports_show_every_step_from_the_first_run():
         assert {row.match for row in roi.rows} >= {"campaign id", "campaign name", "source and campaign"}
         cold = rows[("meta", "E-book — cold audiences")]
         assert (cold.match, cold.leads > 0, cold.new_buyers > 0) == ("campaign id", True, True)
+        assert cold.roas is not None
         assert 0 < cold.roas < 20
         assert rows[("google", "Brand")].match == "campaign name"
         assert any(r.match == "no spend recorded" and "facebook / retarget-7d" in r.touches for r in roi.rows)
