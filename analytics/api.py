@@ -220,6 +220,30 @@ class RoiReportApi(_ReportApi):
         return Response(report.as_dict())
 
 
+class PaybackReportApi(_ReportApi):
+    @extend_schema(
+        parameters=[
+            *RANGE,
+            OpenApiParameter("currency", CURRENCY, description="ISO 4217 code; default: the reporting currency."),
+            OpenApiParameter(
+                "touch", _choice(reports.TOUCHES), description="Attribution: first (default) or last touch."
+            ),
+        ],
+        responses={200: OpenApiTypes.OBJECT, **REFUSED},
+        summary="Payback by month of acquisition and platform",
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        period, currency = self.period(request), self.currency(request)
+        touch = request.query_params.get("touch") or "first"
+        if touch not in reports.TOUCHES:
+            raise exceptions.ValidationError({"touch": [f"touch must be first or last, not {touch[:20]!r}."]})
+        rows = reports.payback_report(period=period, currency=currency, touch=touch)
+        if self.wants_csv(request):
+            return dataclass_csv(f"payback-{touch}-{currency}-{period.since}-{period.until}", rows)
+        return Response({"since": period.since, "until": period.until, "currency": currency, "touch": touch,
+                         "cohorts": [asdict(r) for r in rows]})  # fmt: skip
+
+
 class CohortsReportApi(_ReportApi):
     @extend_schema(parameters=RANGE, responses={200: OpenApiTypes.OBJECT, **REFUSED}, summary="Monthly buyer cohorts")
     def get(self, request: Request) -> Response | HttpResponse:

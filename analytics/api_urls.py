@@ -10,6 +10,7 @@ urlpatterns = [
     path("reports/offers", api.OffersReportApi.as_view(), name="api-report-offers"),
     path("reports/campaigns", api.CampaignsReportApi.as_view(), name="api-report-campaigns"),
     path("reports/roi", api.RoiReportApi.as_view(), name="api-report-roi"),
+    path("reports/payback", api.PaybackReportApi.as_view(), name="api-report-payback"),
     path("reports/cohorts", api.CohortsReportApi.as_view(), name="api-report-cohorts"),
     path("reports/rfm", api.RfmReportApi.as_view(), name="api-report-rfm"),
     path("reports/rfm/buyers", api.RfmBuyersApi.as_view(), name="api-report-rfm-buyers"),

@@ -142,6 +142,9 @@ def roi_page(request: HttpRequest) -> HttpResponse:
             label=f"Net revenue by campaign ({touch} touch)",
             currency=currency,
         ),
+        "payback": reports.payback_report(
+            period=reports.Period(period.until - dt.timedelta(days=365), period.until), currency=currency, touch=touch
+        ),
         "can_add_accounts": request.user.has_perm("spend.add_adaccount"),
     }
     return render(request, "analytics/roi.html", context)

@@ -19,6 +19,7 @@ from analytics.reports.lifetime import (
     lifetime_value_report,
 )
 from analytics.reports.overview import Overview, overview
+from analytics.reports.payback import PaybackRow, payback_report
 from analytics.reports.ranges import MAX_RANGE_DAYS, ZERO_DAY, Period, distinct_visitors, period_parse, standard_periods
 from analytics.reports.retention import (
     SEGMENTS,
@@ -70,6 +71,8 @@ __all__ = [
     "buyers_by_value",
     "channels_report",
     "roi_report",
+    "payback_report",
+    "PaybackRow",
     "RoiReport",
     "RoiRow",
     "TOUCHES",

@@ -154,3 +154,42 @@ def test_an_empty_period_says_how_to_connect_an_account(db):
     assert "No spend in this period" in text
     assert "{{campaign.id}}" in text
     assert "{campaignid}" in text
+
+
+def test_payback_counts_the_months_until_the_acquired_buyers_return_the_months_spend(db):
+    funnel, steps = ladder_funnel()  # $7.00 orders
+    meta = AdAccount.objects.create(platform="meta", account_id="act_9", currency="USD")
+    this_month = TODAY.replace(day=1)
+    acquired = (this_month - dt.timedelta(days=1)).replace(day=1) - dt.timedelta(days=1)
+    acquired = acquired.replace(day=1)  # the first day of the month before last
+    following = (acquired + dt.timedelta(days=32)).replace(day=1)
+    CampaignDay.objects.create(
+        account=meta, campaign_id="120001", campaign_name="Cold", day=acquired + dt.timedelta(days=1),
+        currency="USD", spend_minor=1000, imported_at=timezone.now(),
+    )  # fmt: skip
+    lead = LeadFactory.create()
+    Touch.objects.create(lead=lead, kind="first", occurred_at=timezone.now(), utm_source="facebook",
+                         utm_campaign="120001")  # fmt: skip
+    moment = timezone.make_aware(dt.datetime.combine(acquired + dt.timedelta(days=2), dt.time(12)))
+    event_record(type="optin", idempotency_key="payback-optin", occurred_at=moment, lead=lead,
+                 refs=EventRefs(funnel_id=funnel.pk, step_id=steps["optin"].pk))  # fmt: skip
+    for number, day in enumerate((acquired + dt.timedelta(days=3), following + dt.timedelta(days=3))):
+        order = order_create(lead=lead, offers=[steps["order"].offer], funnel_id=funnel.pk)
+        paid_at = timezone.make_aware(dt.datetime.combine(day, dt.time(12)))
+        payment = Payment.objects.create(order=order, amount_minor=700, currency="USD", status="pending",
+                                         created_at=paid_at)  # fmt: skip
+        order.lines.update(payment=payment)
+        payment_succeeded(payment=payment, intent_id=f"pi_payback_{number}", amount_minor=700, at=paid_at)
+    services.rollups_catch_up()
+
+    period = reports.Period(TODAY - dt.timedelta(days=365), TODAY + dt.timedelta(days=1))
+    (row,) = reports.payback_report(period=period, currency="USD")
+    offsets = (TODAY.year - acquired.year) * 12 + TODAY.month - acquired.month
+    assert (row.platform, row.month, row.spend_minor, row.new_buyers) == ("meta", f"{acquired:%Y-%m}", 1000, 1)
+    assert row.cumulative_net_minor == [700] + [1400] * offsets  # month 0, then the following months
+    assert row.payback_months == 1
+    marketer = Client()
+    marketer.force_login(UserFactory.create(role="marketer"))
+    cohorts = marketer.get("/api/v1/reports/payback", {"since": period.since, "until": period.until}).json()
+    assert cohorts["cohorts"][0]["payback_months"] == 1
+    assert "after 1 month" in marketer.get("/admin/reports/roi/").content.decode()
