@@ -174,7 +174,7 @@ def test_payback_counts_the_months_until_the_acquired_buyers_return_the_months_s
     event_record(type="optin", idempotency_key="payback-optin", occurred_at=moment, lead=lead,
                  refs=EventRefs(funnel_id=funnel.pk, step_id=steps["optin"].pk))  # fmt: skip
     for number, day in enumerate((acquired + dt.timedelta(days=3), following + dt.timedelta(days=3))):
-        order = order_create(lead=lead, offers=[steps["order"].offer], funnel_id=funnel.pk)
+        order = order_create(lead=lead, offers=[steps["order"].offer], funnel_id=funnel.pk)  # type: ignore[list-item]
         paid_at = timezone.make_aware(dt.datetime.combine(day, dt.time(12)))
         payment = Payment.objects.create(order=order, amount_minor=700, currency="USD", status="pending",
                                          created_at=paid_at)  # fmt: skip
@@ -190,6 +190,7 @@ def test_payback_counts_the_months_until_the_acquired_buyers_return_the_months_s
     assert row.payback_months == 1
     marketer = Client()
     marketer.force_login(UserFactory.create(role="marketer"))
-    cohorts = marketer.get("/api/v1/reports/payback", {"since": period.since, "until": period.until}).json()
+    range_ = {"since": period.since.isoformat(), "until": period.until.isoformat()}
+    cohorts = marketer.get("/api/v1/reports/payback", range_).json()
     assert cohorts["cohorts"][0]["payback_months"] == 1
     assert "after 1 month" in marketer.get("/admin/reports/roi/").content.decode()
