@@ -50,7 +50,7 @@ def test_a_throttled_import_raises_for_celery_to_retry(graph):  # noqa: F811
     graph.fail_next(17, transient=True)
     with pytest.raises(IntegrationTransientError):
         tasks.spend_import_account.run(account_pk=account.pk, since="2026-11-01", until="2026-11-02")
-    assert IntegrationTransientError in tasks.spend_import_account.autoretry_for
+    assert IntegrationTransientError in tasks.spend_import_account.autoretry_for  # type: ignore[attr-defined]
 
 
 def test_import_now_queues_active_accounts_and_says_which_were_skipped(graph, django_capture_on_commit_callbacks):  # noqa: F811
