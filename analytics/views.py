@@ -146,6 +146,7 @@ def roi_page(request: HttpRequest) -> HttpResponse:
             period=reports.Period(period.until - dt.timedelta(days=365), period.until), currency=currency, touch=touch
         ),
         "can_add_accounts": request.user.has_perm("spend.add_adaccount"),
+        "keep": {"touch": touch, "currency": currency},  # the period links and form keep the page's choices
     }
     return render(request, "analytics/roi.html", context)
 

@@ -194,3 +194,11 @@ def test_payback_counts_the_months_until_the_acquired_buyers_return_the_months_s
     cohorts = marketer.get("/api/v1/reports/payback", range_).json()
     assert cohorts["cohorts"][0]["payback_months"] == 1
     assert "after 1 month" in marketer.get("/admin/reports/roi/").content.decode()
+
+
+def test_choosing_a_period_keeps_the_attribution_and_currency(db):
+    marketer = Client()
+    marketer.force_login(UserFactory.create(role="marketer"))
+    page = marketer.get("/admin/reports/roi/?touch=last&currency=USD").content.decode()
+    assert 'href="?period=last_7_days&amp;touch=last&amp;currency=USD"' in page
+    assert '<input type="hidden" name="touch" value="last">' in page
