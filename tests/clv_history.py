@@ -1,5 +1,5 @@
 """Buyers with a year of purchase history made through the real order and payment services, for the lifetime-value
-fit: the ``history`` fixture (600 buyers, about a third of them repeat buyers) and ``buy``."""
+fit: the ``history`` fixture (300 buyers, about a third of them repeat buyers) and ``buy``."""
 
 import datetime as dt
 
@@ -15,6 +15,8 @@ from offers.services import order_create
 from tests.analytics.test_clv import simulate
 from tests.factories import LeadFactory, OfferFactory
 
+BUYERS = 300  # about a third repeat: well above the 50 repeat buyers a fit needs
+
 
 def buy(lead, offer, when, key):
     order = order_create(lead=lead, offers=[offer], created_at=when)
@@ -27,16 +29,16 @@ def buy(lead, offer, when, key):
 
 @pytest.fixture
 def history(settings):
-    """600 simulated buyers' purchase days over the last year, paid through the services (one order a day)."""
+    """BUYERS simulated buyers' purchase days over the last year, paid through the services (one order a day)."""
     settings.CLV_MIN_REPEAT_BUYERS = 50
     rng = np.random.default_rng(7)
     x, t_x, T, _, _ = simulate(
-        rng, BgNbd(r=0.6, alpha=40.0, a=0.8, b=2.5, loglik=0), GammaGamma(p=6, q=4, gamma=15, loglik=0), 600, 365, 0
+        rng, BgNbd(r=0.6, alpha=40.0, a=0.8, b=2.5, loglik=0), GammaGamma(p=6, q=4, gamma=15, loglik=0), BUYERS, 365, 0
     )
     offers = [OfferFactory.create(amount_minor=amount) for amount in (1700, 4700, 9700)]
     today = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
     leads = []
-    for i in range(600):
+    for i in range(BUYERS):
         lead = LeadFactory.create()
         leads.append(lead)
         first = today - dt.timedelta(days=int(T[i]))

@@ -12,7 +12,7 @@ from analytics.models import ClvFit, CustomerValue
 from offers.payments import refund_event_record
 from offers.services import refund_record
 from tests.analytics.conftest import staff_client
-from tests.clv_history import buy
+from tests.clv_history import BUYERS, buy
 
 pytestmark = pytest.mark.django_db
 
@@ -21,16 +21,16 @@ def test_the_refresh_fits_each_currency_and_scores_every_buyer(history):
     leads, _ = history
     (fit,) = value.clv_refresh()
     assert fit.usable, fit.reason
-    assert fit.customers == 600
+    assert fit.customers == BUYERS
     assert fit.repeat_customers >= 50
     assert all(getattr(fit, name) > 0 for name in ("r", "alpha", "a", "b", "p", "q", "gamma"))
     assert fit.holdout["days"] == 90
-    assert CustomerValue.objects.filter(currency="USD").count() == 600
+    assert CustomerValue.objects.filter(currency="USD").count() == BUYERS
     scores = {v.lead_id: v for v in CustomerValue.objects.all()}
     assert all(0 <= v.p_alive <= 1 and v.predicted_value_minor >= 0 for v in scores.values())
     # Running it again replaces the scores rather than adding to them.
     value.clv_refresh()
-    assert CustomerValue.objects.count() == 600
+    assert CustomerValue.objects.count() == BUYERS
     assert ClvFit.objects.count() == 2
 
 
