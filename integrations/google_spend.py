@@ -28,6 +28,10 @@ DAYS_QUERY = (
 )
 
 
+CLICKS_QUERY = "SELECT click_view.gclid, campaign.id FROM click_view WHERE segments.date = '{day}'"
+CLICK_DAYS = 90  # click_view answers for one day at a time, at most 90 days back
+
+
 class GoogleSpendReader:
     def __init__(self, *, credentials: str, customer_id: str, login_customer_id: str = "") -> None:
         self.customer_id = customer_id_normalized(customer_id)
@@ -52,6 +56,12 @@ class GoogleSpendReader:
         query = DAYS_QUERY.format(since=since.isoformat(), until=until.isoformat())  # dates from date objects only
         for row in self._rows(query):
             yield _campaign_day(row)
+
+    def click_campaigns(self, day: dt.date) -> Iterator[tuple[str, str]]:
+        """(GCLID, campaign id) of every click of ``day`` (``click_view``: one day per query, 90 days back)."""
+        for row in self._rows(CLICKS_QUERY.format(day=day.isoformat())):
+            if row.click_view.gclid:
+                yield str(row.click_view.gclid), str(row.campaign.id)
 
     def _rows(self, query: str) -> Iterator[Any]:
         try:

@@ -95,6 +95,10 @@ class MetaSpendReader:
                 return
             yield _campaign_day(dict(row))
 
+    def click_campaigns(self, day: dt.date) -> Iterator[tuple[str, str]]:
+        """Meta does not tell which campaign an fbclid came from: links carry the campaign id in UTM instead."""
+        return iter(())
+
     def _wait_for(self, run: AdReportRun) -> None:
         waited = 0.0
         while True:

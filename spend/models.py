@@ -80,6 +80,22 @@ class CampaignDay(models.Model):
         return f"{self.campaign_name or self.campaign_id} on {self.day}"
 
 
+class ClickCampaign(models.Model):
+    """A Google ad click (its GCLID) and the campaign it was on, from ``click_view``: it attributes a lead whose
+    link carried only the click id to its campaign."""
+
+    account = models.ForeignKey(AdAccount, on_delete=models.CASCADE, related_name="clicks")
+    gclid = models.CharField(max_length=500)
+    campaign_id = models.CharField(max_length=64)
+    day = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["gclid"], name="click_campaign_once")]
+
+    def __str__(self) -> str:
+        return f"{self.gclid[:12]}… → {self.campaign_id}"
+
+
 class OtherCost(models.Model):
     """Money spent that no ad platform reports, entered in the admin or uploaded as CSV."""
 

@@ -26,16 +26,21 @@ from integrations.errors import (
     failure_kind,
 )
 from integrations.meta_insights import MetaSpendReader
-from spend.models import AdAccount, CampaignDay, SpendImport
+from spend.models import AdAccount, CampaignDay, ClickCampaign, SpendImport
 
 WINDOW_DAYS = 31
 RECENT_DAYS = 28  # re-read every night: Meta restates conversions (and spend) inside its attribution windows
+CLICK_DAYS = 90  # Google's click_view answers for the last 90 days
 
 
 class SpendReader(Protocol):
     def account(self) -> AccountInfo: ...
 
     def campaign_days(self, since: dt.date, until: dt.date) -> Iterable[CampaignDayRow]: ...
+
+    def click_campaigns(self, day: dt.date) -> Iterable[tuple[str, str]]:
+        """(click id, campaign id) of the day's clicks, where the platform tells (Google's click_view)."""
+        ...
 
 
 def reader_for(account: AdAccount) -> SpendReader:
@@ -91,6 +96,7 @@ def spend_import(
             record.save(update_fields=["rows"])
             if progress is not None:
                 progress((end - start).days + 1)
+        _clicks_store(account, since, until, reader)
     except IntegrationCredentialsError as error:
         _end(record, error)
         account.paused_reason = str(error)[:500]
@@ -141,6 +147,23 @@ def _window_store(account: AdAccount, since: dt.date, until: dt.date, rows: Iter
             batch_size=2000,
         )
     return len(latest)
+
+
+def _clicks_store(account: AdAccount, since: dt.date, until: dt.date, reader: SpendReader) -> None:
+    """Each day's clicks and their campaigns, for the days the platform still answers for (Google: 90)."""
+    first = max(since, timezone.localdate() - dt.timedelta(days=CLICK_DAYS - 1))
+    day = first
+    while day <= until:
+        found = dict(reader.click_campaigns(day))
+        if found:
+            ClickCampaign.objects.bulk_create(
+                [ClickCampaign(account=account, gclid=g, campaign_id=c, day=day) for g, c in found.items()],
+                batch_size=2000,
+                update_conflicts=True,
+                unique_fields=["gclid"],
+                update_fields=["account", "campaign_id", "day"],
+            )
+        day += dt.timedelta(days=1)
 
 
 def _end(record: SpendImport, error: BaseException) -> None:

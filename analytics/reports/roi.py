@@ -30,13 +30,15 @@ from django.db.models import Count, Max, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from analytics.exchange import total_in_reporting_currency
-from analytics.models import Buyer, ChannelDay, CustomerValue, LeadFact
+from analytics.models import Buyer, ChannelDay, CustomerValue, LeadFact, OrderFact
 from analytics.reports.ranges import Period
 from analytics.reports.sales import distinct_leads
 from common.errors import ApplicationError
 from leads.contracts import normalize_utm
-from spend.models import CampaignDay, OtherCost
+from leads.models import Touch
+from spend.models import CampaignDay, ClickCampaign, OtherCost
 
+CLICK = "google (click id)"  # the source of a touch that carried only a Google click id
 TOUCHES = {"first": "the lead's first touch", "last": "the lead's last touch before converting"}
 Key = tuple[str, str]  # (source, campaign) as the rollups hold them
 
@@ -152,7 +154,50 @@ def _outcomes(period: Period, currency: str, touch: str) -> dict[Key, Outcome]:
             continue  # a buyer with no events has no channel (the channel reports leave them out too)
         outcome = found[(row["source"], row["campaign"])]
         outcome.new_buyers, outcome.value_minor = row["n"], int(row["value"] or 0)
-    return dict(found)
+    _clicks_resolved(found, period, currency, touch)
+    return {key: outcome for key, outcome in found.items() if outcome != Outcome()}
+
+
+def _clicks_resolved(found: dict[Key, Outcome], period: Period, currency: str, touch: str) -> None:
+    """Leads whose touch carried only a Google click id, moved from ("google (click id)", "") to the campaign that
+    Google's click_view says the click was on, with their leads, orders, buyers and value."""
+    if (CLICK, "") not in found:
+        return
+    leads = LeadFact.objects.filter(**{f"{touch}_source": CLICK, f"{touch}_campaign": ""}).values("lead_id")
+    gclids = dict(Touch.objects.filter(lead_id__in=leads, kind=touch).exclude(gclid="").values_list("lead_id", "gclid"))
+    campaign_of = dict(ClickCampaign.objects.filter(gclid__in=set(gclids.values())).values_list("gclid", "campaign_id"))
+    moved = {lead: campaign_of[gclid] for lead, gclid in gclids.items() if gclid in campaign_of}
+    if not moved:
+        return
+    parts: dict[int, Outcome] = defaultdict(Outcome)
+    for lead_id in LeadFact.objects.filter(
+        lead_id__in=list(moved), created_day__gte=period.since, created_day__lt=period.until
+    ).values_list("lead_id", flat=True):
+        parts[lead_id].leads = 1
+    for lead_id, gross, refunds in OrderFact.objects.filter(
+        lead_id__in=list(moved), currency=currency, day__gte=period.since, day__lt=period.until
+    ).values_list("lead_id", "gross_minor", "refunds_minor"):
+        part = parts[lead_id]
+        part.orders, part.gross_minor, part.net_minor = (
+            part.orders + 1,
+            part.gross_minor + gross,
+            part.net_minor + gross - refunds,
+        )
+        part.buyers = 1
+    predicted = dict(
+        CustomerValue.objects.filter(lead_id__in=list(moved), currency=currency).values_list(
+            "lead_id", "predicted_value_minor"
+        )
+    )
+    for lead_id, net in Buyer.objects.filter(
+        lead_id__in=list(moved), currency=currency, first_day__gte=period.since, first_day__lt=period.until
+    ).values_list("lead_id", "net_minor"):
+        parts[lead_id].new_buyers, parts[lead_id].value_minor = 1, net + (predicted.get(lead_id) or 0)
+    for lead_id, part in parts.items():
+        for key, sign in (((CLICK, ""), -1), ((CLICK, moved[lead_id]), 1)):
+            outcome = found[key]
+            for name in ("leads", "orders", "gross_minor", "net_minor", "buyers", "new_buyers", "value_minor"):
+                setattr(outcome, name, getattr(outcome, name) + sign * getattr(part, name))
 
 
 def _platform_rows(period: Period, currency: str, outcomes: dict[Key, Outcome], claimed: set[Key]) -> list[RoiRow]:
@@ -184,7 +229,7 @@ def _platform_rows(period: Period, currency: str, outcomes: dict[Key, Outcome], 
     for spent in campaigns:
         keys = [k for k in by_campaign.get(normalize_utm(spent["campaign_id"]), []) if k not in claimed]
         claimed.update(keys)
-        matched.append((spent, "campaign id" if keys else "", keys))
+        matched.append((spent, _by_id(keys), keys))
     for key in outcomes:
         if key not in claimed:
             by_name[key[1]].append(key)
@@ -209,6 +254,13 @@ def _platform_rows(period: Period, currency: str, outcomes: dict[Key, Outcome], 
             )
         )
     return rows
+
+
+def _by_id(keys: list[Key]) -> str:
+    clicks = sum(1 for source, _ in keys if source == CLICK)
+    if not keys:
+        return ""
+    return "click id" if clicks == len(keys) else "campaign id and click id" if clicks else "campaign id"
 
 
 def _other_cost_rows(period: Period, currency: str, outcomes: dict[Key, Outcome], claimed: set[Key]) -> list[RoiRow]:

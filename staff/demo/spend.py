@@ -32,6 +32,9 @@ class DemoSpendReader:
     def account(self) -> AccountInfo:
         return AccountInfo(name=self.name, currency="USD", time_zone=timezone.get_current_timezone_name())
 
+    def click_campaigns(self, day: dt.date) -> Iterator[tuple[str, str]]:
+        return iter(())  # the demo's links carry their campaigns in UTM
+
     def campaign_days(self, since: dt.date, until: dt.date) -> Iterator[CampaignDay]:
         leads = Counter(
             (source, campaign, timezone.localtime(at).date())

@@ -21,7 +21,7 @@ from leads.services import event_record
 from offers.models import Order, Payment
 from offers.payments import payment_succeeded
 from offers.services import order_create
-from spend.models import AdAccount, CampaignDay, OtherCost
+from spend.models import AdAccount, CampaignDay, ClickCampaign, OtherCost
 from tests.analytics.test_reports_reference import at, in_range, local, money_back, reset
 from tests.factories import LeadFactory, ladder_funnel
 
@@ -40,6 +40,7 @@ TOUCHES = [
     ("newsletter", "december", ""),
     ("newsletter", "", ""),
     ("", "", "gclid-9"),
+    ("", "", "gclid-8"),
     ("partner", "unknown", ""),
     None,
 ]
@@ -62,6 +63,8 @@ spend_plans = st.lists(
     st.tuples(st.integers(0, len(CAMPAIGNS) - 1), st.integers(0, 12), st.integers(0, 50_000), st.integers(0, 400)),
     max_size=8,
 )
+# Which click ids Google's click_view resolves, and to which campaign.
+click_plans = st.dictionaries(st.sampled_from(["gclid-9", "gclid-8"]), st.sampled_from(["990001", "120001", "777"]))
 cost_plans = st.lists(
     st.tuples(st.sampled_from([("newsletter", "december"), ("newsletter", ""), ("podcast", "")]), st.integers(0, 12),
               st.integers(1, 20_000)),
@@ -69,11 +72,13 @@ cost_plans = st.lists(
 )  # fmt: skip
 
 
-def build(leads, spends, costs, funnel, steps):
+def build(leads, spends, costs, clicks, funnel, steps):
     accounts = {
         platform: AdAccount.objects.create(platform=platform, account_id=f"{platform}-1", currency="USD")
         for platform in ("meta", "google")
     }
+    for gclid, campaign in clicks.items():
+        ClickCampaign.objects.create(account=accounts["google"], gclid=gclid, campaign_id=campaign, day=TODAY)
     for index, plan in enumerate(leads):
         lead = LeadFactory.create()
         Lead.objects.filter(pk=lead.pk).update(created_at=at(plan["created"], 8))
@@ -129,8 +134,10 @@ def channel(lead_id, kind):
     touch = Touch.objects.filter(lead_id=lead_id, kind=kind).first()
     if touch is None:
         return "(none)", ""
-    source = touch.utm_source or ("google (click id)" if touch.gclid else "(direct)")
-    return source, touch.utm_campaign
+    if not touch.utm_source and touch.gclid:  # a click id alone: its campaign as click_view tells, if it does
+        clicked = ClickCampaign.objects.filter(gclid=touch.gclid).first()
+        return "google (click id)", clicked.campaign_id if clicked else ""
+    return touch.utm_source or "(direct)", touch.utm_campaign
 
 
 def per(total, count):
@@ -181,7 +188,10 @@ def reference(kind):
         claimed.update(matched)
         pending.append((key, matched))
     for key, matched in pending:
+        by_click = [k for k in matched if k[0] == "google (click id)"]
         method = "campaign id"
+        if by_click:
+            method = "click id" if len(by_click) == len(matched) else "campaign id and click id"
         if not matched:
             matched = [k for k in outcomes if k[1] == names[key].lower() and k not in claimed]
             claimed.update(matched)
@@ -257,15 +267,16 @@ def observed(kind):
 @settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
-@given(leads=lead_plans, spends=spend_plans, costs=cost_plans)
-def test_the_campaign_report_equals_the_reference_for_both_attribution_models(leads, spends, costs):
+@given(leads=lead_plans, spends=spend_plans, costs=cost_plans, clicks=click_plans)
+def test_the_campaign_report_equals_the_reference_for_both_attribution_models(leads, spends, costs, clicks):
     reset()
     CampaignDay.objects.all().delete()
+    ClickCampaign.objects.all().delete()
     OtherCost.objects.all().delete()
     AdAccount.objects.all().delete()
     Buyer.objects.all().delete()
     funnel, steps = ladder_funnel()
-    build(leads, spends, costs, funnel, steps)
+    build(leads, spends, costs, clicks, funnel, steps)
     services.rollups_catch_up()
     for kind in ("first", "last"):
         assert observed(kind) == reference(kind), kind

@@ -37,6 +37,7 @@ from google.ads.googleads.v26.common.types.segments import Segments
 from google.ads.googleads.v26.enums.types.offline_user_data_job_status import OfflineUserDataJobStatusEnum
 from google.ads.googleads.v26.errors.types import errors as ads_errors
 from google.ads.googleads.v26.resources.types.campaign import Campaign
+from google.ads.googleads.v26.resources.types.click_view import ClickView
 from google.ads.googleads.v26.resources.types.customer import Customer
 from google.ads.googleads.v26.resources.types.offline_user_data_job import OfflineUserDataJob
 from google.ads.googleads.v26.services.types import google_ads_service as search_types
@@ -101,6 +102,7 @@ class GoogleAdsFake:
         self.spend: dict[str, list[dict[str, Any]]] = {}
         self.currency: dict[str, str] = {}
         self.stream_batch = 10_000
+        self.clicks: dict[str, list[tuple[str, str, str]]] = {}  # customer → (gclid, campaign id, YYYY-MM-DD)
         self._next_id = 5_000_000
         self._lock = threading.Lock()
         self.cert_path, key, cert = self_signed_certificate()
@@ -309,6 +311,15 @@ class GoogleAdsFake:
         )
         if "FROM customer" in request.query:
             rows = [search_types.GoogleAdsRow(customer=customer)]
+        elif "FROM click_view" in request.query:
+            one_day = re.search(r"segments\.date = '(\d{4}-\d{2}-\d{2})'", request.query)
+            if one_day is None:  # Google's rule: click_view is asked for one day
+                self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "query_error", "EXPECTED_FILTERS_ON_DATE_RANGE")
+            rows = [
+                search_types.GoogleAdsRow(click_view=ClickView(gclid=gclid), campaign=Campaign(id=int(campaign)))
+                for gclid, campaign, day in self.clicks.get(request.customer_id, [])
+                if day == one_day.group(1)
+            ]
         else:
             window = re.search(r"segments\.date BETWEEN '(\d{4}-\d{2}-\d{2})' AND '(\d{4}-\d{2}-\d{2})'", request.query)
             if "FROM campaign" not in request.query or window is None or "metrics.cost_micros" not in request.query:

@@ -9,11 +9,12 @@ from decimal import Decimal
 
 import grpc
 import pytest
+from django.utils import timezone
 
 from integrations import google_ads_audiences
 from integrations.errors import IntegrationTransientError
 from spend import services
-from spend.models import AdAccount, CampaignDay, SpendImport
+from spend.models import AdAccount, CampaignDay, ClickCampaign, SpendImport
 from tests.fakes.google_ads_grpc import GoogleAdsFake
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +111,16 @@ def test_refused_credentials_pause_the_account_and_leak_nothing(ads, account, ca
     assert "OAUTH_TOKEN_INVALID" in account.paused_reason
     assert "ya29" not in caplog.text + record.error + account.paused_reason
     assert DEVELOPER not in caplog.text + record.error
+
+
+def test_click_view_maps_each_days_clicks_to_their_campaign_for_the_last_90_days(ads, account):
+    today = timezone.localdate()
+    ads.clicks[CUSTOMER] = [
+        ("gclid-a", "990001", (today - dt.timedelta(days=1)).isoformat()),
+        ("gclid-b", "990002", (today - dt.timedelta(days=2)).isoformat()),
+        ("gclid-old", "990003", (today - dt.timedelta(days=120)).isoformat()),  # beyond what Google answers
+    ]
+    services.spend_import(account=account, since=today - dt.timedelta(days=150), until=today)
+    assert dict(ClickCampaign.objects.values_list("gclid", "campaign_id")) == {"gclid-a": "990001", "gclid-b": "990002"}
+    asked = [call for call in ads.calls if call == "search_stream"]
+    assert len(asked) == 1 + 5 + 90  # the customer, five 31-day windows of cost, one click_view a day for 90 days
