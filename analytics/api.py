@@ -136,11 +136,26 @@ class _ReportApi(APIView):
         return request.query_params.get("format") == "csv"
 
     @staticmethod
+    def touch(request: Request) -> str:
+        touch = request.query_params.get("touch") or "first"
+        if touch not in reports.TOUCHES:
+            raise exceptions.ValidationError({"touch": [f"touch must be first or last, not {touch[:20]!r}."]})
+        return touch
+
+    @staticmethod
     def currency(request: Request) -> str:
         currency = (request.query_params.get("currency") or reports.report_currencies()[0]).upper()
         if currency not in CURRENCY_EXPONENT:
             raise exceptions.ValidationError({"currency": [f"{currency[:10]!r} is not an ISO 4217 currency code."]})
         return currency
+
+
+# The campaign reports' parameters: a range, a currency and the attribution model.
+ATTRIBUTED = [
+    *RANGE,
+    OpenApiParameter("currency", CURRENCY, description="ISO 4217 code; default: the reporting currency."),
+    OpenApiParameter("touch", _choice(reports.TOUCHES), description="Attribution: first (default) or last touch."),
+]
 
 
 def _funnel(slug: str) -> Funnel:
@@ -197,24 +212,13 @@ class CampaignsReportApi(_ReportApi):
 
 class RoiReportApi(_ReportApi):
     @extend_schema(
-        parameters=[
-            *RANGE,
-            OpenApiParameter("currency", CURRENCY, description="ISO 4217 code; default: the reporting currency."),
-            OpenApiParameter(
-                "touch", _choice(reports.TOUCHES), description="Attribution: first (default) or last touch."
-            ),
-        ],
+        parameters=ATTRIBUTED,
         responses={200: OpenApiTypes.OBJECT, **REFUSED},
         summary="Campaigns: spend, leads, buyers, net revenue, ROAS, ROI, CAC and LTV:CAC",
     )
     def get(self, request: Request) -> Response | HttpResponse:
         period, currency = self.period(request), self.currency(request)
-        try:
-            report = reports.roi_report(
-                period=period, currency=currency, touch=request.query_params.get("touch") or "first"
-            )
-        except ApplicationError as refused:
-            raise exceptions.ValidationError({refused.field or "touch": [refused.message]}) from None
+        report = reports.roi_report(period=period, currency=currency, touch=self.touch(request))
         if self.wants_csv(request):
             return dataclass_csv(f"roi-{report.touch}-{currency}-{period.since}-{period.until}", report.rows)
         return Response(report.as_dict())
@@ -222,21 +226,12 @@ class RoiReportApi(_ReportApi):
 
 class PaybackReportApi(_ReportApi):
     @extend_schema(
-        parameters=[
-            *RANGE,
-            OpenApiParameter("currency", CURRENCY, description="ISO 4217 code; default: the reporting currency."),
-            OpenApiParameter(
-                "touch", _choice(reports.TOUCHES), description="Attribution: first (default) or last touch."
-            ),
-        ],
+        parameters=ATTRIBUTED,
         responses={200: OpenApiTypes.OBJECT, **REFUSED},
         summary="Payback by month of acquisition and platform",
     )
     def get(self, request: Request) -> Response | HttpResponse:
-        period, currency = self.period(request), self.currency(request)
-        touch = request.query_params.get("touch") or "first"
-        if touch not in reports.TOUCHES:
-            raise exceptions.ValidationError({"touch": [f"touch must be first or last, not {touch[:20]!r}."]})
+        period, currency, touch = self.period(request), self.currency(request), self.touch(request)
         rows = reports.payback_report(period=period, currency=currency, touch=touch)
         if self.wants_csv(request):
             return dataclass_csv(f"payback-{touch}-{currency}-{period.since}-{period.until}", rows)
