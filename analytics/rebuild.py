@@ -30,11 +30,9 @@ from analytics.models import (
 )
 from funnels.models import Step
 from funnels.selectors import CONVERSION_EVENTS
+from leads.log import GAP_WINDOW
 from leads.models import Event, Lead, Touch
 from offers.models import Order, OrderLine, Payment
-
-# Ids this close to the end of the log that do not exist yet are remembered as gaps, as the cursor does.
-GAP_WINDOW = 10_000
 
 
 def _tables() -> dict[str, str]:

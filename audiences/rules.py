@@ -40,6 +40,7 @@ from analytics.models import CustomerValue
 from leads.contracts import normalize_utm
 from leads.models import Consent, Event, Lead, Stage, Tag
 from leads.normalization import normalize_country
+from leads.scoring import score_q
 from leads.selectors import granted_now
 from offers.models import Offer, Order, OrderLine, Product
 
@@ -394,7 +395,7 @@ def _lead_q(body: dict[str, Any], now: dt.datetime) -> Q:
     if "stage" in body:
         q &= Q(stage__name=body["stage"])
     if "min_score" in body:
-        q &= Q(score__gte=body["min_score"])
+        q &= score_q(minimum=body["min_score"], now=now)
     if "consent" in body:
         q &= Q(pk__in=granted_now(body["consent"]))
     if "created_within_days" in body:

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "spend",
     "analytics",
     "audiences",
+    "pipeline",
     "staff",
     "axes",
 ]
@@ -326,6 +327,9 @@ CELERY_BEAT_SCHEDULE["audiences-requests-check"] = {"task": "audiences.requests_
 CELERY_BEAT_SCHEDULE["audiences-reconcile"] = {"task": "audiences.reconcile", "schedule": 7 * 86400.0}
 # Nightly (every 24 h from start): each ad account's last 28 days of campaign spend read again.
 CELERY_BEAT_SCHEDULE["spend-import-recent"] = {"task": "spend.import_recent", "schedule": 86400.0}
+# The pipeline follows the event log (scores, last activity, automatic stage moves) and scores quiet leads hourly.
+CELERY_BEAT_SCHEDULE["pipeline-advance"] = {"task": "pipeline.advance", "schedule": 10.0}
+CELERY_BEAT_SCHEDULE["pipeline-inactivity"] = {"task": "pipeline.inactivity", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["refund-requests-sweep"] = {"task": "offers.refund_requests_sweep", "schedule": 60.0}
 
 # Reports. The rollups follow the event log every few seconds; split tests count a visitor's revenue only once their

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from analytics import views as analytics_views
 from offers import views as offers_views
+from pipeline import views as pipeline_views
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -30,6 +31,9 @@ urlpatterns = [
         admin.site.admin_view(analytics_views.funnel_page),
         name="reports-funnel",
     ),
+    path(settings.ADMIN_URL + "pipeline/", admin.site.admin_view(pipeline_views.board), name="pipeline-board"),
+    path(settings.ADMIN_URL + "pipeline/move/", admin.site.admin_view(pipeline_views.move), name="pipeline-move"),
+    path(settings.ADMIN_URL + "pipeline/my-day/", admin.site.admin_view(pipeline_views.my_day), name="pipeline-my-day"),
     path(settings.ADMIN_URL, admin.site.urls),
     path("f/", include("funnels.urls")),
     path("api/v1/", include("funnels.api_urls")),

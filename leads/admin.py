@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +17,7 @@ from django.utils.safestring import SafeString
 from common.admin import ReadOnlyAdminMixin
 from common.forms import SecretFieldForm
 from common.money import format_money
-from leads import selectors
+from leads import scoring, selectors
 from leads.forms import LeadForm
 from leads.models import (
     Consent,
@@ -25,10 +26,13 @@ from leads.models import (
     Event,
     Lead,
     Note,
+    ScoreEvent,
     Stage,
     Tag,
+    Task,
     Touch,
 )
+from leads.pipeline import leads_stage_move, note_add, task_add, task_change
 from leads.services import leads_mark_changed
 
 
@@ -216,6 +220,36 @@ class NoteHistoryInline(admin.TabularInline):
         return False
 
 
+class TaskInline(admin.TabularInline):
+    """The lead's tasks: add one, or tick one done."""
+
+    model = Task
+    extra = 1
+    fields = ["kind", "title", "due_at", "assignee", "done_at"]
+    fk_name = "lead"
+    verbose_name_plural = "Tasks"
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ScoreAdjustInline(admin.TabularInline):
+    """A person's score entry: points and why, added to the log (the log is never edited)."""
+
+    model = ScoreEvent
+    extra = 1
+    fields = ["points", "reason"]
+    can_delete = False
+    verbose_name = "score adjustment"
+    verbose_name_plural = "Adjust the score"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ScoreEvent]:
+        return super().get_queryset(request).none()
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
@@ -223,7 +257,7 @@ class LeadAdmin(admin.ModelAdmin):
         leads_mark_changed(lead_ids=[form.instance.pk])  # tags, stage, score, consents: audiences may change
 
     form = LeadForm
-    list_display = ["email", "full_name", "country", "stage", "owner", "score", "ad_consent_badge", "created_at"]
+    list_display = ["email", "full_name", "country", "stage", "owner", "score_now", "ad_consent_badge", "created_at"]
     list_filter = [
         "stage",
         FunnelFilter,
@@ -246,16 +280,105 @@ class LeadAdmin(admin.ModelAdmin):
         "erased_at",
         "orders_summary",
         "timeline",
+        "score_log",
+        "stage_history",
+        "last_activity_at",
     )
     fieldsets = [
         (None, {"fields": ["email", "phone", ("first_name", "last_name")]}),
         ("Location", {"fields": [("country", "region"), ("city", "postal_code")]}),
-        ("Pipeline", {"fields": [("stage", "owner", "score"), "tags"]}),
+        ("Pipeline", {"fields": [("stage", "owner", "last_activity_at"), "tags", "stage_history"]}),
+        ("Score", {"fields": ["score_log"]}),
         ("Orders", {"fields": ["orders_summary"]}),
         ("Timeline", {"fields": ["timeline"]}),
         ("Record", {"fields": ["public_id", ("created_at", "updated_at", "erased_at")], "classes": ["collapse"]}),
     ]
-    inlines = [NoteInline, NoteHistoryInline, ConsentInline, TouchInline]
+    inlines = [TaskInline, ScoreAdjustInline, NoteInline, NoteHistoryInline, ConsentInline, TouchInline]
+
+    def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
+        """A stage change is a move, recorded in the stage history like every other."""
+        wanted = obj.stage
+        if not change or "stage" in form.changed_data:  # saved as it was; the move below changes it
+            obj.stage_id = form.initial.get("stage") if change else None
+        super().save_model(request, obj, form, change)
+        if (wanted.pk if wanted else None) != obj.stage_id:
+            leads_stage_move(
+                leads=Lead.objects.filter(pk=obj.pk), to_stage=wanted, by_id=request.user.pk, reason="in the admin"
+            )
+            obj.stage = wanted
+
+    @admin.display(description="Score", ordering="-score_base")
+    def score_now(self, obj: Lead) -> int:
+        return scoring.score_at(obj.score_base, timezone.now(), self._half_life())
+
+    def _half_life(self) -> int | None:
+        if not hasattr(self, "_half_life_cache"):
+            self._half_life_cache = scoring.half_life_days()
+        return self._half_life_cache
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        self.__dict__.pop("_half_life_cache", None)  # read the setting once per page
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Engagement score and the entries behind it")
+    def score_log(self, obj: Lead) -> SafeString:
+        if obj.pk is None:
+            return format_html("<em>{}</em>", "No score yet.")
+        now, half_life = timezone.now(), scoring.half_life_days()
+        entries = list(obj.score_events.order_by("-occurred_at", "-id")[:100])
+        fade = f"points halve every {half_life} days" if half_life else "points never fade"
+        head = format_html(
+            "<p><strong>{}</strong> now ({}; the sum of the {} entries below as they are worth today).</p>",
+            scoring.score_at(obj.score_base, now, half_life),
+            fade,
+            obj.score_events.count(),
+        )
+        if not entries:
+            return format_html("{}<em>{}</em>", head, "No score entries yet.")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{e.occurred_at:%Y-%m-%d %H:%M}",
+                    f"{e.points:+d}",
+                    f"{scoring.decayed(e.points, e.occurred_at, now, half_life):+.1f}",
+                    e.reason,
+                )
+                for e in entries
+            ),
+        )
+        return format_html(
+            "{}<table><thead><tr><th>When</th><th>Points</th><th>Worth today</th><th>Why</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            head,
+            rows,
+        )
+
+    @admin.display(description="Stage history")
+    def stage_history(self, obj: Lead) -> SafeString:
+        moves = list(obj.stage_moves.select_related("from_stage", "to_stage", "moved_by")[:50]) if obj.pk else []
+        if not moves:
+            return format_html("<em>{}</em>", "No stage moves yet.")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{m.occurred_at:%Y-%m-%d %H:%M}",
+                    m.from_stage or "—",
+                    m.to_stage or "—",
+                    "rule" if m.automatic else (m.moved_by or "—"),
+                    m.reason,
+                )
+                for m in moves
+            ),
+        )
+        return format_html(
+            '<table class="stage-history"><thead><tr><th>When</th><th>From</th><th>To</th><th>By</th><th>Why</th>'
+            "</tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Lead]:
         return selectors.leads_with_consent(super().get_queryset(request))
@@ -318,16 +441,44 @@ class LeadAdmin(admin.ModelAdmin):
         if formset.model is Note:
             for note in formset.save(commit=False):
                 if note.pk is None:  # only new notes come through: the history is read-only
-                    note.author = request.user
-                    note.save()
+                    note_add(lead=form.instance, author_id=request.user.pk, body=note.body)
+            return
+        if formset.model is ScoreEvent:
+            entries = [
+                scoring.ScoreEntry(
+                    lead_id=form.instance.pk,
+                    points=entry.points,
+                    reason=entry.reason,
+                    occurred_at=timezone.now(),
+                    key=f"manual:{uuid.uuid4()}",
+                    author_id=request.user.pk,
+                )
+                for entry in formset.save(commit=False)
+                if entry.pk is None
+            ]
+            scoring.score_events_record(entries=entries)
+            return
+        if formset.model is Task:
+            formset.save(commit=False)
+            for task in formset.new_objects:
+                task_add(
+                    lead=form.instance,
+                    title=task.title,
+                    due_at=task.due_at,
+                    kind=task.kind,
+                    assignee_id=task.assignee_id,
+                    created_by_id=request.user.pk,
+                )
+            for task, fields in formset.changed_objects:
+                task_change(task=task, fields=fields)
             return
         super().save_formset(request, form, formset, change)
 
 
 @admin.register(Stage)
 class StageAdmin(admin.ModelAdmin):
-    list_display = ["name", "position", "win_probability", "is_closed"]
-    list_editable = ["position", "win_probability", "is_closed"]
+    list_display = ["name", "position", "win_probability", "is_closed", "stale_after_days"]
+    list_editable = ["position", "win_probability", "is_closed", "stale_after_days"]
 
 
 @admin.register(Tag)

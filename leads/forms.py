@@ -31,7 +31,6 @@ class LeadForm(forms.ModelForm):
             "postal_code",
             "stage",
             "owner",
-            "score",
             "tags",
         ]
 

@@ -44,6 +44,14 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("spend", "campaignday"): VIEW,
     ("spend", "othercost"): ALL,
     ("spend", "spendimport"): VIEW,
+    ("leads", "task"): ALL,
+    ("leads", "scoreevent"): ("add", "view"),  # the score log is append-only
+    ("leads", "stagemove"): VIEW,  # the stage history is written by moves, never edited
+    ("leads", "scoringsettings"): ("change", "view"),
+    ("pipeline", "scorerule"): ALL,
+    ("pipeline", "fitrule"): ALL,
+    ("pipeline", "stagerule"): ALL,
+    ("pipeline", "pipelinesettings"): ("change", "view"),
 }
 
 SALES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -63,6 +71,12 @@ SALES: dict[tuple[str, str], tuple[str, ...]] = {
     ("offers", "order"): VIEW,
     ("offers", "orderline"): VIEW,
     ("audiences", "audience"): VIEW,
+    ("leads", "task"): ("add", "change", "view"),
+    ("leads", "scoreevent"): ("add", "view"),
+    ("leads", "stagemove"): VIEW,
+    ("pipeline", "scorerule"): VIEW,
+    ("pipeline", "fitrule"): VIEW,
+    ("pipeline", "stagerule"): VIEW,
 }
 
 ROLES = {"marketer": MARKETER, "sales": SALES}

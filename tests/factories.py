@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from audiences.models import Audience, Destination
 from funnels.models import Funnel, Route, Step
+from leads import scoring
 from leads.models import Consent, Event, Lead
 from offers.models import Coupon, Offer, Order, Product
 
@@ -39,6 +40,26 @@ class LeadFactory(factory.django.DjangoModelFactory[Lead]):
     first_name = "Ada"
     last_name = "Lovelace"
     country = "US"
+
+    @classmethod
+    def _create(cls, model_class: type[Lead], *args: Any, **kwargs: Any) -> Lead:
+        """``score=N``: one entry of N points in the lead's score log, given now."""
+        points = kwargs.pop("score", None)
+        lead = super()._create(model_class, *args, **kwargs)
+        if points:
+            scoring.score_events_record(
+                entries=[
+                    scoring.ScoreEntry(
+                        lead_id=lead.pk,
+                        points=points,
+                        reason="given in a test",
+                        occurred_at=timezone.now(),
+                        key=f"test:{lead.pk}:{points}",
+                    )
+                ]
+            )
+            lead.refresh_from_db(fields=["score_base"])
+        return lead
 
 
 class ConsentFactory(factory.django.DjangoModelFactory[Consent]):

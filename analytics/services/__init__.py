@@ -15,7 +15,6 @@ from __future__ import annotations
 from analytics.services.deltas import (
     BATCH,
     CURSOR,
-    GAP_EXPIRY,
     MONEY_EVENTS,
     NO_DAY,
     PAID_STATUSES,
@@ -31,7 +30,6 @@ __all__ = [
     "BuyerState",
     "CURSOR",
     "DERIVED",
-    "GAP_EXPIRY",
     "MONEY_EVENTS",
     "NO_DAY",
     "NO_TOUCH",

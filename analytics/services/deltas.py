@@ -13,7 +13,6 @@ from offers.models import Order
 
 CURSOR = "events"
 NO_DAY = dt.date(1, 1, 1)  # prev_day of a visitor's first day in a series
-GAP_EXPIRY = dt.timedelta(minutes=10)  # longer than any transaction that writes events stays open
 BATCH = 5000
 MONEY_EVENTS = ("purchase", "refund", "chargeback")
 PAID_STATUSES = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)

@@ -31,11 +31,10 @@ from analytics.models import (
     SalesDay,
     VisitorValue,
 )
-from analytics.rebuild import GAP_WINDOW, rebuild_postgresql
+from analytics.rebuild import rebuild_postgresql
 from analytics.services.deltas import (
     BATCH,
     CURSOR,
-    GAP_EXPIRY,
     MONEY_EVENTS,
     local_day,
 )
@@ -45,7 +44,7 @@ from analytics.services.money import (
 from analytics.services.visitors import _exposures_apply, _presence_apply, _Seen
 from funnels.models import Step
 from funnels.selectors import CONVERSION_EVENTS
-from leads.models import Event
+from leads.log import log_read
 
 # --- reading the event log ------------------------------------------------------------------------------------------
 
@@ -94,31 +93,11 @@ def rollups_advance(*, limit: int = BATCH, now: dt.datetime | None = None) -> Ad
     """
     now = now or timezone.now()
     with transaction.atomic():
-        RollupCursor.objects.get_or_create(name=CURSOR)
-        cursor = RollupCursor.objects.select_for_update().get(name=CURSOR)
-        # Only the gaps whose events now exist, however many gaps are waiting.
-        late = list(
-            Event.objects.filter(pk__in=RollupGap.objects.values("event_id"))
-            .order_by("pk")
-            .values_list(*_EVENT_FIELDS)[:limit]
+        read = log_read(
+            cursor_model=RollupCursor, gap_model=RollupGap, name=CURSOR, fields=_EVENT_FIELDS, limit=limit, now=now
         )
-        RollupGap.objects.filter(event_id__in=[e[0] for e in late]).delete()
-        RollupGap.objects.filter(seen_at__lt=now - GAP_EXPIRY).delete()
-        fresh = list(Event.objects.filter(pk__gt=cursor.position).order_by("pk").values_list(*_EVENT_FIELDS)[:limit])
-        if fresh:
-            present = {e[0] for e in fresh}
-            # An id far below the log's end was given out long ago: its transaction ended (a rollback, or a
-            # duplicate that inserted nothing). Only ids near the end can belong to a transaction still open.
-            tip = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-            start = max(cursor.position + 1, tip - GAP_WINDOW)
-            gaps = [pk for pk in range(start, fresh[-1][0]) if pk not in present]
-            RollupGap.objects.bulk_create(
-                [RollupGap(event_id=pk, seen_at=now) for pk in gaps], batch_size=5000, ignore_conflicts=True
-            )
-            cursor.position = fresh[-1][0]
-            cursor.save(update_fields=["position", "updated_at"])
-        _fold([*late, *fresh])
-    return Advance(events=len(late) + len(fresh), position=cursor.position)
+        _fold(read.rows)
+    return Advance(events=len(read.rows), position=read.position)
 
 
 def rollups_catch_up(*, limit: int = BATCH, progress: Callable[[int], None] | None = None) -> int:

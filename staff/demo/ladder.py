@@ -112,6 +112,7 @@ def demo_users() -> list[tuple[str, str, str]]:
         ("admin", DEMO_PASSWORD, "superuser"),
         ("marketer", DEMO_PASSWORD, "marketer"),
         ("sales", DEMO_PASSWORD, "sales"),
+        ("sales2", DEMO_PASSWORD, "sales"),
     ]
 
 

@@ -17,7 +17,7 @@ from tests.factories import EventFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("analytics", "0003_exchange_rate"), ("leads", "0009_conversions")]
+BEFORE = [("analytics", "0003_exchange_rate"), ("leads", "0012_remove_lead_score")]
 AFTER = [("analytics", "0004_normalized_utm")]
 
 

@@ -3,6 +3,7 @@ and combinator, on whichever database the suite runs on (SQLite locally, Postgre
 (marked-lead) refresh agrees with the full rebuild after any sequence of events."""
 
 import datetime as dt
+import math
 
 import pytest
 from django.utils import timezone
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from audiences.models import AudienceMember
 from audiences.rules import rule_members
 from audiences.services import audience_refresh, audiences_refresh_marked
-from leads.models import Consent, Event, Lead, LeadMark, Tag
+from leads.models import Consent, Event, Lead, LeadMark, ScoreEvent, ScoringSettings, Tag
 from leads.services import event_record
 from offers.models import Order, OrderLine
 from tests.factories import AudienceFactory, FunnelFactory, LeadFactory, OfferFactory
@@ -191,7 +192,13 @@ def reference(rule, lead, everyone):
         if "country" in body:
             return fresh.country in body["country"]
         if "min_score" in body:
-            return fresh.score >= body["min_score"]
+            # The score: each log entry's points halved per half-life of age at NOW, summed, halves rounded up.
+            half_life = ScoringSettings.objects.get().half_life_days
+            total = sum(
+                e.points * (0.5 ** ((NOW - e.occurred_at).total_seconds() / (half_life * 86400)) if half_life else 1)
+                for e in ScoreEvent.objects.filter(lead=lead)
+            )
+            return math.floor(total + 0.5) >= body["min_score"]
         if "tags_any" in body:
             return fresh.tags.filter(name__in=body["tags_any"]).exists()
         if "consent" in body:

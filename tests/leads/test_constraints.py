@@ -55,6 +55,7 @@ def test_default_pipeline_stages_exist():
         "New",
         "Engaged",
         "Qualified",
+        "Customer",
         "Proposal",
         "Won",
         "Lost",

@@ -1,0 +1,177 @@
+"""The pipeline facts a lead carries, and their one writer: stage moves (with their history), tasks, activity.
+
+Rules that decide moves live in the ``pipeline`` app above; they call these, so every move, however made, leaves
+the same history row and marks the lead for its audiences.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from leads.models import Event, Lead, Note, Stage, StageMove, Task
+from leads.services import leads_mark_changed
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def leads_stage_move(
+    *,
+    leads: QuerySet[Lead],
+    to_stage: Stage | None,
+    by_id: int | None,
+    automatic: bool = False,
+    reason: str = "",
+    now: dt.datetime | None = None,
+) -> int:
+    """Move the selected leads to ``to_stage``: one history row per lead that changes, then one update. Leads
+    already there are left alone (no history row). Returns how many moved."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        target = None if to_stage is None else to_stage.pk
+        changing = leads.exclude(stage=target) if target is not None else leads.exclude(stage__isnull=True)
+        rows = list(changing.order_by().values_list("pk", "stage_id"))
+        if not rows:
+            return 0
+        StageMove.objects.bulk_create(
+            [
+                StageMove(
+                    lead_id=pk,
+                    from_stage_id=stage_id,
+                    to_stage_id=target,
+                    moved_by_id=by_id,
+                    automatic=automatic,
+                    reason=reason[:200],
+                    occurred_at=now,
+                )
+                for pk, stage_id in rows
+            ],
+            batch_size=5000,
+        )
+        ids = [pk for pk, _ in rows]
+        for start in range(0, len(ids), 10_000):
+            chunk = ids[start : start + 10_000]
+            # A person's move is activity; a rule's follows an event, which already counted.
+            activity = {} if automatic else {"last_activity_at": now}
+            Lead.objects.filter(pk__in=chunk).update(stage_id=target, updated_at=now, **activity)
+            leads_mark_changed(lead_ids=chunk)  # "stage" is an audience condition
+    return len(rows)
+
+
+def leads_owner_set(*, leads: QuerySet[Lead], owner_id: int | None) -> int:
+    return leads.exclude(owner_id=owner_id).update(owner_id=owner_id, updated_at=timezone.now())
+
+
+def note_add(*, lead: Lead, author_id: int | None, body: str) -> Note:
+    with transaction.atomic():
+        note = Note.objects.create(lead=lead, author_id=author_id, body=body)
+        Lead.objects.filter(pk=lead.pk).update(last_activity_at=note.created_at)
+    return note
+
+
+def task_add(
+    *,
+    lead: Lead,
+    title: str,
+    due_at: dt.datetime,
+    kind: str = Task.Kind.FOLLOW_UP,
+    assignee_id: int | None,
+    created_by_id: int | None,
+) -> Task:
+    with transaction.atomic():
+        task = Task.objects.create(
+            lead=lead, kind=kind, title=title, due_at=due_at, assignee_id=assignee_id, created_by_id=created_by_id
+        )
+        Lead.objects.filter(pk=lead.pk).update(last_activity_at=task.created_at)
+    return task
+
+
+def task_change(*, task: Task, fields: Sequence[str], now: dt.datetime | None = None) -> Task:
+    """Save a person's change to a task; ticking it done (or changing it at all) is activity on the lead."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        task.save(update_fields=list(fields))
+        Lead.objects.filter(pk=task.lead_id).update(last_activity_at=now)
+    return task
+
+
+def task_done(*, task: Task, now: dt.datetime | None = None) -> Task:
+    now = now or timezone.now()
+    task.done_at = now
+    return task_change(task=task, fields=["done_at"], now=now)
+
+
+def leads_activity_refresh(*, lead_ids: Sequence[int]) -> int:
+    """Move each lead's ``last_activity_at`` up to its latest event, if that is later (one update)."""
+    latest = (
+        Event.objects.filter(lead=OuterRef("pk")).order_by().values("lead").annotate(at=Max("occurred_at")).values("at")
+    )
+    return Lead.objects.filter(pk__in=list(lead_ids)).update(
+        last_activity_at=Greatest(
+            Coalesce(F("last_activity_at"), Value(EPOCH)), Coalesce(Subquery(latest), Value(EPOCH))
+        )
+    )
+
+
+def stale_q(*, now: dt.datetime | None = None) -> Q:
+    """Leads in an open stage with a stale limit, quiet past it (no activity since), and no open task."""
+    now = now or timezone.now()
+    q = Q(pk__in=[])
+    for stage_id, days in Stage.objects.filter(is_closed=False, stale_after_days__isnull=False).values_list(
+        "pk", "stale_after_days"
+    ):
+        since = now - dt.timedelta(days=days or 0)
+        q |= Q(stage_id=stage_id) & (
+            Q(last_activity_at__lt=since) | Q(last_activity_at__isnull=True, created_at__lt=since)
+        )
+    open_task = Task.objects.filter(lead=OuterRef("pk"), done_at__isnull=True)
+    return q & ~Q(Exists(open_task))
+
+
+@dataclass(frozen=True, slots=True)
+class AutoMove:
+    lead_id: int
+    to_stage_id: int
+    reason: str
+    occurred_at: dt.datetime
+
+
+def stage_moves_apply(*, moves: Sequence[AutoMove]) -> int:
+    """Apply a rule's moves in order (several leads, several stages): a history row for each move that changes a
+    stage, then one update per stage reached. Returns the history rows written."""
+    if not moves:
+        return 0
+    with transaction.atomic():
+        lead_ids = sorted({m.lead_id for m in moves})
+        current = dict(Lead.objects.filter(pk__in=lead_ids).values_list("pk", "stage_id"))
+        history: list[StageMove] = []
+        for move in moves:
+            if move.lead_id not in current or current[move.lead_id] == move.to_stage_id:
+                continue
+            history.append(
+                StageMove(
+                    lead_id=move.lead_id,
+                    from_stage_id=current[move.lead_id],
+                    to_stage_id=move.to_stage_id,
+                    automatic=True,
+                    reason=move.reason[:200],
+                    occurred_at=move.occurred_at,
+                )
+            )
+            current[move.lead_id] = move.to_stage_id
+        StageMove.objects.bulk_create(history, batch_size=5000)
+        moved = {m.lead_id for m in history}
+        by_stage: dict[int | None, list[int]] = {}
+        for lead_id in moved:
+            by_stage.setdefault(current[lead_id], []).append(lead_id)
+        now = timezone.now()
+        for stage_id, ids in by_stage.items():
+            Lead.objects.filter(pk__in=ids).update(stage_id=stage_id, updated_at=now)
+        leads_mark_changed(lead_ids=sorted(moved))
+    return len(history)

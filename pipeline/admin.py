@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from common.tasks import enqueue_on_commit
+from leads.models import ScoringSettings
+from pipeline import tasks
+from pipeline.models import FitRule, PipelineSettings, ScoreRule, StageRule
+
+
+class _Single(admin.ModelAdmin):
+    """A one-row settings model: no adding a second, no deleting."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ScoreRule)
+class ScoreRuleAdmin(admin.ModelAdmin):
+    list_display = ["reason", "points", "kind", "event_type", "role", "inactive_days", "once_per_lead", "is_active"]
+    list_filter = ["kind", "event_type", "is_active"]
+    list_editable = ["is_active"]
+    actions = ["rebuild"]
+    fieldsets = [
+        (None, {"fields": ["reason", "points", "kind", "is_active"]}),
+        ("Which events", {"fields": ["event_type", "event_name", "funnel", "step", "offer", "role", "once_per_lead"]}),
+        ("Inactivity", {"fields": ["inactive_days"]}),
+    ]
+
+    def save_model(self, request: HttpRequest, obj: ScoreRule, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        messages.info(
+            request,
+            "New events follow the rule from now on. To apply it to past events as well, choose "
+            '"Rebuild every score" (or run python manage.py scores_rebuild).',
+        )
+
+    @admin.action(description="Rebuild every score from the event log with the current rules", permissions=["change"])
+    def rebuild(self, request: HttpRequest, queryset: QuerySet[ScoreRule]) -> None:
+        enqueue_on_commit(tasks.scores_rebuild)
+        self.message_user(request, "Rebuilding every score in the background; lead pages show the result shortly.")
+
+
+@admin.register(FitRule)
+class FitRuleAdmin(admin.ModelAdmin):
+    list_display = ["field", "value", "points"]
+    list_filter = ["field"]
+
+
+@admin.register(StageRule)
+class StageRuleAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "trigger", "role", "stage", "is_active"]
+    list_editable = ["is_active"]
+
+
+@admin.register(PipelineSettings)
+class PipelineSettingsAdmin(_Single):
+    list_display = ["__str__", "manual_wins_days", "hot_score"]
+
+
+class ScoringSettingsForm(forms.ModelForm):
+    class Meta:
+        model = ScoringSettings
+        fields = ["half_life_days"]
+
+
+@admin.register(ScoringSettings)
+class ScoringSettingsAdmin(_Single):
+    form = ScoringSettingsForm
+    list_display = ["__str__"]
+
+    def save_model(self, request: HttpRequest, obj: ScoringSettings, form: Any, change: bool) -> None:
+        """A new half-life re-weighs the whole log: saved by the job that re-weighs it, in one transaction."""
+        if "half_life_days" in form.changed_data:
+            enqueue_on_commit(tasks.scores_reweigh, half_life=obj.half_life_days)
+            self.message_user(request, "Re-weighing every score entry with the new half-life in the background.")
+            return
+        super().save_model(request, obj, form, change)

@@ -1,0 +1,172 @@
+"""What the pipeline decides with: scoring rules, fit rules, automatic stage rules, its settings, and how far it
+has read the event log. The facts it writes (score log, stage history, tasks) belong to the leads."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from leads.models import Event, Stage
+from offers.models import Offer
+
+
+class ScoreRule(models.Model):
+    """Points for what a lead does (an event, in the audiences' vocabulary) or for going quiet."""
+
+    class Kind(models.TextChoices):
+        EVENT = "event", "An event"
+        INACTIVITY = "inactivity", "No activity for a while"
+
+    reason = models.CharField(max_length=120, help_text='Shown in the score log, e.g. "opened the order form".')
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.EVENT)
+    event_type = models.CharField(max_length=20, choices=Event.Type.choices, blank=True)
+    event_name = models.CharField(max_length=100, blank=True, help_text="For custom events: the event's name.")
+    funnel = models.ForeignKey("funnels.Funnel", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    step = models.ForeignKey("funnels.Step", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    offer = models.ForeignKey(Offer, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(
+        max_length=20, choices=Offer.Role.choices, blank=True, help_text="For purchases: the offer's ladder role."
+    )
+    inactive_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="For inactivity: this many days without activity, once per quiet spell."
+    )
+    points = models.SmallIntegerField(help_text="Negative to take points away (−1000 to 1000, not 0).")
+    once_per_lead = models.BooleanField(default=False, help_text="Count only the lead's first matching event.")
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "event_type", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points__gte=-1000, points__lte=1000) & ~Q(points=0), name="score_rule_points"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.points:+d} {self.reason}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.points is not None and (self.points == 0 or not -1000 <= self.points <= 1000):
+            errors["points"] = "Give between −1000 and 1000 points, not 0."
+        if self.kind == self.Kind.EVENT:
+            if not self.event_type:
+                errors["event_type"] = "Choose the event that earns the points."
+            if self.event_type == Event.Type.CUSTOM and not self.event_name.strip():
+                errors["event_name"] = "Name the custom event."
+            if self.inactive_days:
+                errors["inactive_days"] = "Only an inactivity rule has a number of quiet days."
+            if self.step is not None and self.funnel_id and self.step.funnel_id != self.funnel_id:
+                errors["step"] = "This step belongs to another funnel."
+        else:
+            if not self.inactive_days:
+                errors["inactive_days"] = "Say after how many quiet days the points apply."
+            if self.event_type or self.funnel_id or self.step_id or self.offer_id or self.role:
+                errors["event_type"] = "An inactivity rule matches no event: leave the event fields empty."
+        if errors:
+            raise ValidationError(errors)
+
+
+class FitRule(models.Model):
+    """Points for who a lead is (their own fields), shown apart from the engagement score and never decaying."""
+
+    class Field(models.TextChoices):
+        COUNTRY = "country", "Country (ISO code)"
+        TAG = "tag", "Has tag"
+
+    field = models.CharField(max_length=10, choices=Field.choices)
+    value = models.CharField(max_length=100, help_text="A country code such as US, or a tag's name.")
+    points = models.SmallIntegerField(help_text="−1000 to 1000.")
+
+    class Meta:
+        ordering = ["field", "value"]
+        constraints = [models.UniqueConstraint(fields=["field", "value"], name="fit_rule_once")]
+
+    def __str__(self) -> str:
+        return f"{self.points:+d} {self.get_field_display()} {self.value}"
+
+    def clean(self) -> None:
+        self.value = self.value.strip().upper() if self.field == self.Field.COUNTRY else self.value.strip().lower()
+        if self.field == self.Field.COUNTRY and not (len(self.value) == 2 and self.value.isalpha()):
+            raise ValidationError({"value": "Enter a two-letter country code, e.g. US."})
+        if self.points is not None and not -1000 <= self.points <= 1000:
+            raise ValidationError({"points": "Give between −1000 and 1000 points."})
+
+
+class StageRule(models.Model):
+    """Moves a lead's stage when something happens. Rules only move a lead forward (to a later stage), except a
+    full refund, which moves it back; a person's move wins over every rule for ``manual_wins_days``."""
+
+    class Trigger(models.TextChoices):
+        OPTIN = "optin", "Opts in"
+        PURCHASE = "purchase", "Buys"
+        FULL_REFUND = "full_refund", "Is refunded in full"
+
+    trigger = models.CharField(max_length=12, choices=Trigger.choices)
+    role = models.CharField(
+        max_length=20, choices=Offer.Role.choices, blank=True, help_text="For purchases: only this ladder role."
+    )
+    stage = models.ForeignKey(
+        Stage,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Where the lead goes. For a full refund, empty means back to the stage before.",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["trigger", "role"]
+
+    def __str__(self) -> str:
+        what = self.get_trigger_display().lower()
+        if self.role:
+            what += f" a {self.get_role_display().lower()}"
+        return f"{what} → {self.stage or 'the stage before'}"
+
+    def clean(self) -> None:
+        if self.trigger != self.Trigger.PURCHASE and self.role:
+            raise ValidationError({"role": "Only a purchase rule names a ladder role."})
+        if self.trigger != self.Trigger.FULL_REFUND and self.stage_id is None:
+            raise ValidationError({"stage": "Choose the stage the lead moves to."})
+
+
+class PipelineSettings(models.Model):
+    """One row: how long a person's move outranks the rules, and when a lead is hot."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    manual_wins_days = models.PositiveSmallIntegerField(
+        default=14, help_text="After a person moves a lead, stage rules leave it alone for this many days."
+    )
+    hot_score = models.PositiveIntegerField(default=50, help_text="A lead whose score reaches this is hot.")
+
+    class Meta:
+        verbose_name_plural = "pipeline settings"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="pipeline_settings_single")]
+
+    def __str__(self) -> str:
+        return "Pipeline settings"
+
+
+class PipelineCursor(models.Model):
+    """How far the pipeline has read the event log."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.position}"
+
+
+class PipelineGap(models.Model):
+    """An event id the cursor passed before it existed (a transaction still open); read when it appears."""
+
+    event_id = models.BigIntegerField(primary_key=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return str(self.event_id)

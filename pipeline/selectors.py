@@ -1,0 +1,268 @@
+"""Reads for the board and "my day": filtered leads, stage columns with counts and weighted value, cards.
+
+A lead's value (docs/metrics.md, "Pipeline") is, per currency, its net revenue so far plus its predicted future
+value from the last lifetime-value fit; a column's weighted value is the sum of its leads' values times the stage's
+win probability. Currencies are never added together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
+
+from analytics.models import Buyer, CustomerValue
+from leads import scoring
+from leads.models import Event, Lead, Stage, Tag, Task
+from leads.pipeline import stale_q
+from pipeline.models import FitRule
+
+CARDS_PER_COLUMN = 25
+SCORE_LIMIT = 10**6
+
+
+class FilterInvalid(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class BoardFilters:
+    owner: str = ""  # "", "me", "none" or a user id
+    funnel: int | None = None
+    tag: str = ""
+    score_min: int | None = None
+    score_max: int | None = None
+    stale: bool = False
+
+    def query(self) -> dict[str, str]:
+        """The filters as query parameters (for links that keep them)."""
+        values = {
+            "owner": self.owner,
+            "funnel": "" if self.funnel is None else str(self.funnel),
+            "tag": self.tag,
+            "score_min": "" if self.score_min is None else str(self.score_min),
+            "score_max": "" if self.score_max is None else str(self.score_max),
+            "stale": "1" if self.stale else "",
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+def _whole(params: Any, name: str, errors: dict[str, str]) -> int | None:
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        errors[name] = f"Enter a whole number, not {raw[:40]!r}."
+        return None
+    if abs(value) > SCORE_LIMIT:
+        errors[name] = f"Enter a number between -{SCORE_LIMIT} and {SCORE_LIMIT}."
+        return None
+    return value
+
+
+def board_filters(params: Any) -> BoardFilters:
+    """Filters from query parameters; raises FilterInvalid naming each bad one."""
+    errors: dict[str, str] = {}
+    owner = (params.get("owner") or "").strip()
+    if owner not in ("", "me", "none") and not (owner.isdigit() and len(owner) < 12):
+        errors["owner"] = "Choose me, nobody or a person."
+    funnel = _whole(params, "funnel", errors)
+    tag = (params.get("tag") or "").strip().lower()[:50]
+    score_min, score_max = _whole(params, "score_min", errors), _whole(params, "score_max", errors)
+    if score_min is not None and score_max is not None and score_min > score_max:
+        errors["score_max"] = "The highest score must not be below the lowest."
+    stale = (params.get("stale") or "") in ("1", "on", "true")
+    if errors:
+        raise FilterInvalid(errors)
+    return BoardFilters(owner, funnel, tag, score_min, score_max, stale)
+
+
+def leads_filtered(filters: BoardFilters, *, user_id: int | None, now: dt.datetime | None = None) -> QuerySet[Lead]:
+    now = now or timezone.now()
+    leads = Lead.objects.filter(erased_at__isnull=True)
+    if filters.owner == "me":
+        leads = leads.filter(owner_id=user_id)
+    elif filters.owner == "none":
+        leads = leads.filter(owner__isnull=True)
+    elif filters.owner:
+        leads = leads.filter(owner_id=int(filters.owner))
+    if filters.funnel is not None:
+        leads = leads.filter(Exists(Event.objects.filter(lead=OuterRef("pk"), funnel_id=filters.funnel)))
+    if filters.tag:
+        leads = leads.filter(tags__name=filters.tag)
+    if filters.score_min is not None or filters.score_max is not None:
+        leads = leads.filter(scoring.score_q(minimum=filters.score_min, maximum=filters.score_max, now=now))
+    if filters.stale:
+        leads = leads.filter(stale_q(now=now))
+    return leads
+
+
+@dataclass
+class Card:
+    lead: Lead
+    score: int
+    fit: int
+    stale: bool
+    open_tasks: int
+    net: list[tuple[str, int]] = field(default_factory=list)
+    predicted: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class Column:
+    stage: Stage | None
+    count: int
+    value: list[tuple[str, int]]  # per currency: net so far + predicted
+    weighted: list[tuple[str, int]]  # value × win probability, rounded to the minor unit
+    cards: list[Card]
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.cards)
+
+
+def _values(leads: QuerySet[Lead]) -> dict[tuple[int | None, str], int]:
+    """Σ (net so far + predicted) per (stage, currency) over ``leads``: two grouped queries."""
+    stage_of = Subquery(Lead.objects.filter(pk=OuterRef("lead_id")).values("stage_id")[:1])
+    totals: dict[tuple[int | None, str], int] = defaultdict(int)
+    for model, column in ((Buyer, "net_minor"), (CustomerValue, "predicted_value_minor")):
+        rows = (
+            model.objects.filter(lead_id__in=leads.values("pk"))
+            .annotate(stage=stage_of)
+            .order_by()
+            .values("stage", "currency")
+            .annotate(total=Sum(column))
+        )
+        for row in rows:
+            totals[(row["stage"], row["currency"])] += int(row["total"] or 0)
+    return totals
+
+
+def fit_scores(leads: list[Lead]) -> dict[int, int]:
+    rules = list(FitRule.objects.all())
+    if not rules:
+        return {lead.pk: 0 for lead in leads}
+    tags: dict[int, set[str]] = defaultdict(set)
+    for lead_id, name in Tag.objects.filter(leads__in=leads).values_list("leads__pk", "name"):
+        tags[lead_id].add(name)
+    fit = {}
+    for lead in leads:
+        fit[lead.pk] = sum(
+            rule.points
+            for rule in rules
+            if (rule.field == FitRule.Field.COUNTRY and lead.country == rule.value)
+            or (rule.field == FitRule.Field.TAG and rule.value in tags[lead.pk])
+        )
+    return fit
+
+
+def cards_for(leads: list[Lead], *, now: dt.datetime) -> list[Card]:
+    half_life = scoring.half_life_days()
+    ids = [lead.pk for lead in leads]
+    stale = set(Lead.objects.filter(pk__in=ids).filter(stale_q(now=now)).values_list("pk", flat=True))
+    tasks = dict(
+        Task.objects.filter(lead_id__in=ids, done_at__isnull=True)
+        .order_by()
+        .values("lead_id")
+        .annotate(n=Count("pk"))
+        .values_list("lead_id", "n")
+    )
+    net: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for lead_id, currency, minor in Buyer.objects.filter(lead_id__in=ids).values_list(
+        "lead_id", "currency", "net_minor"
+    ):
+        net[lead_id].append((currency, minor))
+    predicted: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for lead_id, currency, minor in CustomerValue.objects.filter(lead_id__in=ids).values_list(
+        "lead_id", "currency", "predicted_value_minor"
+    ):
+        predicted[lead_id].append((currency, minor))
+    fit = fit_scores(leads)
+    return [
+        Card(
+            lead=lead,
+            score=scoring.score_at(lead.score_base, now, half_life),
+            fit=fit[lead.pk],
+            stale=lead.pk in stale,
+            open_tasks=tasks.get(lead.pk, 0),
+            net=sorted(net[lead.pk]),
+            predicted=sorted(predicted[lead.pk]),
+        )
+        for lead in leads
+    ]
+
+
+def board(
+    filters: BoardFilters, *, user_id: int | None, now: dt.datetime | None = None, per_column: int = CARDS_PER_COLUMN
+) -> list[Column]:
+    """One column per stage (and one for leads without a stage, when there are any), in stage order."""
+    now = now or timezone.now()
+    leads = leads_filtered(filters, user_id=user_id, now=now)
+    counts: dict[int | None, int] = dict(
+        leads.order_by().values("stage").annotate(n=Count("pk")).values_list("stage", "n")
+    )
+    values = _values(leads)
+    stages: list[Stage | None] = list(Stage.objects.order_by("position"))
+    if counts.get(None):
+        stages.insert(0, None)
+    columns = []
+    for stage in stages:
+        stage_id = stage.pk if stage else None
+        top = list(
+            leads.filter(stage_filter_q(stage_id)).select_related("owner").order_by("-score_base", "-pk")[:per_column]
+        )
+        value = sorted((currency, total) for (s, currency), total in values.items() if s == stage_id)
+        probability = stage.win_probability if stage else 0
+        columns.append(
+            Column(
+                stage=stage,
+                count=counts.get(stage_id, 0),
+                value=value,
+                weighted=[(currency, _percent_of(total, probability)) for currency, total in value],
+                cards=cards_for(top, now=now),
+            )
+        )
+    return columns
+
+
+def _percent_of(minor: int, percent: int) -> int:
+    """``minor × percent / 100`` to the nearest minor unit, halves to even (as every money figure in the reports)."""
+    return round(Fraction(minor * percent, 100))
+
+
+def owners() -> list[tuple[int, str]]:
+    """Active staff who can own leads, for the owner filter and assignment."""
+    users = get_user_model().objects.filter(is_active=True, is_staff=True).order_by("username")
+    return [(u.pk, u.get_full_name() or u.get_username()) for u in users]
+
+
+def my_day(*, user_id: int, now: dt.datetime | None = None, limit: int = 100) -> dict[str, Any]:
+    """A person's overdue and due-today tasks, and their stale leads."""
+    now = now or timezone.now()
+    end_of_day = timezone.localtime(now).replace(hour=23, minute=59, second=59, microsecond=999999)
+    open_tasks = Task.objects.filter(assignee_id=user_id, done_at__isnull=True).select_related("lead")
+    return {
+        "overdue": list(open_tasks.filter(due_at__lt=now).order_by("due_at")[:limit]),
+        "today": list(open_tasks.filter(due_at__gte=now, due_at__lte=end_of_day).order_by("due_at")[:limit]),
+        "stale": list(
+            Lead.objects.filter(owner_id=user_id, erased_at__isnull=True)
+            .filter(stale_q(now=now))
+            .select_related("stage")
+            .order_by("last_activity_at")[:limit]
+        ),
+        "stale_count": Lead.objects.filter(owner_id=user_id, erased_at__isnull=True).filter(stale_q(now=now)).count(),
+    }
+
+
+def stage_filter_q(stage_id: int | None) -> Q:
+    return Q(stage__isnull=True) if stage_id is None else Q(stage_id=stage_id)
