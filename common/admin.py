@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.http import HttpRequest
@@ -18,6 +19,9 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+_NUMBER = re.compile(r"^[+-]?[0-9][0-9.]*$")
 
 
 def csv_export(fields: list[str], filename: str) -> Any:
@@ -38,7 +42,12 @@ def csv_export(fields: list[str], filename: str) -> Any:
 
         def value(row: Any, field: str) -> Any:
             shown = getattr(row, f"get_{field}_display", None)
-            return shown() if callable(shown) else getattr(row, field)
+            cell = shown() if callable(shown) else getattr(row, field)
+            # Text a spreadsheet would run as a formula (a name typed as "=HYPERLINK(...)") is quoted; a plain
+            # signed number (a phone number in E.164) is not a formula.
+            if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(cell):
+                return "'" + cell
+            return "" if cell is None else cell
 
         def rows() -> Any:
             yield writer.writerow(fields)

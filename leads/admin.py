@@ -7,14 +7,16 @@ from typing import Any
 
 from django import forms
 from django.apps import apps
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from common.admin import ReadOnlyAdminMixin
+from common.admin import ReadOnlyAdminMixin, csv_export
 from common.forms import SecretFieldForm
 from common.money import format_money
 from leads import scoring, selectors
@@ -32,7 +34,7 @@ from leads.models import (
     Task,
     Touch,
 )
-from leads.pipeline import leads_stage_move, note_add, task_add, task_change
+from leads.pipeline import leads_owner_set, leads_stage_move, leads_tag, note_add, task_add, task_change
 from leads.services import leads_mark_changed
 
 
@@ -220,6 +222,16 @@ class NoteHistoryInline(admin.TabularInline):
         return False
 
 
+class PipelineActionForm(helpers.ActionForm):
+    """What the bulk actions apply to the selected leads (or every lead the filters match: "select all")."""
+
+    stage = forms.ModelChoiceField(Stage.objects.all(), required=False, empty_label="stage…")
+    owner = forms.ModelChoiceField(
+        get_user_model().objects.filter(is_staff=True, is_active=True), required=False, empty_label="owner…"
+    )
+    tag = forms.ModelChoiceField(Tag.objects.all(), required=False, empty_label="tag…")
+
+
 class TaskInline(admin.TabularInline):
     """The lead's tasks: add one, or tick one done."""
 
@@ -294,6 +306,53 @@ class LeadAdmin(admin.ModelAdmin):
         ("Record", {"fields": ["public_id", ("created_at", "updated_at", "erased_at")], "classes": ["collapse"]}),
     ]
     inlines = [TaskInline, ScoreAdjustInline, NoteInline, NoteHistoryInline, ConsentInline, TouchInline]
+    action_form = PipelineActionForm
+    actions = [
+        "move_to_stage",
+        "give_to_owner",
+        "add_tag",
+        "remove_tag",
+        csv_export(
+            ["email", "first_name", "last_name", "phone", "country", "stage", "owner", "last_activity_at"],
+            "leads",
+        ),
+    ]
+
+    def _chosen(self, request: HttpRequest, field: str) -> Any:
+        try:  # only this field: the form's "action" choices are filled in by the changelist, not here
+            value = PipelineActionForm().fields[field].clean(request.POST.get(field) or None)
+        except forms.ValidationError:
+            value = None
+        if value is None:
+            self.message_user(request, f"Choose the {field} next to the action first.", messages.ERROR)
+        return value
+
+    @admin.action(description="Move to the chosen stage", permissions=["change"])
+    def move_to_stage(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
+        stage = self._chosen(request, "stage")
+        if stage is not None:
+            moved = leads_stage_move(leads=queryset, to_stage=stage, by_id=request.user.pk, reason="bulk move")
+            self.message_user(request, f"{moved} lead{'s' if moved != 1 else ''} moved to {stage}.")
+
+    @admin.action(description="Give to the chosen owner", permissions=["change"])
+    def give_to_owner(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
+        owner = self._chosen(request, "owner")
+        if owner is not None:
+            changed = leads_owner_set(leads=queryset, owner_id=owner.pk)
+            self.message_user(request, f"{changed} lead{'s' if changed != 1 else ''} given to {owner}.")
+
+    @admin.action(description="Add the chosen tag", permissions=["change"])
+    def add_tag(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
+        tag = self._chosen(request, "tag")
+        if tag is not None:
+            self.message_user(request, f"Tagged {leads_tag(leads=queryset, tag_id=tag.pk, add=True)} leads {tag}.")
+
+    @admin.action(description="Remove the chosen tag", permissions=["change"])
+    def remove_tag(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
+        tag = self._chosen(request, "tag")
+        if tag is not None:
+            count = leads_tag(leads=queryset, tag_id=tag.pk, add=False)
+            self.message_user(request, f"Took the tag {tag} from {count} leads.")
 
     def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
         """A stage change is a move, recorded in the stage history like every other."""

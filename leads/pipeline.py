@@ -175,3 +175,19 @@ def stage_moves_apply(*, moves: Sequence[AutoMove]) -> int:
             Lead.objects.filter(pk__in=ids).update(stage_id=stage_id, updated_at=now)
         leads_mark_changed(lead_ids=sorted(moved))
     return len(history)
+
+
+def leads_tag(*, leads: QuerySet[Lead], tag_id: int, add: bool) -> int:
+    """Add a tag to (or take it from) every selected lead, set-based; audiences that read tags are told."""
+    through = Lead.tags.through
+    with transaction.atomic():
+        ids = list(leads.order_by().values_list("pk", flat=True))
+        if add:
+            through.objects.bulk_create(
+                [through(lead_id=pk, tag_id=tag_id) for pk in ids], batch_size=5000, ignore_conflicts=True
+            )
+        else:
+            through.objects.filter(lead_id__in=ids, tag_id=tag_id).delete()
+        for start in range(0, len(ids), 10_000):
+            leads_mark_changed(lead_ids=ids[start : start + 10_000])
+    return len(ids)

@@ -1,14 +1,18 @@
 import datetime as dt
 import hashlib
+import math
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 from django.utils import timezone
 
 from funnels.models import Funnel
 from funnels.services import funnel_blocking_problems
-from leads.models import Consent, Event, Lead, Touch
+from leads import scoring
+from leads.models import Consent, Event, Lead, ScoreEvent, StageMove, Task, Touch
+from leads.pipeline import stale_q
 from offers.models import Coupon, Order, OrderLine, Payment, Refund
 from spend.models import CampaignDay, OtherCost
 
@@ -74,6 +78,28 @@ def test_demo_seed_builds_a_realistic_ladder_and_running_it_twice_changes_nothin
     assert first_lead is not None
     assert last_lead is not None
     assert 350 <= (last_lead.created_at - first_lead.created_at).days <= 365
+
+    # The pipeline, made by its rules and by the sales team's moves, notes and tasks.
+    stages = dict(Lead.objects.values("stage__name").annotate(n=Count("pk")).values_list("stage__name", "n"))
+    assert {"New", "Engaged", "Customer", "Qualified", "Proposal", "Won", "Lost"} <= set(stages)
+    assert all(stages[name] >= 5 for name in ("Engaged", "Customer", "Qualified", "Proposal", "Won", "Lost"))
+    assert StageMove.objects.filter(automatic=True).exists()
+    assert StageMove.objects.filter(automatic=False, moved_by__username="sales2").exists()
+    owners = set(Lead.objects.exclude(owner=None).values_list("owner__username", flat=True).distinct())
+    assert owners == {"sales", "sales2"}
+    now = timezone.now()
+    assert Task.objects.filter(done_at=None, due_at__lt=now).exists()  # overdue
+    assert Task.objects.filter(done_at=None, due_at__gt=now).exists()
+    assert Task.objects.exclude(done_at=None).exists()
+    assert Lead.objects.filter(stale_q(now=now)).count() > 20
+    assert ScoreEvent.objects.filter(rule_id__isnull=False).count() > 2000
+    half_life = scoring.half_life_days()
+    for lead in Lead.objects.filter(score_events__isnull=False).distinct()[:50]:
+        total = sum(
+            e.points * 0.5 ** ((now - e.occurred_at).total_seconds() / 86400 / half_life)  # type: ignore[operator]
+            for e in lead.score_events.all()
+        )
+        assert scoring.score_at(lead.score_base, now, half_life) == math.floor(total + 0.5 + 1e-9)
 
 
 def test_the_demo_reports_show_every_step_from_the_first_run():
