@@ -124,7 +124,7 @@ def leads_insert(cursor: Any, first: int, last: int) -> None:
     cursor.execute(
         """
         INSERT INTO leads_lead (public_id, email, phone, first_name, last_name, country, region, city,
-                                postal_code, score, created_at, updated_at)
+                                postal_code, score_base, created_at, updated_at)
         SELECT md5('lead' || g)::uuid, 'bench' || g || '@example.com',
                CASE WHEN g %% 3 = 0 THEN '+1415' || lpad((g %% 10000000)::text, 7, '0') ELSE '' END,
                (%s::text[])[1 + g %% 60],

@@ -112,7 +112,7 @@ def generate(visitors: int, orders: int) -> None:
             last = min(first + CHUNK - 1, visitors)
             cursor.execute(
                 f"""INSERT INTO leads_lead (id, public_id, email, phone, first_name, last_name, country, region, city,
-                                           postal_code, score, created_at, updated_at)
+                                           postal_code, score_base, created_at, updated_at)
                 SELECT %s + g, md5('lead' || g)::uuid, 'r' || g || '@example.com', '', 'Ann', 'Lee', 'US', '', '', '',
                        0, {arrival}, now()
                 FROM generate_series(%s::bigint, %s::bigint) AS g""",

@@ -38,6 +38,7 @@ urlpatterns = [
     path("f/", include("funnels.urls")),
     path("api/v1/", include("funnels.api_urls")),
     path("api/v1/", include("analytics.api_urls")),
+    path("api/v1/", include("pipeline.api.urls")),
     path("webhooks/stripe/", offers_views.stripe_webhook, name="stripe-webhook"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its script from a URL of its own: the page needs no inline script (the CSP allows none).

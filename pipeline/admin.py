@@ -4,13 +4,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from common.tasks import enqueue_on_commit
 from leads.models import ScoringSettings
 from pipeline import tasks
-from pipeline.models import FitRule, PipelineSettings, ScoreRule, StageRule
+from pipeline.models import ApiToken, FitRule, PipelineSettings, ScoreRule, StageRule
+from pipeline.tokens import token_make, token_revoke
 
 
 class _Single(admin.ModelAdmin):
@@ -84,3 +86,51 @@ class ScoringSettingsAdmin(_Single):
             self.message_user(request, "Re-weighing every score entry with the new half-life in the background.")
             return
         super().save_model(request, obj, form, change)
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Personal API tokens. Each person sees and makes their own (an admin: anyone's); the secret is shown once."""
+
+    form = ApiTokenForm
+    list_display = ["name", "prefix", "user", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    actions = ["revoke"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
+        tokens = super().get_queryset(request).select_related("user")
+        return tokens if request.user.is_superuser else tokens.filter(user=request.user)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if not request.user.is_superuser and "user" in form.base_fields:
+            field = form.base_fields["user"]
+            field.queryset = field.queryset.filter(pk=request.user.pk)  # type: ignore[attr-defined]
+            field.initial = request.user.pk
+        return form
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a token is made or revoked, never edited
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
+        user = form.cleaned_data["user"]
+        if not request.user.is_superuser and user != request.user:
+            raise PermissionDenied
+        made = token_make(user_id=user.pk, name=form.cleaned_data["name"])
+        obj.pk = made.token.pk
+        messages.warning(
+            request,
+            f"The token, shown only now (copy it; Ladder keeps only its hash): {made.secret}",
+        )
+
+    @admin.action(description="Revoke the selected tokens", permissions=["delete"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        for token in queryset.filter(revoked_at__isnull=True):
+            token_revoke(token=token)
+        self.message_user(request, "Revoked: requests with those tokens are refused from now on.")

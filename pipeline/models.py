@@ -3,6 +3,7 @@ has read the event log. The facts it writes (score log, stage history, tasks) be
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -170,3 +171,23 @@ class PipelineGap(models.Model):
 
     def __str__(self) -> str:
         return str(self.event_id)
+
+
+class ApiToken(models.Model):
+    """A person's key to the staff REST API. Only a SHA-256 of the secret is kept: the token is shown once, when it
+    is made. It acts with its owner's permissions, exactly as the admin does; revoking it ends it at once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text='What it is for, e.g. "CRM sync".')
+    prefix = models.CharField(max_length=12, unique=True, editable=False, help_text="Shown to tell tokens apart.")
+    secret_sha256 = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -52,6 +52,7 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("pipeline", "fitrule"): ALL,
     ("pipeline", "stagerule"): ALL,
     ("pipeline", "pipelinesettings"): ("change", "view"),
+    ("pipeline", "apitoken"): ("add", "delete", "view"),  # their own: make, revoke
 }
 
 SALES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -77,6 +78,7 @@ SALES: dict[tuple[str, str], tuple[str, ...]] = {
     ("pipeline", "scorerule"): VIEW,
     ("pipeline", "fitrule"): VIEW,
     ("pipeline", "stagerule"): VIEW,
+    ("pipeline", "apitoken"): ("add", "delete", "view"),
 }
 
 ROLES = {"marketer": MARKETER, "sales": SALES}
