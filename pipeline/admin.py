@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from common.tasks import enqueue_on_commit
 from leads.models import ScoringSettings
 from pipeline import tasks
-from pipeline.models import ApiToken, FitRule, PipelineSettings, ScoreRule, StageRule
+from pipeline.models import ApiToken, AssignmentRule, FitRule, PipelineSettings, ScoreRule, StageRule
 from pipeline.tokens import token_make, token_revoke
 
 
@@ -65,7 +65,13 @@ class StageRuleAdmin(admin.ModelAdmin):
 
 @admin.register(PipelineSettings)
 class PipelineSettingsAdmin(_Single):
-    list_display = ["__str__", "manual_wins_days", "hot_score"]
+    list_display = ["__str__", "manual_wins_days", "hot_score", "round_robin"]
+
+
+@admin.register(AssignmentRule)
+class AssignmentRuleAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "position", "country", "funnel", "owner"]
+    list_editable = ["position"]
 
 
 class ScoringSettingsForm(forms.ModelForm):

@@ -143,6 +143,12 @@ class PipelineSettings(models.Model):
         default=14, help_text="After a person moves a lead, stage rules leave it alone for this many days."
     )
     hot_score = models.PositiveIntegerField(default=50, help_text="A lead whose score reaches this is hot.")
+    round_robin = models.BooleanField(
+        default=False, help_text="Give each new lead no assignment rule matches to the next active sales user."
+    )
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
 
     class Meta:
         verbose_name_plural = "pipeline settings"
@@ -191,3 +197,26 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class AssignmentRule(models.Model):
+    """Who gets a new lead (one without an owner, when it opts in): the first rule, by position, whose country and
+    funnel match; with no rule matching, the next active sales user in turn (when round-robin is on)."""
+
+    position = models.PositiveSmallIntegerField(default=0)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO code, e.g. DE; empty: any country.")
+    funnel = models.ForeignKey(
+        "funnels.Funnel", null=True, blank=True, on_delete=models.CASCADE, related_name="+", help_text="Empty: any."
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.country or 'any country'}, {self.funnel or 'any funnel'} → {self.owner}"
+
+    def clean(self) -> None:
+        self.country = self.country.strip().upper()
+        if self.country and not (len(self.country) == 2 and self.country.isalpha()):
+            raise ValidationError({"country": "Enter a two-letter country code, e.g. DE, or leave it empty."})

@@ -216,12 +216,19 @@ def board(
     stages: list[Stage | None] = list(Stage.objects.order_by("position"))
     if counts.get(None):
         stages.insert(0, None)
+    tops = {
+        (stage.pk if stage else None): list(
+            leads.filter(stage_filter_q(stage.pk if stage else None))
+            .select_related("owner")
+            .order_by("-score_base", "-pk")[:per_column]
+        )
+        for stage in stages
+        if counts.get(stage.pk if stage else None)
+    }
+    cards = {card.lead.pk: card for card in cards_for([lead for top in tops.values() for lead in top], now=now)}
     columns = []
     for stage in stages:
         stage_id = stage.pk if stage else None
-        top = list(
-            leads.filter(stage_filter_q(stage_id)).select_related("owner").order_by("-score_base", "-pk")[:per_column]
-        )
         value = sorted((currency, total) for (s, currency), total in values.items() if s == stage_id)
         probability = stage.win_probability if stage else 0
         columns.append(
@@ -230,7 +237,7 @@ def board(
                 count=counts.get(stage_id, 0),
                 value=value,
                 weighted=[(currency, _percent_of(total, probability)) for currency, total in value],
-                cards=cards_for(top, now=now),
+                cards=[cards[lead.pk] for lead in tops.get(stage_id, [])],
             )
         )
     return columns

@@ -4,9 +4,11 @@ and nothing is counted twice), inactivity points, and rebuilding every score aft
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
@@ -14,13 +16,13 @@ from django.utils import timezone
 from leads import scoring
 from leads.log import log_read
 from leads.models import Event, Lead, Stage, StageMove
-from leads.pipeline import AutoMove, leads_activity_refresh, stage_moves_apply
+from leads.pipeline import AutoMove, leads_activity_refresh, leads_owner_set, stage_moves_apply
 from offers.models import Order
-from pipeline.models import PipelineCursor, PipelineGap, PipelineSettings, ScoreRule, StageRule
+from pipeline.models import AssignmentRule, PipelineCursor, PipelineGap, PipelineSettings, ScoreRule, StageRule
 
 CURSOR = "events"
 BATCH = 5000
-_FIELDS = ("pk", "type", "name", "lead_id", "order_id", "occurred_at", "properties")
+_FIELDS = ("pk", "type", "name", "lead_id", "order_id", "occurred_at", "properties", "funnel_id")
 
 
 def pipeline_settings() -> PipelineSettings:
@@ -136,7 +138,7 @@ def scores_rebuild(*, progress: Callable[[int, str], None] | None = None) -> int
 
 def _triggers(event: tuple[Any, ...], refunded: set[int]) -> list[tuple[str, str]]:
     """What an event can trigger: (trigger, ladder role)."""
-    _, type_, _, _, order_id, _, properties = event
+    _, type_, _, _, order_id, _, properties, _ = event
     if type_ == Event.Type.OPTIN:
         return [(StageRule.Trigger.OPTIN, "")]
     if type_ == Event.Type.PURCHASE:
@@ -215,6 +217,52 @@ def _before(lead_id: int, current: int | None, came_from: dict[int, list[int | N
     return last.from_stage_id if last is not None else None
 
 
+# --- assignment --------------------------------------------------------------------------------------------------
+
+
+def _sellers() -> list[int]:
+    """Active staff in the sales group, in a fixed order: the round-robin's turn."""
+    users = get_user_model().objects.filter(is_active=True, is_staff=True, groups__name="sales")
+    return list(users.order_by("pk").values_list("pk", flat=True).distinct())
+
+
+def _assign(optins: Sequence[tuple[Any, ...]]) -> int:
+    """Owners for leads that opt in without one: the first matching assignment rule, else (round-robin on) the next
+    seller in turn. One update per owner chosen."""
+    if not optins:
+        return 0
+    lead_ids = sorted({e[3] for e in optins})
+    unowned = dict(Lead.objects.filter(pk__in=lead_ids, owner__isnull=True).values_list("pk", "country"))
+    if not unowned:
+        return 0
+    rules = list(AssignmentRule.objects.filter(owner__is_active=True))
+    settings = PipelineSettings.objects.select_for_update().get_or_create(pk=1)[0]
+    sellers = _sellers() if settings.round_robin else []
+    funnel_of = {e[3]: e[7] for e in optins}
+    turn = settings.last_assigned_id
+    chosen: dict[int, list[int]] = defaultdict(list)
+    for lead_id in sorted(unowned):
+        country, funnel = unowned[lead_id], funnel_of.get(lead_id)
+        owner = next(
+            (
+                r.owner_id
+                for r in rules
+                if (not r.country or r.country == country) and (r.funnel_id is None or r.funnel_id == funnel)
+            ),
+            None,
+        )
+        if owner is None and sellers:
+            later = [pk for pk in sellers if turn is None or pk > turn]
+            owner = turn = later[0] if later else sellers[0]
+        if owner is not None:
+            chosen[owner].append(lead_id)
+    for owner, ids in chosen.items():
+        leads_owner_set(leads=Lead.objects.filter(pk__in=ids, owner__isnull=True), owner_id=owner)
+    if turn != settings.last_assigned_id:
+        PipelineSettings.objects.filter(pk=1).update(last_assigned_id=turn)
+    return sum(len(ids) for ids in chosen.values())
+
+
 # --- following the log --------------------------------------------------------------------------------------------
 
 
@@ -231,6 +279,7 @@ def pipeline_advance(*, limit: int = BATCH, now: dt.datetime | None = None) -> i
             leads_activity_refresh(lead_ids=sorted({e[3] for e in events}))
             _score([e[0] for e in events])
             stage_moves_apply(moves=_stage_moves(events))
+            _assign([e for e in events if e[1] == Event.Type.OPTIN])
     return len(read.rows)
 
 

@@ -53,6 +53,7 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("pipeline", "stagerule"): ALL,
     ("pipeline", "pipelinesettings"): ("change", "view"),
     ("pipeline", "apitoken"): ("add", "delete", "view"),  # their own: make, revoke
+    ("pipeline", "assignmentrule"): ALL,
 }
 
 SALES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -79,6 +80,7 @@ SALES: dict[tuple[str, str], tuple[str, ...]] = {
     ("pipeline", "fitrule"): VIEW,
     ("pipeline", "stagerule"): VIEW,
     ("pipeline", "apitoken"): ("add", "delete", "view"),
+    ("pipeline", "assignmentrule"): VIEW,
 }
 
 ROLES = {"marketer": MARKETER, "sales": SALES}

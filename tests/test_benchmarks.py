@@ -36,6 +36,7 @@ BENCHMARKS = {
         {"BENCH_SECONDS": "0.5", "BENCH_ROUNDS": "1", "BENCH_CLIENTS": "2", "BENCH_WORKERS": "1"},
     ),
     "clv": (["--customers", "2000"], "", {}),
+    "pipeline": (["--leads", "3000", "--csv-leads", "500"], "BENCH_PIPELINE_DATABASE_URL", {}),
     "reports": (["--visitors", "1500", "--orders", "600", "--live-events", "300"], "BENCH_REPORTS_DATABASE_URL", {}),
     "sync": (["--members", "1500", "--delta-adds", "50", "--delta-removes", "10"], "BENCH_SYNC_DATABASE_URL", {}),
 }

@@ -102,14 +102,15 @@ class LeadOrdering(drf_filters.OrderingFilter):
     def get_ordering(self, request: Any, queryset: Any, view: Any) -> list[str]:
         raw = request.query_params.get(self.ordering_param, "").strip()
         if not raw:
-            return ["-created_at"]
+            return ["-created_at", "-pk"]
         descending = raw.startswith("-")
         field = self.ALIASES.get(raw.lstrip("-"))
         if field is None:
             raise ValidationError(
                 {"ordering": [f"Order by one of {', '.join(self.ALIASES)} (a minus for descending)."]}
             )
-        return [("-" if descending else "") + field]
+        sign = "-" if descending else ""
+        return [sign + field, sign + "pk"]  # the id breaks ties, so the order is the same on every call
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         values = [*self.ALIASES, *(f"-{a}" for a in self.ALIASES)]
