@@ -256,6 +256,29 @@ def main() -> None:
         results.append(figure(name, measured, baseline, "p95<=0.15s", measured <= 0.15 and same))
         print(f"{name}: p95 {measured * 1000:.1f} ms, {len(rows)} rows, checked {same}", flush=True)
 
+    # What keeping the totals costs a writer: a bulk move of the first csv-leads leads (history rows, the update,
+    # audience marks) with the triggers, against the same move with triggers off for this session only.
+    from django.db import connection, transaction
+
+    from leads.pipeline import leads_stage_move
+
+    second = Stage.objects.order_by("position")[1]
+    chunk = Lead.objects.filter(pk__lte=bound)
+    timings = {}
+    for label, replica in (("with", False), ("without", True)):
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL session_replication_role = {'replica' if replica else 'origin'}")
+            started = time.perf_counter()
+            moved = leads_stage_move(leads=chunk, to_stage=second, by_id=None, reason="bench")
+            timings[label] = time.perf_counter() - started
+            transaction.set_rollback(True)  # leave the data as generated
+    overhead = timings["with"] / timings["without"]
+    results.append(
+        figure("bulk_move_s", timings["with"], timings["without"], "<=1.5x without triggers", overhead <= 1.5)
+    )
+    print(f"bulk move of {moved:,} leads: {timings['with']:.2f} s with the totals kept, "
+          f"{timings['without']:.2f} s without ({overhead:.2f}x)", flush=True)  # fmt: skip
     write_report(results, "pipeline")
 
 

@@ -220,3 +220,22 @@ class AssignmentRule(models.Model):
         self.country = self.country.strip().upper()
         if self.country and not (len(self.country) == 2 and self.country.isalpha()):
             raise ValidationError({"country": "Enter a two-letter country code, e.g. DE, or leave it empty."})
+
+
+class StageTotal(models.Model):
+    """The board's totals kept rather than counted (PostgreSQL only, by triggers; see pipeline/totals.py): per
+    stage, owner and currency, the leads not erased (``currency`` empty) and their net revenue and predicted value.
+    Keys are 0 for "no stage" and "no owner"."""
+
+    stage_key = models.BigIntegerField()
+    owner_key = models.BigIntegerField()
+    currency = models.CharField(max_length=3, blank=True)
+    leads = models.BigIntegerField(default=0)
+    net_minor = models.BigIntegerField(default=0)
+    predicted_minor = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stage_key", "owner_key", "currency"], name="stage_total_once")]
+
+    def __str__(self) -> str:
+        return f"stage {self.stage_key} owner {self.owner_key} {self.currency or 'leads'}"

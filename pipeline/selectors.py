@@ -15,14 +15,15 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from analytics.models import Buyer, CustomerValue
 from leads import scoring
 from leads.models import Event, Lead, Stage, Tag, Task
 from leads.pipeline import stale_q
-from pipeline.models import FitRule
+from pipeline import totals
+from pipeline.models import FitRule, StageTotal
 
 CARDS_PER_COLUMN = 25
 SCORE_LIMIT = 10**6
@@ -149,6 +150,32 @@ def _values(leads: QuerySet[Lead]) -> dict[tuple[int | None, str], int]:
         return {(stage, currency): int(total or 0) for stage, currency, total in cursor.fetchall()}
 
 
+def _kept(owner: str, user_id: int | None) -> tuple[dict[int | None, int], dict[tuple[int | None, str], int]]:
+    """Counts and values per stage from the kept totals (pipeline.totals), for everyone or one owner."""
+    rows = StageTotal.objects.all()
+    if owner == "me":
+        rows = rows.filter(owner_key=user_id or 0)
+    elif owner == "none":
+        rows = rows.filter(owner_key=0)
+    elif owner:
+        rows = rows.filter(owner_key=int(owner))
+    counts: dict[int | None, int] = defaultdict(int)
+    values: dict[tuple[int | None, str], int] = defaultdict(int)
+    grouped = (
+        rows.order_by()
+        .values("stage_key", "currency")
+        .annotate(n=Sum("leads"), net=Sum("net_minor"), predicted=Sum("predicted_minor"))
+    )
+    for row in grouped:
+        stage = row["stage_key"] or None
+        if row["currency"]:
+            if row["net"] or row["predicted"]:
+                values[(stage, row["currency"])] += int(row["net"]) + int(row["predicted"])
+        elif row["n"]:
+            counts[stage] += int(row["n"])
+    return dict(counts), dict(values)
+
+
 def fit_scores(leads: list[Lead]) -> dict[int, int]:
     rules = list(FitRule.objects.all())
     if not rules:
@@ -209,10 +236,11 @@ def board(
     """One column per stage (and one for leads without a stage, when there are any), in stage order."""
     now = now or timezone.now()
     leads = leads_filtered(filters, user_id=user_id, now=now)
-    counts: dict[int | None, int] = dict(
-        leads.order_by().values("stage").annotate(n=Count("pk")).values_list("stage", "n")
-    )
-    values = _values(leads)
+    if totals.kept() and filters == BoardFilters(owner=filters.owner):
+        counts, values = _kept(filters.owner, user_id)  # the unfiltered board and "my leads": a few kept rows
+    else:
+        counts = dict(leads.order_by().values("stage").annotate(n=Count("pk")).values_list("stage", "n"))
+        values = _values(leads)
     stages: list[Stage | None] = list(Stage.objects.order_by("position"))
     if counts.get(None):
         stages.insert(0, None)

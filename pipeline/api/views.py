@@ -183,9 +183,7 @@ class LeadList(_Staff, generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Lead]:
         return (
-            Lead.objects.filter(erased_at__isnull=True)
-            .select_related("stage", "owner")
-            .prefetch_related("tags")
+            Lead.objects.filter(erased_at__isnull=True).select_related("stage", "owner").prefetch_related("tags")
         )  # no DISTINCT: the one tag filter joins at most one row per lead, and DISTINCT would defeat every index
 
     @extend_schema(

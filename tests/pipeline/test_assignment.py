@@ -19,9 +19,8 @@ def opt_in(lead: Lead, funnel_id: int | None = None) -> None:
 
 
 def owners(*leads: Lead) -> list[str | None]:
-    return [
-        Lead.objects.get(pk=lead.pk).owner.username if Lead.objects.get(pk=lead.pk).owner else None for lead in leads
-    ]
+    fresh = {lead.pk: lead for lead in Lead.objects.filter(pk__in=[lead.pk for lead in leads]).select_related("owner")}
+    return [getattr(fresh[lead.pk].owner, "username", None) for lead in leads]
 
 
 def test_rules_first_then_round_robin_among_active_sellers():
