@@ -331,6 +331,8 @@ CELERY_BEAT_SCHEDULE["spend-import-recent"] = {"task": "spend.import_recent", "s
 # The pipeline follows the event log (scores, last activity, automatic stage moves) and scores quiet leads hourly.
 CELERY_BEAT_SCHEDULE["pipeline-advance"] = {"task": "pipeline.advance", "schedule": 10.0}
 CELERY_BEAT_SCHEDULE["pipeline-inactivity"] = {"task": "pipeline.inactivity", "schedule": 3600.0}
+# Each owner's digest; once a day whatever the schedule (the hourly run sends what is not sent yet, from 7 a.m.).
+CELERY_BEAT_SCHEDULE["pipeline-digest"] = {"task": "pipeline.digest", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["refund-requests-sweep"] = {"task": "offers.refund_requests_sweep", "schedule": 60.0}
 
 # Reports. The rollups follow the event log every few seconds; split tests count a visitor's revenue only once their

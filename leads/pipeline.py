@@ -10,12 +10,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from leads.models import Event, Lead, Note, Stage, StageMove, Task
+from leads.models import Event, Lead, LeadMark, Note, Stage, StageMove, Task
 from leads.services import leads_mark_changed
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -30,38 +30,37 @@ def leads_stage_move(
     reason: str = "",
     now: dt.datetime | None = None,
 ) -> int:
-    """Move the selected leads to ``to_stage``: one history row per lead that changes, then one update. Leads
+    """Move the selected leads to ``to_stage`` in three statements however many there are: their history rows and
+    their audience marks are inserted from the selection itself (never loaded into Python), then one update. Leads
     already there are left alone (no history row). Returns how many moved."""
     now = now or timezone.now()
     with transaction.atomic():
         target = None if to_stage is None else to_stage.pk
         changing = leads.exclude(stage=target) if target is not None else leads.exclude(stage__isnull=True)
-        rows = list(changing.order_by().values_list("pk", "stage_id"))
-        if not rows:
-            return 0
-        StageMove.objects.bulk_create(
-            [
-                StageMove(
-                    lead_id=pk,
-                    from_stage_id=stage_id,
-                    to_stage_id=target,
-                    moved_by_id=by_id,
-                    automatic=automatic,
-                    reason=reason[:200],
-                    occurred_at=now,
-                )
-                for pk, stage_id in rows
-            ],
-            batch_size=5000,
-        )
-        ids = [pk for pk, _ in rows]
-        for start in range(0, len(ids), 10_000):
-            chunk = ids[start : start + 10_000]
-            # A person's move is activity; a rule's follows an event, which already counted.
-            activity = {} if automatic else {"last_activity_at": now}
-            Lead.objects.filter(pk__in=chunk).update(stage_id=target, updated_at=now, **activity)
-            leads_mark_changed(lead_ids=chunk)  # "stage" is an audience condition
-    return len(rows)
+        inner, params = changing.order_by().values("id", "stage_id").query.sql_with_params()
+        moment = connection.ops.adapt_datetimefield_value(now)
+        history, marks = StageMove._meta.db_table, LeadMark._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""INSERT INTO {history} (lead_id, from_stage_id, to_stage_id, moved_by_id, automatic, reason,
+                                          occurred_at)
+                    SELECT l.id, l.stage_id, %s, %s, %s, %s, %s FROM ({inner}) AS l""",  # noqa: S608
+                [target, by_id, automatic, reason[:200], moment, *params],
+            )
+            moved = cursor.rowcount
+            if not moved:
+                return 0
+            # "stage" is an audience condition: mark them (as leads_mark_changed does, set-based).
+            cursor.execute(
+                # "WHERE true": SQLite would otherwise read ON CONFLICT as a join's ON.
+                f"""INSERT INTO {marks} (lead_id, marked_at) SELECT l.id, %s FROM ({inner}) AS l WHERE true
+                    ON CONFLICT (lead_id) DO UPDATE SET marked_at = EXCLUDED.marked_at""",  # noqa: S608
+                [moment, *params],
+            )
+        # A person's move is activity; a rule's follows an event, which already counted.
+        activity = {} if automatic else {"last_activity_at": now}
+        Lead.objects.filter(pk__in=changing.values("pk")).update(stage_id=target, updated_at=now, **activity)
+    return moved
 
 
 def leads_owner_set(*, leads: QuerySet[Lead], owner_id: int | None) -> int:

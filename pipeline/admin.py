@@ -65,7 +65,7 @@ class StageRuleAdmin(admin.ModelAdmin):
 
 @admin.register(PipelineSettings)
 class PipelineSettingsAdmin(_Single):
-    list_display = ["__str__", "manual_wins_days", "hot_score", "round_robin"]
+    list_display = ["__str__", "manual_wins_days", "hot_score", "round_robin", "daily_digest"]
 
 
 @admin.register(AssignmentRule)

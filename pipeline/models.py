@@ -143,6 +143,9 @@ class PipelineSettings(models.Model):
         default=14, help_text="After a person moves a lead, stage rules leave it alone for this many days."
     )
     hot_score = models.PositiveIntegerField(default=50, help_text="A lead whose score reaches this is hot.")
+    daily_digest = models.BooleanField(
+        default=True, help_text="E-mail each owner, every morning, their overdue and due tasks and stale leads."
+    )
     round_robin = models.BooleanField(
         default=False, help_text="Give each new lead no assignment rule matches to the next active sales user."
     )
@@ -239,3 +242,17 @@ class StageTotal(models.Model):
 
     def __str__(self) -> str:
         return f"stage {self.stage_key} owner {self.owner_key} {self.currency or 'leads'}"
+
+
+class DigestSent(models.Model):
+    """A person's daily digest for a day: made once, marked when sent (a crash between the two sends it again)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="digest_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"digest for {self.user_id} on {self.day}"

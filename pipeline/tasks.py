@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import smtplib
+
 from celery import shared_task
 
 from leads import scoring
 from pipeline import services
+from pipeline.digest import digests_send
 
 
 @shared_task(name="pipeline.advance", acks_late=True, ignore_result=True)
@@ -31,3 +34,16 @@ def scores_rebuild() -> int:
 def scores_reweigh(half_life: int | None) -> int:
     """Queued when the half-life changes: every entry re-weighed and every lead re-summed."""
     return scoring.scores_reweigh(half_life=half_life)
+
+
+@shared_task(
+    name="pipeline.digest",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=6,
+)
+def digest() -> int:
+    """Beat, daily: each owner's digest, once a day (a retry sends only those not sent yet)."""
+    return digests_send()
