@@ -8,6 +8,7 @@ win probability. Currencies are never added together.
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -15,12 +16,13 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Window
+from django.db.models.functions import Lead as Next
 from django.utils import timezone
 
 from analytics.models import Buyer, CustomerValue
 from leads import scoring
-from leads.models import Event, Lead, Stage, Tag, Task
+from leads.models import Event, Lead, Stage, StageMove, Tag, Task
 from leads.pipeline import stale_q
 from pipeline import totals
 from pipeline.models import FitRule, StageTotal
@@ -302,3 +304,54 @@ def my_day(*, user_id: int, now: dt.datetime | None = None, limit: int = 100) ->
 
 def stage_filter_q(stage_id: int | None) -> Q:
     return Q(stage__isnull=True) if stage_id is None else Q(stage_id=stage_id)
+
+
+@dataclass(frozen=True, slots=True)
+class StageFlow:
+    stage: Stage
+    entered: int
+    moved_on: int
+    conversion: float | None
+    median_days: float | None  # of the entries that have been left
+    left: int
+
+
+def stage_flow(*, since: dt.datetime, until: dt.datetime) -> list[StageFlow]:
+    """Per stage, the entries in [since, until) from the stage history and what came of them (docs/metrics.md,
+    "Stage flow"): how many moved on to a later stage, and the median time spent in the stage by those that left."""
+    # The whole history of each lead with an entry in the period (its next move may come after the period).
+    active = StageMove.objects.filter(occurred_at__gte=since, occurred_at__lt=until).values("lead_id")
+    moves = (
+        StageMove.objects.filter(lead_id__in=active)
+        .annotate(
+            next_at=Window(Next("occurred_at"), partition_by=[F("lead_id")], order_by=[F("occurred_at"), F("id")]),
+            next_to=Window(Next("to_stage_id"), partition_by=[F("lead_id")], order_by=[F("occurred_at"), F("id")]),
+        )
+        .order_by()
+        .values_list("to_stage_id", "occurred_at", "next_at", "next_to")
+    )
+    stages = list(Stage.objects.order_by("position"))
+    position = {stage.pk: stage.position for stage in stages}
+    entered: dict[int, int] = defaultdict(int)
+    moved_on: dict[int, int] = defaultdict(int)
+    stays: dict[int, list[float]] = defaultdict(list)
+    for to_stage, at, next_at, next_to in moves:
+        if to_stage is None or not since <= at < until:
+            continue
+        entered[to_stage] += 1
+        if next_at is None:
+            continue
+        stays[to_stage].append((next_at - at).total_seconds() / 86_400)
+        if next_to is not None and position.get(next_to, -1) > position[to_stage]:
+            moved_on[to_stage] += 1
+    return [
+        StageFlow(
+            stage=stage,
+            entered=entered[stage.pk],
+            moved_on=moved_on[stage.pk],
+            conversion=moved_on[stage.pk] / entered[stage.pk] if entered[stage.pk] else None,
+            median_days=statistics.median(stays[stage.pk]) if stays[stage.pk] else None,
+            left=len(stays[stage.pk]),
+        )
+        for stage in stages
+    ]

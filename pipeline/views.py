@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import admin, messages
@@ -18,6 +19,8 @@ from funnels.models import Funnel
 from leads.models import Lead, Stage, Tag
 from leads.pipeline import leads_stage_move
 from pipeline import selectors
+
+FLOW_DAYS = 90
 
 
 @permission_required("leads.view_lead", raise_exception=True)
@@ -42,6 +45,8 @@ def board(request: HttpRequest) -> HttpResponse:
         "stages": list(Stage.objects.order_by("position")),
         "can_move": request.user.has_perm("leads.change_lead"),
         "total": sum(column.count for column in columns),
+        "flow": selectors.stage_flow(since=now - dt.timedelta(days=FLOW_DAYS), until=now),
+        "flow_days": FLOW_DAYS,
     }
     return render(request, "pipeline/board.html", context, status=400 if error else 200)
 
