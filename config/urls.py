@@ -33,6 +33,7 @@ urlpatterns = [
     ),
     path(settings.ADMIN_URL + "pipeline/", admin.site.admin_view(pipeline_views.board), name="pipeline-board"),
     path(settings.ADMIN_URL + "pipeline/move/", admin.site.admin_view(pipeline_views.move), name="pipeline-move"),
+    path(settings.ADMIN_URL + "pipeline/flow/", admin.site.admin_view(pipeline_views.flow), name="pipeline-flow"),
     path(settings.ADMIN_URL + "pipeline/my-day/", admin.site.admin_view(pipeline_views.my_day), name="pipeline-my-day"),
     path(settings.ADMIN_URL, admin.site.urls),
     path("f/", include("funnels.urls")),

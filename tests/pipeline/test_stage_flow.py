@@ -41,6 +41,6 @@ def test_entries_moves_on_and_median_days_follow_the_definition():
 
     client = Client()
     client.force_login(UserFactory.create(role="sales"))
-    html = client.get("/admin/pipeline/").content.decode()
+    html = client.get("/admin/pipeline/flow/").content.decode()
     assert "Stage flow, last 90 days" in html
     assert "5.5 (of 2)" in html
