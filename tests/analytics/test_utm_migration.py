@@ -27,6 +27,7 @@ def _back_to_the_latest_schema():
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
 
+
 BEFORE = [("analytics", "0003_exchange_rate"), ("leads", "0012_remove_lead_score")]
 AFTER = [("analytics", "0004_normalized_utm")]
 
