@@ -22,6 +22,15 @@ class ReadOnlyAdminMixin:
 
 
 _NUMBER = re.compile(r"^[+-]?[0-9][0-9.]*$")
+_FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
+def spreadsheet_safe(cell: Any) -> Any:
+    """A CSV cell a spreadsheet will not run: text starting like a formula (a name typed as "=HYPERLINK(...)") is
+    quoted; a plain signed number (a phone number in E.164) is not a formula. None is an empty cell."""
+    if isinstance(cell, str) and cell[:1] in _FORMULA_STARTS and not _NUMBER.match(cell):
+        return "'" + cell
+    return "" if cell is None else cell
 
 
 def csv_export(fields: list[str], filename: str) -> Any:
@@ -42,12 +51,7 @@ def csv_export(fields: list[str], filename: str) -> Any:
 
         def value(row: Any, field: str) -> Any:
             shown = getattr(row, f"get_{field}_display", None)
-            cell = shown() if callable(shown) else getattr(row, field)
-            # Text a spreadsheet would run as a formula (a name typed as "=HYPERLINK(...)") is quoted; a plain
-            # signed number (a phone number in E.164) is not a formula.
-            if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(cell):
-                return "'" + cell
-            return "" if cell is None else cell
+            return spreadsheet_safe(shown() if callable(shown) else getattr(row, field))
 
         def rows() -> Any:
             yield writer.writerow(fields)

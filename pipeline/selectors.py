@@ -196,6 +196,21 @@ def fit_scores(leads: list[Lead]) -> dict[int, int]:
     return fit
 
 
+def money_by_lead(ids: list[int]) -> tuple[dict[int, list[tuple[str, int]]], dict[int, list[tuple[str, int]]]]:
+    """Each lead's net revenue so far and predicted future value, per currency (two queries for any number)."""
+    net: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for lead_id, currency, minor in Buyer.objects.filter(lead_id__in=ids).values_list(
+        "lead_id", "currency", "net_minor"
+    ):
+        net[lead_id].append((currency, minor))
+    predicted: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for lead_id, currency, minor in CustomerValue.objects.filter(lead_id__in=ids).values_list(
+        "lead_id", "currency", "predicted_value_minor"
+    ):
+        predicted[lead_id].append((currency, minor))
+    return net, predicted
+
+
 def cards_for(leads: list[Lead], *, now: dt.datetime) -> list[Card]:
     half_life = scoring.half_life_days()
     ids = [lead.pk for lead in leads]
@@ -207,16 +222,7 @@ def cards_for(leads: list[Lead], *, now: dt.datetime) -> list[Card]:
         .annotate(n=Count("pk"))
         .values_list("lead_id", "n")
     )
-    net: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for lead_id, currency, minor in Buyer.objects.filter(lead_id__in=ids).values_list(
-        "lead_id", "currency", "net_minor"
-    ):
-        net[lead_id].append((currency, minor))
-    predicted: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for lead_id, currency, minor in CustomerValue.objects.filter(lead_id__in=ids).values_list(
-        "lead_id", "currency", "predicted_value_minor"
-    ):
-        predicted[lead_id].append((currency, minor))
+    net, predicted = money_by_lead(ids)
     fit = fit_scores(leads)
     return [
         Card(

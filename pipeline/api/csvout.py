@@ -6,15 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from collections.abc import Iterator
-from typing import Any
 
 from django.db.models import CharField, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
-from rest_framework.renderers import BaseRenderer
 
+from common.admin import spreadsheet_safe
 from leads import scoring
 from leads.models import Lead
 
@@ -32,22 +30,6 @@ COLUMNS = (
     ("created_at", "created_at"),
 )
 CHUNK = 5000
-_NUMBER = re.compile(r"^[+-]?[0-9][0-9.]*$")
-# Text a spreadsheet would run as a formula is quoted; a signed number (an E.164 phone) is not a formula.
-_RISKY = frozenset("=+-@\t\r")
-
-
-class CsvRenderer(BaseRenderer):
-    """Lets ``?format=csv`` through content negotiation; the list view streams the CSV itself."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
-        import json
-
-        return json.dumps(data, default=str).encode()  # an error, answered in the API's JSON shape
 
 
 def lead_rows(leads: QuerySet[Lead]) -> Iterator[str]:
@@ -78,14 +60,10 @@ def lead_rows(leads: QuerySet[Lead]) -> Iterator[str]:
         out = io.StringIO()
         writer = csv.writer(out)
         for _pk, public_id, email, first, last_name, phone, country, stage, owner, base, active, created in chunk:
-            cells = [email, first, last_name, phone, country, stage or "", owner or ""]
-            for i, cell in enumerate(cells):
-                if cell and cell[0] in _RISKY and not _NUMBER.match(cell):
-                    cells[i] = "'" + cell
             writer.writerow(
                 [
                     public_id,
-                    *cells,
+                    *map(spreadsheet_safe, (email, first, last_name, phone, country, stage, owner)),
                     floor(base * factor + slack),  # scoring.score_at, with the day's factor worked out once
                     active.replace(" ", "T", 1) if active else "",
                     created.replace(" ", "T", 1),

@@ -8,7 +8,6 @@ as CSV (``?format=csv``: every matching lead, read in chunks, never all at once)
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from typing import Any
 
 from django.db.models import QuerySet
@@ -31,14 +30,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics.api import StaffSession
-from analytics.models import Buyer, CustomerValue
+from analytics.api import CsvRenderer, StaffSession
 from leads import scoring
 from leads.models import Lead, Note, ScoreEvent, Stage, StageMove, Task
 from leads.pipeline import leads_owner_set, leads_stage_move, note_add, task_add, task_change
 from pipeline import selectors
 from pipeline.api.auth import ModelPermission, PersonalToken, StaffThrottle, api_exception_handler
-from pipeline.api.csvout import CsvRenderer, lead_rows
+from pipeline.api.csvout import lead_rows
 from pipeline.api.filters import LeadFilter, LeadOrdering
 from pipeline.api.serializers import (
     AdjustSerializer,
@@ -106,17 +104,7 @@ def _lead(public_id: uuid.UUID) -> Lead:
 
 def lead_context(leads: list[Lead]) -> dict[str, Any]:
     """What a page of leads shows besides their own fields, in a few queries for the whole page."""
-    ids = [lead.pk for lead in leads]
-    net: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for lead_id, currency, minor in Buyer.objects.filter(lead_id__in=ids).values_list(
-        "lead_id", "currency", "net_minor"
-    ):
-        net[lead_id].append((currency, minor))
-    predicted: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for lead_id, currency, minor in CustomerValue.objects.filter(lead_id__in=ids).values_list(
-        "lead_id", "currency", "predicted_value_minor"
-    ):
-        predicted[lead_id].append((currency, minor))
+    net, predicted = selectors.money_by_lead([lead.pk for lead in leads])
     return {
         "now": timezone.now(),
         "half_life": scoring.half_life_days(),
