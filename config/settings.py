@@ -180,8 +180,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
+# Uploaded lists (personal data) go to a storage never served publicly; in production point it at a private bucket.
+PRIVATE_ROOT = str(env.path("PRIVATE_ROOT", default=VAR_DIR / "private"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "private": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": PRIVATE_ROOT}},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -322,9 +325,11 @@ CELERY_BEAT_SCHEDULE["audiences-refresh-due"] = {"task": "audiences.refresh_due"
 CELERY_BEAT_SCHEDULE["audiences-sync-due"] = {"task": "audiences.sync_due", "schedule": 60.0}
 # Each active destination's credentials against its platform, daily: an expired token pauses it, saying why.
 CELERY_BEAT_SCHEDULE["audiences-credentials-check"] = {"task": "audiences.credentials_check", "schedule": 86400.0}
-# Weekly, each Meta audience replaced with exactly what Ladder's ledger says it holds: drift does not last.
 CELERY_BEAT_SCHEDULE["conversions-dispatch"] = {"task": "leads.conversions_dispatch", "schedule": 10.0}
+# Lost list imports queued again; uploads deleted a month after their import finished.
+CELERY_BEAT_SCHEDULE["imports-tidy"] = {"task": "leads.imports_tidy", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["audiences-requests-check"] = {"task": "audiences.requests_check", "schedule": 600.0}
+# Weekly, each Meta audience replaced with exactly what Ladder's ledger says it holds: drift does not last.
 CELERY_BEAT_SCHEDULE["audiences-reconcile"] = {"task": "audiences.reconcile", "schedule": 7 * 86400.0}
 # Nightly (every 24 h from start): each ad account's last 28 days of campaign spend read again.
 CELERY_BEAT_SCHEDULE["spend-import-recent"] = {"task": "spend.import_recent", "schedule": 86400.0}

@@ -470,54 +470,68 @@ def optins_record_batch(*, optins: Sequence[QueuedOptin]) -> OptinsWritten:
     return OptinsWritten(recorded=recorded, duplicates=len(kept) - len(fresh), refused=len(optins) - len(kept))
 
 
+# The details a lead holds beyond its address: filled in when empty, never replaced (see _fill_in).
+DETAIL_FIELDS = ("phone", "first_name", "last_name", "country", "region", "city", "postal_code", "company_size")
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
-class _BatchLead:
+class BatchLead:
     pk: int
     country: str
     erased: bool
     created: bool = False  # by this batch
+    filled: bool = False  # an empty detail of a known lead was filled in
 
 
-def _upsert_leads(identities: Sequence[Identity]) -> dict[str, _BatchLead]:
+def _upsert_leads(identities: Sequence[Identity]) -> dict[str, BatchLead]:
     """``_upsert_lead`` for many addresses, by e-mail. The details of one address's submissions are merged in order,
-    each filling in or replacing what came before; the unique index decides races with other writers."""
-    details: dict[str, dict[str, str]] = {}
-    for identity in identities:  # the first submission of a detail stands; later ones only fill what is missing
+    the first submission of a detail standing and later ones only filling in what is missing."""
+    details: dict[str, dict[str, Any]] = {}
+    for identity in identities:
         merged = details.setdefault(identity.email, {})
         for name, value in _lead_details(identity).items():
             if value:
                 merged.setdefault(name, value)
-    blank = {"phone": "", "first_name": "", "last_name": "", "country": ""}
+    return leads_upsert(details=details)
+
+
+def leads_upsert(*, details: dict[str, dict[str, Any]]) -> dict[str, BatchLead]:
+    """One lead per address in ``details`` (normalized e-mail → its details, a subset of DETAIL_FIELDS): new ones
+    inserted in one statement, known ones given only the details they lack, in one more. The unique index decides
+    races with other writers. Erased leads are left as they are."""
+    blank: dict[str, Any] = {**dict.fromkeys(DETAIL_FIELDS, ""), "company_size": None}
     created = rows_insert(  # new addresses first (usually all of them): one statement, and no lookups
         Lead,
         [{"email": email, "public_id": str(uuid.uuid4()), **blank, **merged} for email, merged in details.items()],
         conflict_fields=["email"],
         returning=("email", "id"),
     )
-    found: dict[str, tuple[Any, ...]] = {email: (pk, email, "", "", "", "", None) for email, pk in created}
+    found: dict[str, tuple[int, dict[str, Any], Any]] = {email: (pk, blank, None) for email, pk in created}
     known = [email for email in details if email not in found]
     if known:
-        columns = ("id", "email", "phone", "first_name", "last_name", "country", "erased_at")
-        found.update({row[1]: row for row in Lead.objects.filter(email__in=known).values_list(*columns)})
+        for row in Lead.objects.filter(email__in=known).values("id", "email", "erased_at", *DETAIL_FIELDS):
+            found[row["email"]] = (row["id"], {name: row[name] for name in DETAIL_FIELDS}, row["erased_at"])
     changes = []
     now = timezone.now().isoformat()
+    filled: set[str] = set()
     for email in known:  # a detail fills in a field the lead lacks and never replaces a known one (see _fill_in)
-        pk, _, *stored, erased_at = found[email]
-        current = dict(zip(("phone", "first_name", "last_name", "country"), stored, strict=True))
-        filled = {name: value for name, value in details[email].items() if not current[name]}
-        if erased_at is None and filled:
-            changes.append({"id": pk, **current, **filled, "updated_at": now})
+        pk, current, erased_at = found[email]
+        missing = {name: value for name, value in details[email].items() if not current[name]}
+        if erased_at is None and missing:
+            filled.add(email)
+            changes.append({"id": pk, **current, **missing, "updated_at": now})
     if changes:
-        rows_update(Lead, changes, columns=["phone", "first_name", "last_name", "country", "updated_at"])
+        rows_update(Lead, changes, columns=[*DETAIL_FIELDS, "updated_at"])
     made = {email for email, _ in created}
     return {
-        email: _BatchLead(
-            pk=row[0],
-            country=row[5] or details[email].get("country", ""),
-            erased=row[6] is not None,
+        email: BatchLead(
+            pk=pk,
+            country=stored["country"] or details[email].get("country", ""),
+            erased=erased_at is not None,
             created=email in made,
+            filled=email in filled,
         )
-        for email, row in found.items()
+        for email, (pk, stored, erased_at) in found.items()
     }
 
 

@@ -76,9 +76,13 @@ class FitRule(models.Model):
     class Field(models.TextChoices):
         COUNTRY = "country", "Country (ISO code)"
         TAG = "tag", "Has tag"
+        COMPANY_SIZE = "company_size", "Company size (employees)"
 
-    field = models.CharField(max_length=10, choices=Field.choices)
-    value = models.CharField(max_length=100, help_text="A country code such as US, or a tag's name.")
+    field = models.CharField(max_length=12, choices=Field.choices)
+    value = models.CharField(
+        max_length=100,
+        help_text="A country code such as US, a tag's name, or a company size as a range (10-49) or a floor (200+).",
+    )
     points = models.SmallIntegerField(help_text="−1000 to 1000.")
 
     class Meta:
@@ -92,8 +96,21 @@ class FitRule(models.Model):
         self.value = self.value.strip().upper() if self.field == self.Field.COUNTRY else self.value.strip().lower()
         if self.field == self.Field.COUNTRY and not (len(self.value) == 2 and self.value.isalpha()):
             raise ValidationError({"value": "Enter a two-letter country code, e.g. US."})
+        if self.field == self.Field.COMPANY_SIZE and size_range(self.value) is None:
+            raise ValidationError({"value": "Enter employees as a range such as 10-49, or a floor such as 200+."})
         if self.points is not None and not -1000 <= self.points <= 1000:
             raise ValidationError({"points": "Give between −1000 and 1000 points."})
+
+
+def size_range(value: str) -> tuple[int, int | None] | None:
+    """A company-size rule's bounds, inclusive (``10-49`` → (10, 49); ``200+`` → (200, None)), or None if malformed."""
+    text = value.replace(" ", "")
+    if text.endswith("+") and text[:-1].isdigit():
+        return int(text[:-1]), None
+    low, dash, high = text.partition("-")
+    if dash and low.isdigit() and high.isdigit() and int(low) <= int(high):
+        return int(low), int(high)
+    return None
 
 
 class StageRule(models.Model):
@@ -102,6 +119,7 @@ class StageRule(models.Model):
 
     class Trigger(models.TextChoices):
         OPTIN = "optin", "Opts in"
+        IMPORTED = "imported", "Is imported from a list"
         PURCHASE = "purchase", "Buys"
         FULL_REFUND = "full_refund", "Is refunded in full"
 

@@ -25,7 +25,7 @@ from leads import scoring
 from leads.models import Event, Lead, Stage, StageMove, Tag, Task
 from leads.pipeline import stale_q
 from pipeline import totals
-from pipeline.models import FitRule, StageTotal
+from pipeline.models import FitRule, StageTotal, size_range
 
 CARDS_PER_COLUMN = 25
 SCORE_LIMIT = 10**6
@@ -185,15 +185,18 @@ def fit_scores(leads: list[Lead]) -> dict[int, int]:
     tags: dict[int, set[str]] = defaultdict(set)
     for lead_id, name in Tag.objects.filter(leads__in=leads).values_list("leads__pk", "name"):
         tags[lead_id].add(name)
-    fit = {}
-    for lead in leads:
-        fit[lead.pk] = sum(
-            rule.points
-            for rule in rules
-            if (rule.field == FitRule.Field.COUNTRY and lead.country == rule.value)
-            or (rule.field == FitRule.Field.TAG and rule.value in tags[lead.pk])
-        )
-    return fit
+    return {lead.pk: sum(rule.points for rule in rules if _fits(rule, lead, tags[lead.pk])) for lead in leads}
+
+
+def _fits(rule: FitRule, lead: Lead, tags: set[str]) -> bool:
+    if rule.field == FitRule.Field.COUNTRY:
+        return lead.country == rule.value
+    if rule.field == FitRule.Field.TAG:
+        return rule.value in tags
+    bounds = size_range(rule.value)
+    if bounds is None or lead.company_size is None:
+        return False
+    return bounds[0] <= lead.company_size and (bounds[1] is None or lead.company_size <= bounds[1])
 
 
 def money_by_lead(ids: list[int]) -> tuple[dict[int, list[tuple[str, int]]], dict[int, list[tuple[str, int]]]]:

@@ -141,6 +141,8 @@ def _triggers(event: tuple[Any, ...], refunded: set[int]) -> list[tuple[str, str
     _, type_, _, _, order_id, _, properties, _ = event
     if type_ == Event.Type.OPTIN:
         return [(StageRule.Trigger.OPTIN, "")]
+    if type_ == Event.Type.IMPORTED:
+        return [(StageRule.Trigger.IMPORTED, "")]
     if type_ == Event.Type.PURCHASE:
         return [(StageRule.Trigger.PURCHASE, (properties or {}).get("role", ""))]
     if type_ in (Event.Type.REFUND, Event.Type.CHARGEBACK) and order_id in refunded:
@@ -227,8 +229,8 @@ def _sellers() -> list[int]:
 
 
 def _assign(optins: Sequence[tuple[Any, ...]]) -> int:
-    """Owners for leads that opt in without one: the first matching assignment rule, else (round-robin on) the next
-    seller in turn. One update per owner chosen."""
+    """Owners for leads that opt in (or are imported) without one: the first matching assignment rule, else
+    (round-robin on) the next seller in turn. One update per owner chosen."""
     if not optins:
         return 0
     lead_ids = sorted({e[3] for e in optins})
@@ -279,7 +281,7 @@ def pipeline_advance(*, limit: int = BATCH, now: dt.datetime | None = None) -> i
             leads_activity_refresh(lead_ids=sorted({e[3] for e in events}))
             _score([e[0] for e in events])
             stage_moves_apply(moves=_stage_moves(events))
-            _assign([e for e in events if e[1] == Event.Type.OPTIN])
+            _assign([e for e in events if e[1] in (Event.Type.OPTIN, Event.Type.IMPORTED)])
     return len(read.rows)
 
 

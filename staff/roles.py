@@ -54,6 +54,8 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("pipeline", "pipelinesettings"): ("change", "view"),
     ("pipeline", "apitoken"): ("add", "delete", "view"),  # their own: make, revoke
     ("pipeline", "assignmentrule"): ALL,
+    ("leads", "leadimport"): ("add", "view"),  # an import is a record of what was done: never edited or removed
+    ("leads", "importproblem"): VIEW,
 }
 
 SALES: dict[tuple[str, str], tuple[str, ...]] = {

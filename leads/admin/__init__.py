@@ -21,6 +21,7 @@ from leads.models import (
     Consent,
     Event,
     Lead,
+    LeadImport,
     Note,
     ScoreEvent,
     Stage,
@@ -290,3 +291,6 @@ class ConsentAdmin(admin.ModelAdmin):
 
 
 from leads.admin import conversions  # noqa: E402, F401  (registers the conversion admins)
+from leads.admin.imports import LeadImportAdmin  # noqa: E402
+
+admin.site.register(LeadImport, LeadImportAdmin)

@@ -57,6 +57,7 @@ class Lead(models.Model):
     region = models.CharField(max_length=100, blank=True, help_text="State or province.")
     city = models.CharField(max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
+    company_size = models.PositiveIntegerField(null=True, blank=True, help_text="Employees, if known.")
     tags = models.ManyToManyField(Tag, blank=True, related_name="leads")
     stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="leads")
     owner = models.ForeignKey(
@@ -178,6 +179,7 @@ class Event(models.Model):
         REFUND = "refund", "Refund"
         CHARGEBACK = "chargeback", "Chargeback"
         CUSTOM = "custom", "Custom"
+        IMPORTED = "imported", "Imported from a list"
 
     type = models.CharField(max_length=20, choices=Type.choices)
     name = models.CharField(max_length=100, blank=True, help_text="For custom events: the event's own name.")
@@ -366,6 +368,7 @@ class ConversionDelivery(models.Model):
 
 # The pipeline's facts about a lead (stage history, score log, tasks) live beside it; imported here so the app sees
 # them as its models.
+from leads.models.imports import ImportProblem, LeadImport  # noqa: E402
 from leads.models.pipeline import ScoreEvent, ScoringSettings, StageMove, Task  # noqa: E402
 
 __all__ = [
@@ -374,7 +377,9 @@ __all__ = [
     "ConversionDestination",
     "ConversionOutbox",
     "Event",
+    "ImportProblem",
     "Lead",
+    "LeadImport",
     "LeadMark",
     "Note",
     "ScoreEvent",

@@ -1,9 +1,18 @@
 from django.urls import path
 
-from pipeline.api import views
+from pipeline.api import imports, views
 
 urlpatterns = [
     path("leads", views.LeadList.as_view(), name="api-leads"),
+    path("leads/import", imports.LeadImportCreate.as_view(), name="api-lead-import"),
+    path("leads/imports", imports.LeadImportList.as_view(), name="api-lead-imports"),
+    path("leads/imports/<uuid:public_id>", imports.LeadImportDetail.as_view(), name="api-lead-import-detail"),
+    path("leads/imports/<uuid:public_id>/start", imports.LeadImportStart.as_view(), name="api-lead-import-start"),
+    path(
+        "leads/imports/<uuid:public_id>/problems",
+        imports.LeadImportProblems.as_view(),
+        name="api-lead-import-problems",
+    ),
     path("leads/<uuid:public_id>", views.LeadDetail.as_view(), name="api-lead"),
     path("leads/<uuid:public_id>/notes", views.LeadNotes.as_view(), name="api-lead-notes"),
     path("leads/<uuid:public_id>/tasks", views.LeadTasks.as_view(), name="api-lead-tasks"),
