@@ -20,9 +20,9 @@ import io
 import re
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from itertools import groupby
+from itertools import groupby, islice
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
@@ -109,8 +109,9 @@ def _text(handle: IO[bytes]) -> Iterator[io.TextIOWrapper]:
     try:
         yield text
     finally:
-        text.detach()
-        handle.seek(0)
+        if not handle.closed:  # a reader dropped after its file was closed has nothing to give back
+            text.detach()
+            handle.seek(0)
 
 
 def _reader(handle: IO[bytes], delimiter: str) -> Generator[list[str]]:
@@ -278,7 +279,7 @@ def row_clean(line: int, values: dict[str, str], *, default_country: str) -> Row
     return row
 
 
-def _rows(lead_import: LeadImport, handle: IO[bytes], *, skip: int = 0) -> Iterator[Row]:
+def _rows(lead_import: LeadImport, handle: IO[bytes], *, skip: int = 0) -> Generator[Row]:
     """The file's rows after the first ``skip``, each checked. Line numbers count the header as line 1."""
     reader = _reader(handle, lead_import.delimiter)
     header = next(reader, [])
@@ -396,13 +397,8 @@ def import_map(*, lead_import: LeadImport, mapping: dict[str, str]) -> LeadImpor
 
 def import_preview(*, lead_import: LeadImport, rows: int = PREVIEW_ROWS) -> list[Row]:
     """The first ``rows`` rows as the current mapping would import them."""
-    with lead_import.file.open("rb") as handle:
-        preview = []
-        for row in _rows(lead_import, handle):
-            preview.append(row)
-            if len(preview) == rows:
-                break
-    return preview
+    with lead_import.file.open("rb") as handle, closing(_rows(lead_import, handle)) as read:
+        return list(islice(read, rows))
 
 
 def import_start(*, lead_import: LeadImport) -> LeadImport:
@@ -534,9 +530,10 @@ def _tag(lead_import: LeadImport, rows: list[Row], leads: dict[str, Any]) -> Non
     links = {(leads[row.email].pk, ids[name]) for row in rows for name in row.tags}
     if lead_import.tag is not None:
         links |= {(leads[row.email].pk, lead_import.tag.pk) for row in rows}
-    through = Lead.tags.through
-    insert_ignoring_conflicts(
-        [through(lead_id=lead, tag_id=tag) for lead, tag in sorted(links)], conflict_fields=["lead", "tag"]
+    rows_insert(
+        Lead.tags.through,
+        [{"lead_id": lead, "tag_id": tag} for lead, tag in sorted(links)],
+        conflict_fields=["lead", "tag"],
     )
 
 
@@ -547,6 +544,11 @@ def import_run(
     row lock on the import keeps two workers from writing one chunk twice). Returns whether it has finished; one that
     has not (``max_seconds`` spent) is resumed by the caller from where it stopped."""
     started = time.monotonic()
+    with closing(_Stream()) as stream:
+        return _run(import_id, stream, started + max_seconds, progress)
+
+
+def _run(import_id: int, stream: _Stream, deadline: float, progress: Callable[[LeadImport], None] | None) -> bool:
     while True:
         with transaction.atomic():
             lead_import = LeadImport.objects.select_for_update(of=("self",)).select_related("tag").get(pk=import_id)
@@ -556,7 +558,7 @@ def import_run(
                 lead_import.started_at = timezone.now()
             lead_import.status = LeadImport.Status.RUNNING
             try:
-                chunk = _chunk(lead_import)
+                chunk = stream.chunk(lead_import)
             except (OSError, UnicodeDecodeError, csv.Error) as error:
                 _fail(lead_import, error)
                 return True
@@ -573,18 +575,35 @@ def import_run(
             progress(lead_import)
         if lead_import.status == LeadImport.Status.DONE:
             return True
-        if time.monotonic() - started > max_seconds:
+        if time.monotonic() > deadline:
             return False
 
 
-def _chunk(lead_import: LeadImport) -> list[Row]:
-    with lead_import.file.open("rb") as handle:
-        chunk = []
-        for row in _rows(lead_import, handle, skip=lead_import.rows_done):
-            chunk.append(row)
-            if len(chunk) == CHUNK:
-                break
-    return chunk
+class _Stream:
+    """The file read on from where the import stands, kept open from chunk to chunk; read again from the start (and
+    skipped to the import's position) only when another run has moved the import on meanwhile."""
+
+    def __init__(self) -> None:
+        self.handle: Any = None
+        self.rows: Generator[Row] | None = None
+        self.at = -1
+
+    def chunk(self, lead_import: LeadImport) -> list[Row]:
+        if self.rows is None or self.at != lead_import.rows_done:
+            self.close()
+            self.handle = lead_import.file.open("rb")
+            self.rows = _rows(lead_import, self.handle, skip=lead_import.rows_done)
+            self.at = lead_import.rows_done
+        chunk = list(islice(self.rows, CHUNK))
+        self.at += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        if self.rows is not None:
+            self.rows.close()
+        if self.handle is not None:
+            self.handle.close()
+        self.rows = self.handle = None
 
 
 def _fail(lead_import: LeadImport, error: Exception) -> None:

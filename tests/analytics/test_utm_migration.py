@@ -28,14 +28,16 @@ def _back_to_the_latest_schema():
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
-BEFORE = [("analytics", "0003_exchange_rate"), ("leads", "0012_remove_lead_score")]
+# The rollups as they were before the rewrite, beside the lead table as the models have it now (leads' latest).
+BEFORE = [("analytics", "0003_exchange_rate"), ("leads", None)]
 AFTER = [("analytics", "0004_normalized_utm")]
 
 
 def migrate(targets):
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
-    executor.migrate(targets)
+    leaves = dict(node for node in executor.loader.graph.leaf_nodes())
+    executor.migrate([(app, name or leaves[app]) for app, name in targets])
 
 
 def touch(lead, source, campaign):
