@@ -34,6 +34,7 @@ from offers import payments
 from offers.models import Offer, Order, Payment, Refund
 from offers.services import dispute_close, dispute_record, refund_record
 from pipeline.services import pipeline_catch_up
+from staff.demo.imports import ensure_demo_import
 from staff.demo.ladder import (
     AD_CONSENT_WORDING,
     DEMO_DOMAIN,
@@ -65,6 +66,8 @@ def demo_seed(*, progress: Callable[[int, str], None] | None = None) -> dict[str
         ladder = _ensure_ladder()
         if not Lead.objects.filter(email__endswith="@" + DEMO_DOMAIN).exists():
             _seed_history(ladder, users, report)
+    with transaction.atomic():
+        ensure_demo_import(created_by_id=users["marketer"].pk)  # type: ignore[attr-defined]
     with transaction.atomic():
         ensure_demo_spend()  # what the demo's campaigns cost, for the campaign report and the dashboard
     # The reports read rollups that Celery beat keeps; fold the log now so the first look shows numbers.

@@ -11,7 +11,7 @@ from django.utils import timezone
 from funnels.models import Funnel
 from funnels.services import funnel_blocking_problems
 from leads import scoring
-from leads.models import Consent, Event, Lead, ScoreEvent, StageMove, Task, Touch
+from leads.models import Consent, Event, Lead, LeadImport, ScoreEvent, StageMove, Task, Touch
 from leads.pipeline import stale_q
 from offers.models import Coupon, Order, OrderLine, Payment, Refund
 from spend.models import CampaignDay, OtherCost
@@ -57,7 +57,18 @@ def test_demo_seed_builds_a_realistic_ladder_and_running_it_twice_changes_nothin
     assert prices == {"optin": 0, "order": 700, "upsell": 9700, "downsell": 4700, "cross-sell": 19700}
     assert funnel.steps.filter(slug="order", bump_offer__amount_minor=1700).exists()
 
-    assert Lead.objects.count() == 2000
+    # The imported list: new people, people the funnel already had (details filled in), broken rows and a repeat.
+    imported = LeadImport.objects.get()
+    assert (imported.status, imported.created, imported.merged, imported.repeated, imported.invalid) == (
+        "done",
+        117,
+        20,
+        1,
+        3,
+    )
+    assert Lead.objects.count() == 2000 + imported.created
+    assert Consent.objects.filter(source=imported.source, purpose="ad_audiences").count() == 137
+    assert Lead.objects.filter(email__startswith="webinar.", stage__name="New").count() == 117
     orders = Order.objects.filter(funnel_id=funnel.pk).exclude(paid_at=None)
     assert 300 < orders.count() < 700
     assert Order.objects.filter(status="pending").exists()  # abandoned checkouts

@@ -1,12 +1,15 @@
 """Every admin page, custom admin URL and admin action, for each role, generated from the admin registry: a new
 model, action or URL is covered (or fails here until it says what permission it needs)."""
 
+import io
+
 import pytest
 from django.contrib import admin
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from audiences.models import Audience
+from leads import imports
 from staff.roles import ROLES
 from tests.factories import AudienceFactory, LeadFactory, UserFactory
 
@@ -24,6 +27,7 @@ CUSTOM_URLS = {
     "audiences_audience_preview": ("audiences", "view_audience"),
     "audiences_audience_sizes_csv": ("audiences", "view_audience"),
     "spend_othercost_upload": ("spend", "add_othercost"),
+    "leads_leadimport_problems": ("leads", "view_leadimport"),
 }
 
 
@@ -128,7 +132,9 @@ def test_custom_admin_urls_refuse_roles_without_their_permission(url_name, role)
     from tests.factories import OrderFactory, ladder_funnel
 
     funnel, _ = ladder_funnel()
-    objects = {"funnels_funnel": funnel.pk, "offers_order": OrderFactory.create().pk}
+    basis = imports.Basis(purposes=("marketing_email",), wording="w", legal_basis="consent")
+    listed = imports.import_create(name="l", upload=io.BytesIO(b"email\nbad\n"), filename="l.csv", basis=basis)
+    objects = {"funnels_funnel": funnel.pk, "offers_order": OrderFactory.create().pk, "leads_leadimport": listed.pk}
     model_key = url_name.rsplit("_", 1)[0] if not url_name.endswith("sizes_csv") else "audiences_audience"
     args = [objects[model_key]] if model_key in objects else []
     client = Client()
