@@ -84,25 +84,52 @@ class WebhookUploader:
             separators=(",", ":"),
             sort_keys=True,
         ).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "Ladder-Delivery": hashlib.sha256(body).hexdigest()[:32],
-            "Ladder-Signature": signature_header(self._secret, body, timestamp=int(self._clock())),
-        }
-        try:
-            answer = self._session.post(
-                self.url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
-            )
-        except requests.RequestException as error:
-            raise unreachable("The webhook", error) from None
-        if answer.status_code in TRANSIENT_STATUSES:
-            raise IntegrationTransientError(f"The webhook answered {answer.status_code}; will retry.")
-        if not 200 <= answer.status_code < 300:
-            raise IntegrationPermanentError(
-                f"The webhook answered {answer.status_code} {answer.reason}; check its URL and signing secret."
-            )
+        answer = signed_post(
+            self._session,
+            self.url,
+            self._secret,
+            body,
+            delivery=hashlib.sha256(body).hexdigest()[:32],
+            timestamp=int(self._clock()),
+            timeout=self._timeout,
+        )
         return _result(answer, sent=len(rows))
+
+
+def signed_post(
+    session: requests.Session,
+    url: str,
+    secret: str,
+    body: bytes,
+    *,
+    delivery: str,
+    timestamp: int,
+    timeout: tuple[float, float],
+    headers: dict[str, str] | None = None,
+    user_agent: str = USER_AGENT,
+) -> requests.Response:
+    """POST ``body`` (JSON) signed with ``secret`` (``Ladder-Signature``), with ``Ladder-Delivery`` the same for
+    every retry of it. Returns a 2xx answer; raises IntegrationTransientError (network, 408, 425, 429, 5xx) or
+    IntegrationPermanentError (anything else, redirects included), naming the status only, never the body, URL or
+    secret."""
+    sent = {
+        "Content-Type": "application/json",
+        "User-Agent": user_agent,
+        "Ladder-Delivery": delivery,
+        "Ladder-Signature": signature_header(secret, body, timestamp=timestamp),
+        **(headers or {}),
+    }
+    try:
+        answer = session.post(url, data=body, headers=sent, timeout=timeout, allow_redirects=False)
+    except requests.RequestException as error:
+        raise unreachable("The webhook", error) from None
+    if answer.status_code in TRANSIENT_STATUSES:
+        raise IntegrationTransientError(f"The webhook answered {answer.status_code}; will retry.")
+    if not 200 <= answer.status_code < 300:
+        raise IntegrationPermanentError(
+            f"The webhook answered {answer.status_code} {answer.reason}; check its URL and signing secret."
+        )
+    return answer
 
 
 def _result(answer: requests.Response, *, sent: int) -> UploadResult:

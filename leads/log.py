@@ -41,22 +41,25 @@ def log_read(
     fields: Sequence[str],
     limit: int,
     now: dt.datetime,
+    source: type[models.Model] = Event,
 ) -> LogRead:
-    """Up to ``limit`` events past the cursor ``name`` plus the late ones it passed, as ``fields`` tuples (the
-    first field must be ``pk``), moving the cursor. Runs in the caller's transaction, which holds the cursor row
-    locked until the caller has used what it read."""
+    """Up to ``limit`` rows of the append-only ``source`` (the event log unless told) past the cursor ``name`` plus
+    the late ones it passed, as ``fields`` tuples (the first field must be ``pk``), moving the cursor. The gap model's
+    ``event_id`` holds an id of ``source``. Runs in the caller's transaction, which holds the cursor row locked until
+    the caller has used what it read."""
     cursor_model.objects.get_or_create(name=name)  # type: ignore[attr-defined]
     cursor = cursor_model.objects.select_for_update().get(name=name)  # type: ignore[attr-defined]
     gaps = gap_model.objects  # type: ignore[attr-defined]
-    late = list(Event.objects.filter(pk__in=gaps.values("event_id")).order_by("pk").values_list(*fields)[:limit])
+    log = source._default_manager
+    late = list(log.filter(pk__in=gaps.values("event_id")).order_by("pk").values_list(*fields)[:limit])
     gaps.filter(event_id__in=[e[0] for e in late]).delete()
     gaps.filter(seen_at__lt=now - GAP_EXPIRY).delete()
-    fresh = list(Event.objects.filter(pk__gt=cursor.position).order_by("pk").values_list(*fields)[:limit])
+    fresh = list(log.filter(pk__gt=cursor.position).order_by("pk").values_list(*fields)[:limit])
     if fresh:
         present = {e[0] for e in fresh}
         # An id far below the log's end was given out long ago: its transaction ended (a rollback, or a duplicate
         # that inserted nothing). Only ids near the end can belong to a transaction still open.
-        tip = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        tip = log.order_by("-pk").values_list("pk", flat=True).first() or 0
         start = max(cursor.position + 1, tip - GAP_WINDOW)
         missing = [pk for pk in range(start, fresh[-1][0]) if pk not in present]
         gaps.bulk_create(

@@ -8,10 +8,20 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from common.admin import ReadOnlyAdminMixin, csv_export
 from common.tasks import enqueue_on_commit
 from leads.models import ScoringSettings
 from pipeline import tasks
-from pipeline.models import ApiToken, AssignmentRule, FitRule, PipelineSettings, ScoreRule, StageRule
+from pipeline.models import (
+    ApiToken,
+    AssignmentRule,
+    FitRule,
+    HookDelivery,
+    LeadWebhook,
+    PipelineSettings,
+    ScoreRule,
+    StageRule,
+)
 from pipeline.tokens import token_make, token_revoke
 
 
@@ -140,3 +150,57 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset.filter(revoked_at__isnull=True):
             token_revoke(token=token)
         self.message_user(request, "Revoked: requests with those tokens are refused from now on.")
+
+
+class LeadWebhookForm(forms.ModelForm):
+    """The signing secret is write-only: never shown again, and left blank it stays as it is."""
+
+    signing_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="At least 16 characters; the receiver checks Ladder-Signature with it. Blank keeps the stored one.",
+    )
+
+    class Meta:
+        model = LeadWebhook
+        fields = ["name", "url", "on_stage_change", "on_hot", "include_contact", "is_active"]
+
+    def clean_signing_secret(self) -> str:
+        given: str = self.cleaned_data.get("signing_secret", "").strip()
+        if given and len(given) < 16:
+            raise forms.ValidationError("Give a signing secret of at least 16 characters.")
+        if not given and not self.instance.secret:
+            raise forms.ValidationError("Give the signing secret the receiver checks.")
+        return given
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("signing_secret"):
+            self.instance.secret = cleaned["signing_secret"]
+        return cleaned
+
+
+@admin.register(LeadWebhook)
+class LeadWebhookAdmin(admin.ModelAdmin):
+    form = LeadWebhookForm
+    list_display = ["name", "url", "on_stage_change", "on_hot", "include_contact", "is_active", "waiting", "failed"]
+    list_filter = ["is_active"]
+
+    @admin.display(description="Waiting")
+    def waiting(self, obj: LeadWebhook) -> int:
+        return obj.deliveries.filter(status=HookDelivery.Status.PENDING).count()
+
+    @admin.display(description="Failed")
+    def failed(self, obj: LeadWebhook) -> int:
+        return obj.deliveries.filter(status=HookDelivery.Status.FAILED).count()
+
+
+@admin.register(HookDelivery)
+class HookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["kind", "webhook", "lead", "status", "attempts", "occurred_at", "sent_at", "reason"]
+    list_filter = ["status", "kind", "webhook"]
+    list_select_related = ["webhook", "lead"]
+    raw_id_fields = ["lead"]
+    actions = [
+        csv_export(["kind", "webhook", "status", "attempts", "occurred_at", "sent_at", "reason"], "hook-deliveries")
+    ]

@@ -3,11 +3,14 @@ has read the event log. The facts it writes (score log, stage history, tasks) be
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from common.fields import EncryptedTextField, URLField
 from leads.models import Event, Stage
 from offers.models import Offer
 
@@ -274,3 +277,102 @@ class DigestSent(models.Model):
 
     def __str__(self) -> str:
         return f"digest for {self.user_id} on {self.day}"
+
+
+class LeadWebhook(models.Model):
+    """Where the pipeline tells another system (Slack, a CRM) that a lead turned hot or changed stage: JSON POSTs
+    signed as the audience webhook's are (``Ladder-Signature``), retried until the receiver takes them."""
+
+    name = models.CharField(max_length=100, help_text='What receives them, e.g. "Sales channel in Slack".')
+    url = URLField(max_length=500, help_text="Where events are POSTed (https).")
+    secret = EncryptedTextField(help_text="The signing secret the receiver checks; encrypted, never shown again.")
+    on_stage_change = models.BooleanField(default=True, help_text="Every stage change, by a person or a rule.")
+    on_hot = models.BooleanField(default=True, help_text="A lead's score reaches the hot score (Pipeline settings).")
+    include_contact = models.BooleanField(
+        default=False,
+        help_text="Send the lead's e-mail, name and phone too (the receiver then holds personal data). Otherwise "
+        "the lead's id and admin link.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "lead webhook"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.url and not self.url.startswith("https://") and not settings.WEBHOOK_DESTINATIONS_ALLOW_HTTP:
+            raise ValidationError({"url": "Use an https:// address: events carry lead data."})
+        if self.secret and len(self.secret) < 16:
+            raise ValidationError("Give a signing secret of at least 16 characters.")
+
+
+class HookDelivery(models.Model):
+    """One event for one webhook: written in the transaction that read its cause from the stage history or score
+    log, sent by ``pipeline.hooks`` (retried with backoff), the payload built when sent (an erased lead's is
+    dropped)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        DROPPED = "dropped", "Dropped"
+
+    class Kind(models.TextChoices):
+        STAGE_CHANGED = "lead.stage_changed", "Stage changed"
+        HOT = "lead.hot", "Lead is hot"
+
+    webhook = models.ForeignKey(LeadWebhook, on_delete=models.CASCADE, related_name="deliveries")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
+    delivery_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    details = models.JSONField(default=dict, blank=True, help_text="Stage ids, who moved it, or the score reached.")
+    occurred_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    reason = models.CharField(max_length=300, blank=True, help_text="The receiver's answer when it was not taken.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "hook deliveries"
+        indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="hook_delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.webhook_id}: {self.status}"
+
+
+class HotLead(models.Model):
+    """Leads whose score is at or above the hot score, as the hooks last saw it: a lead turns hot once, until it
+    cools below the mark again (a score rebuild does not make it hot twice)."""
+
+    lead = models.OneToOneField("leads.Lead", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    since = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} since {self.since}"
+
+
+class HookMoveGap(models.Model):
+    """A stage-history id the hooks' cursor passed before it existed (see leads.log)."""
+
+    event_id = models.BigIntegerField(primary_key=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return str(self.event_id)
+
+
+class HookScoreGap(models.Model):
+    """A score-log id the hooks' cursor passed before it existed (see leads.log)."""
+
+    event_id = models.BigIntegerField(primary_key=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return str(self.event_id)

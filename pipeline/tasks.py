@@ -7,6 +7,7 @@ import smtplib
 from celery import shared_task
 
 from leads import scoring
+from pipeline import hooks as lead_hooks
 from pipeline import services
 from pipeline.digest import digests_send
 
@@ -47,3 +48,10 @@ def scores_reweigh(half_life: int | None) -> int:
 def digest() -> int:
     """Beat, daily: each owner's digest, once a day (a retry sends only those not sent yet)."""
     return digests_send()
+
+
+@shared_task(name="pipeline.hooks", acks_late=True, ignore_result=True)
+def hooks() -> int:
+    """Beat, every ten seconds: stage changes and hot leads written as webhook deliveries, then what is due sent
+    (``pipeline.hooks``). Returns how many were taken."""
+    return lead_hooks.hooks_run()

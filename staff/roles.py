@@ -56,6 +56,8 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("pipeline", "assignmentrule"): ALL,
     ("leads", "leadimport"): ("add", "view"),  # an import is a record of what was done: never edited or removed
     ("leads", "importproblem"): VIEW,
+    ("pipeline", "leadwebhook"): ALL,
+    ("pipeline", "hookdelivery"): VIEW,
 }
 
 SALES: dict[tuple[str, str], tuple[str, ...]] = {

@@ -2,9 +2,6 @@
 
 import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
@@ -15,6 +12,7 @@ from integrations.errors import IntegrationPermanentError
 from integrations.webhook_upload import signature_header, signature_valid
 from leads.models import Consent
 from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, days_ago
+from tests.fakes.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -22,44 +20,9 @@ SECRET = "whsec-" + "s" * 26
 OPTED_IN = {"event": {"type": "optin", "within_days": 7}}
 
 
-class Receiver:
-    """Verifies each POST's signature with the shared secret and answers from a script of statuses."""
-
-    def __init__(self):
-        self.deliveries: list[dict[str, Any]] = []
-        self.answers: list[tuple[int, dict[str, Any]]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                status, reply = receiver.answers.pop(0) if receiver.answers else (200, {})
-                receiver.deliveries.append(
-                    {
-                        "id": self.headers["Ladder-Delivery"],
-                        "signed": signature_valid(SECRET, body, self.headers["Ladder-Signature"]),
-                        "body": json.loads(body),
-                        "status": status,
-                    }
-                )
-                data = json.dumps(reply).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/ladder"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
 def receiver():
-    running = Receiver()
+    running = Receiver(SECRET)
     yield running
     running.server.shutdown()
 
