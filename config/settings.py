@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "leads",
     "offers",
     "funnels",
+    "fulfilment",
     "spend",
     "analytics",
     "audiences",
@@ -338,6 +339,8 @@ CELERY_BEAT_SCHEDULE["pipeline-advance"] = {"task": "pipeline.advance", "schedul
 CELERY_BEAT_SCHEDULE["pipeline-inactivity"] = {"task": "pipeline.inactivity", "schedule": 3600.0}
 # Each owner's digest; once a day whatever the schedule (the hourly run sends what is not sent yet, from 7 a.m.).
 CELERY_BEAT_SCHEDULE["pipeline-digest"] = {"task": "pipeline.digest", "schedule": 3600.0}
+# Buyers get what they paid for as soon as the webhook records the payment; a full refund takes it back.
+CELERY_BEAT_SCHEDULE["fulfilment-advance"] = {"task": "fulfilment.advance", "schedule": 10.0}
 # Lead webhooks: stage changes and hot leads, signed, retried with backoff.
 CELERY_BEAT_SCHEDULE["pipeline-hooks"] = {"task": "pipeline.hooks", "schedule": 10.0}
 CELERY_BEAT_SCHEDULE["refund-requests-sweep"] = {"task": "offers.refund_requests_sweep", "schedule": 60.0}

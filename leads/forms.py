@@ -29,6 +29,7 @@ class LeadForm(forms.ModelForm):
             "region",
             "city",
             "postal_code",
+            "company_size",
             "stage",
             "owner",
             "tags",

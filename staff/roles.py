@@ -58,6 +58,10 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("leads", "importproblem"): VIEW,
     ("pipeline", "leadwebhook"): ALL,
     ("pipeline", "hookdelivery"): VIEW,
+    ("fulfilment", "deliverable"): ALL,
+    ("fulfilment", "access"): VIEW,
+    ("fulfilment", "download"): VIEW,
+    ("fulfilment", "fulfilmentsettings"): ("change", "view"),
 }
 
 SALES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -85,6 +89,8 @@ SALES: dict[tuple[str, str], tuple[str, ...]] = {
     ("pipeline", "stagerule"): VIEW,
     ("pipeline", "apitoken"): ("add", "delete", "view"),
     ("pipeline", "assignmentrule"): VIEW,
+    ("fulfilment", "access"): VIEW,  # support: "I never got it"
+    ("fulfilment", "download"): VIEW,
 }
 
 ROLES = {"marketer": MARKETER, "sales": SALES}

@@ -133,7 +133,7 @@ class LeadAdmin(LeadPipelineAdmin):
         "last_activity_at",
     )
     fieldsets = [
-        (None, {"fields": ["email", "phone", ("first_name", "last_name")]}),
+        (None, {"fields": ["email", "phone", ("first_name", "last_name"), "company_size"]}),
         ("Location", {"fields": [("country", "region"), ("city", "postal_code")]}),
         ("Pipeline", {"fields": [("stage", "owner", "last_activity_at"), "tags", "stage_history"]}),
         ("Score", {"fields": ["score_log"]}),

@@ -6,7 +6,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import leads.models.imports
+import common.storage
 
 
 class Migration(migrations.Migration):
@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
                 (
                     "file",
                     models.FileField(
-                        max_length=300, storage=leads.models.imports.private_storage, upload_to="imports/%Y/%m/"
+                        max_length=300, storage=common.storage.private_storage, upload_to="imports/%Y/%m/"
                     ),
                 ),
                 ("delimiter", models.CharField(default=",", max_length=1)),

@@ -4,16 +4,11 @@ stated for the whole list, progress, and each row that could not be imported. Wr
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import storages
 from django.db import models
 
-
-def private_storage() -> Any:
-    """Files that must never be served publicly (uploaded lists hold personal data): STORAGES["private"]."""
-    return storages["private"]
+from common.storage import private_storage
 
 
 class LeadImport(models.Model):

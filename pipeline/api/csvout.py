@@ -23,6 +23,7 @@ COLUMNS = (
     ("last_name", "last_name"),
     ("phone", "phone"),
     ("country", "country"),
+    ("company_size", "company_size"),
     ("stage", "stage__name"),
     ("owner", "owner__username"),
     ("score", "score_base"),
@@ -59,11 +60,13 @@ def lead_rows(leads: QuerySet[Lead]) -> Iterator[str]:
         last = chunk[-1][0]
         out = io.StringIO()
         writer = csv.writer(out)
-        for _pk, public_id, email, first, last_name, phone, country, stage, owner, base, active, created in chunk:
+        for _pk, public_id, email, first, last_name, phone, country, size, stage, owner, base, active, created in chunk:
             writer.writerow(
                 [
                     public_id,
-                    *map(spreadsheet_safe, (email, first, last_name, phone, country, stage, owner)),
+                    *map(spreadsheet_safe, (email, first, last_name, phone, country)),
+                    "" if size is None else size,
+                    *map(spreadsheet_safe, (stage, owner)),
                     floor(base * factor + slack),  # scoring.score_at, with the day's factor worked out once
                     active.replace(" ", "T", 1) if active else "",
                     created.replace(" ", "T", 1),

@@ -42,6 +42,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "last_name",
             "phone",
             "country",
+            "company_size",
             "stage",
             "stage_name",
             "owner",

@@ -242,8 +242,11 @@ class _Walk:
 
     @staticmethod
     def money_back(plan: _Plan, payment: Payment) -> None:
-        """A refund (as Stripe's charge.refunded records it) or a dispute (as charge.dispute.* record it)."""
-        when = payment.created_at + dt.timedelta(days=2)
+        """A refund (as Stripe's charge.refunded records it) or a dispute (as charge.dispute.* record it), two days
+        after the payment and a dispute's close twenty days later, or now for a payment too recent: never in the
+        future."""
+        now = timezone.now()
+        when = min(payment.created_at + dt.timedelta(days=2), now)
         if plan.refund.startswith("dispute"):
             dispute, _ = dispute_record(
                 payment=payment,
@@ -253,7 +256,8 @@ class _Walk:
                 created_at=when,
             )
             payments.dispute_opened_record(dispute=dispute)
-            if dispute_close(dispute=dispute, won=plan.refund == "dispute_won", closed_at=when + dt.timedelta(days=20)):
+            closed_at = min(when + dt.timedelta(days=20), now)
+            if dispute_close(dispute=dispute, won=plan.refund == "dispute_won", closed_at=closed_at):
                 if dispute.status == dispute.Status.LOST:
                     payments.chargeback_event_record(dispute=dispute)
             return

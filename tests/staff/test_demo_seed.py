@@ -13,7 +13,7 @@ from funnels.services import funnel_blocking_problems
 from leads import scoring
 from leads.models import Consent, Event, Lead, LeadImport, ScoreEvent, StageMove, Task, Touch
 from leads.pipeline import stale_q
-from offers.models import Coupon, Order, OrderLine, Payment, Refund
+from offers.models import Coupon, Dispute, Order, OrderLine, Payment, Refund
 from spend.models import CampaignDay, OtherCost
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +73,8 @@ def test_demo_seed_builds_a_realistic_ladder_and_running_it_twice_changes_nothin
     assert 300 < orders.count() < 700
     assert Order.objects.filter(status="pending").exists()  # abandoned checkouts
     assert Refund.objects.count() > 10
+    assert not Refund.objects.filter(created_at__gt=timezone.now()).exists(), "no refund is dated in the future"
+    assert not Dispute.objects.filter(closed_at__gt=timezone.now()).exists()
     assert orders.filter(status="refunded").exists()
     assert orders.filter(status="partially_refunded").exists()
     assert OrderLine.objects.filter(role="order_bump").exists()
