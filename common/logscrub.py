@@ -23,6 +23,8 @@ PATTERNS = (
     re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:bearer\s+|basic\s+)?[^\s\"',;)}\]]+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"(\b(?:sk|rk|whsec)_(?:live|test)?_?)[A-Za-z0-9]{8,}"),  # Stripe secret and webhook keys
+    # Signed links in paths (Django logs the path of every 4xx): downloads, library sign-ins, lead magnets.
+    re.compile(r"(/(?:library/get|library/sign-in|f/[\w-]+/download)/)[^/\s?\"']+"),
 )
 
 

@@ -202,6 +202,10 @@ CAPTURE_THROTTLE_RATES: dict[str, str] = {
     "capture_email": env.str("THROTTLE_CAPTURE_EMAIL", default="10/hour"),
     # Sign-ups (opt-ins, checkout starts) per client address, hosted pages and API alike.
     "optin_ip": env.str("THROTTLE_OPTIN_IP", default="60/hour"),
+    # The customer library: sign-in links asked for per address and per e-mail, and openings per access.
+    "library_ip": env.str("THROTTLE_LIBRARY_IP", default="120/hour"),
+    "library_email": env.str("THROTTLE_LIBRARY_EMAIL", default="5/hour"),
+    "library_download": env.str("THROTTLE_LIBRARY_DOWNLOAD", default="30/hour"),
 }
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
@@ -278,6 +282,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ladder <noreply@loca
 # The address visitors reach Ladder at; links in e-mails are built from it.
 LEAD_MAGNET_DAILY_CAP = env.int("LEAD_MAGNET_DAILY_CAP", default=3)  # lead-magnet e-mails to one address a day
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# Who sells: named in receipts, the customer library and its e-mails.
+MERCHANT_NAME = env.str("MERCHANT_NAME", default="Ladder demo shop")
+MERCHANT_ADDRESS = env.str("MERCHANT_ADDRESS", default="")
 LEAD_MAGNET_LINK_MAX_AGE = env.int("LEAD_MAGNET_LINK_MAX_AGE", default=7 * 24 * 3600)
 # How long each server process keeps a funnel's snapshot for the capture API (see funnels/snapshots.py).
 CAPTURE_FUNNEL_CACHE_SECONDS = env.int("CAPTURE_FUNNEL_CACHE_SECONDS", default=10)

@@ -37,6 +37,7 @@ urlpatterns = [
     path(settings.ADMIN_URL + "pipeline/my-day/", admin.site.admin_view(pipeline_views.my_day), name="pipeline-my-day"),
     path(settings.ADMIN_URL, admin.site.urls),
     path("f/", include("funnels.urls")),
+    path("library/", include("fulfilment.urls")),
     path("api/v1/", include("funnels.api_urls")),
     path("api/v1/", include("analytics.api_urls")),
     path("api/v1/", include("pipeline.api.urls")),

@@ -130,3 +130,16 @@ class FulfilmentGap(models.Model):
 
     def __str__(self) -> str:
         return str(self.event_id)
+
+
+class LibrarySignIn(models.Model):
+    """A one-time sign-in link to the customer library: used once, within its time."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
+    nonce = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"sign-in for {self.lead_id}"
