@@ -285,6 +285,8 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 # Who sells: named in receipts, the customer library and its e-mails.
 MERCHANT_NAME = env.str("MERCHANT_NAME", default="Ladder demo shop")
 MERCHANT_ADDRESS = env.str("MERCHANT_ADDRESS", default="")
+# Where buyers write for help and refunds (receipts are sent with it as their reply-to address).
+MERCHANT_SUPPORT_EMAIL = env.str("MERCHANT_SUPPORT_EMAIL", default="")
 LEAD_MAGNET_LINK_MAX_AGE = env.int("LEAD_MAGNET_LINK_MAX_AGE", default=7 * 24 * 3600)
 # How long each server process keeps a funnel's snapshot for the capture API (see funnels/snapshots.py).
 CAPTURE_FUNNEL_CACHE_SECONDS = env.int("CAPTURE_FUNNEL_CACHE_SECONDS", default=10)
@@ -348,6 +350,7 @@ CELERY_BEAT_SCHEDULE["pipeline-inactivity"] = {"task": "pipeline.inactivity", "s
 CELERY_BEAT_SCHEDULE["pipeline-digest"] = {"task": "pipeline.digest", "schedule": 3600.0}
 # Buyers get what they paid for as soon as the webhook records the payment; a full refund takes it back.
 CELERY_BEAT_SCHEDULE["fulfilment-advance"] = {"task": "fulfilment.advance", "schedule": 10.0}
+CELERY_BEAT_SCHEDULE["fulfilment-emails"] = {"task": "fulfilment.emails_send", "schedule": 10.0}
 # Lead webhooks: stage changes and hot leads, signed, retried with backoff.
 CELERY_BEAT_SCHEDULE["pipeline-hooks"] = {"task": "pipeline.hooks", "schedule": 10.0}
 CELERY_BEAT_SCHEDULE["refund-requests-sweep"] = {"task": "offers.refund_requests_sweep", "schedule": 60.0}

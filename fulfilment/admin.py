@@ -10,7 +10,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from common.admin import ReadOnlyAdminMixin, csv_export
-from fulfilment.models import Access, Deliverable, Download, FulfilmentSettings
+from fulfilment.emails import email_resend
+from fulfilment.models import Access, BuyerEmail, Deliverable, Download, FulfilmentSettings
 from fulfilment.services import deliverable_grant_existing
 
 
@@ -77,3 +78,30 @@ class FulfilmentSettingsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(BuyerEmail)
+class BuyerEmailAdmin(admin.ModelAdmin):
+    """Receipts and refund confirmations: what was sent to whom and when; support sends one again."""
+
+    list_display = ["kind", "order", "lead", "status", "attempts", "created_at", "sent_at", "reason"]
+    list_filter = ["kind", "status"]
+    search_fields = ["lead__email", "order__public_id"]
+    list_select_related = ["lead", "order"]
+    readonly_fields = [f.name for f in BuyerEmail._meta.fields]
+    actions = [
+        "send_again",
+        csv_export(["kind", "order", "status", "attempts", "created_at", "sent_at"], "buyer-emails"),
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Send the selected e-mails again", permissions=["change"])
+    def send_again(self, request: HttpRequest, queryset: Any) -> None:
+        for email in queryset:
+            email_resend(email=email)
+        self.message_user(request, f"{queryset.count()} e-mail(s) queued to be sent again.")

@@ -143,3 +143,39 @@ class LibrarySignIn(models.Model):
 
     def __str__(self) -> str:
         return f"sign-in for {self.lead_id}"
+
+
+class BuyerEmail(models.Model):
+    """A receipt or a refund confirmation to send: written in the transaction that read its cause from the event log,
+    once per payment or refund (``key``), and sent by ``fulfilment.emails_send`` with retries. Its content is built
+    when it is sent, from the order as it stands."""
+
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt", "Receipt"
+        REFUND = "refund", "Refund confirmation"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        DROPPED = "dropped", "Dropped"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    key = models.CharField(max_length=120, unique=True)
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
+    order = models.ForeignKey("offers.Order", on_delete=models.CASCADE, related_name="+")
+    payment = models.ForeignKey("offers.Payment", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    refund = models.ForeignKey("offers.Refund", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="buyer_email_due")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for order {self.order_id}: {self.status}"

@@ -22,14 +22,22 @@ from django.db.models import F
 from django.utils import timezone
 
 from common.db import rows_insert
-from fulfilment.models import Access, Deliverable, Download, FulfilmentCursor, FulfilmentGap, FulfilmentSettings
+from fulfilment.models import (
+    Access,
+    BuyerEmail,
+    Deliverable,
+    Download,
+    FulfilmentCursor,
+    FulfilmentGap,
+    FulfilmentSettings,
+)
 from leads.log import log_read
 from leads.models import Event
-from offers.models import OrderLine
+from offers.models import OrderLine, Refund
 
 CURSOR = "events"
 BATCH = 5000
-_FIELDS = ("pk", "type", "order_id", "properties", "occurred_at")
+_FIELDS = ("pk", "type", "order_id", "properties", "occurred_at", "idempotency_key")
 
 
 def fulfilment_settings() -> FulfilmentSettings:
@@ -81,10 +89,45 @@ def fulfilment_advance(*, limit: int = BATCH, now: dt.datetime | None = None) ->
             cursor_model=FulfilmentCursor, gap_model=FulfilmentGap, name=CURSOR, fields=_FIELDS, limit=limit, now=now
         )
         bought = [(e[3] or {}).get("line") for e in read.rows if e[1] == Event.Type.PURCHASE]
-        lines = OrderLine.objects.filter(pk__in=[pk for pk in bought if pk]).select_related("order")
-        _grant(_paid_lines(list(lines)), now)
+        lines = _paid_lines(list(OrderLine.objects.filter(pk__in=[pk for pk in bought if pk]).select_related("order")))
+        _grant(lines, now)
         _revoke(sorted({e[2] for e in read.rows if e[1] in (Event.Type.REFUND, Event.Type.CHARGEBACK) and e[2]}), now)
+        refunds = {e[5].split(":")[1] for e in read.rows if e[1] == Event.Type.REFUND and e[5].count(":") >= 2}
+        _emails(lines, sorted(refunds), now)
     return len(read.rows)
+
+
+def _emails(lines: Sequence[OrderLine], refund_ids: Sequence[str], now: dt.datetime) -> int:
+    """A receipt per payment the lines were paid by (the order's first charge, each one-click addition) and a
+    confirmation per refund: one row each, however often their events are read."""
+    rows: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        key = f"receipt:{line.payment_id}" if line.payment_id else f"receipt:order:{line.order_id}"
+        rows.setdefault(
+            key,
+            {
+                "kind": BuyerEmail.Kind.RECEIPT,
+                "key": key,
+                "lead_id": line.order.lead_id,
+                "order_id": line.order_id,
+                "payment_id": line.payment_id,
+                "refund_id": None,
+                "next_attempt_at": now.isoformat(),
+            },
+        )
+    for refund in Refund.objects.filter(stripe_refund_id__in=refund_ids).select_related("payment__order"):
+        key = f"refund:{refund.pk}"
+        order = refund.payment.order
+        rows[key] = {
+            "kind": BuyerEmail.Kind.REFUND,
+            "key": key,
+            "lead_id": order.lead_id,
+            "order_id": order.pk,
+            "payment_id": refund.payment_id,
+            "refund_id": refund.pk,
+            "next_attempt_at": now.isoformat(),
+        }
+    return len(rows_insert(BuyerEmail, list(rows.values()), conflict_fields=["key"], returning="id"))
 
 
 def fulfilment_catch_up(*, limit: int = BATCH, progress: Callable[[int], None] | None = None) -> int:

@@ -62,6 +62,7 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("fulfilment", "access"): VIEW,
     ("fulfilment", "download"): VIEW,
     ("fulfilment", "fulfilmentsettings"): ("change", "view"),
+    ("fulfilment", "buyeremail"): ("change", "view"),  # change: send one again
 }
 
 SALES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -91,6 +92,7 @@ SALES: dict[tuple[str, str], tuple[str, ...]] = {
     ("pipeline", "assignmentrule"): VIEW,
     ("fulfilment", "access"): VIEW,  # support: "I never got it"
     ("fulfilment", "download"): VIEW,
+    ("fulfilment", "buyeremail"): ("change", "view"),
 }
 
 ROLES = {"marketer": MARKETER, "sales": SALES}

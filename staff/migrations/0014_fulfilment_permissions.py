@@ -10,5 +10,5 @@ def sync_roles(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 
 class Migration(migrations.Migration):
-    dependencies = [("staff", "0013_lead_webhook_permissions"), ("fulfilment", "0001_initial")]
+    dependencies = [("staff", "0013_lead_webhook_permissions"), ("fulfilment", "0003_buyer_emails")]
     operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]

@@ -1,0 +1,170 @@
+"""Sending receipts and refund confirmations from the ``BuyerEmail`` outbox: each row once (its row locked while it
+is sent), built from the order as it stands, in plain text and HTML, with the merchant's name and address, what
+was bought in the order's currency, the coupon, the download links and how to ask for a refund.
+
+A mail server that is down or busy is retried with backoff; one that refuses the address for good fails the row
+with the server's code (never the address). An erased buyer's mail is dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from common.money import format_money
+from fulfilment.library import access_url, library_url
+from fulfilment.models import Access, BuyerEmail
+from offers.models import CouponRedemption, OrderLine
+
+logger = logging.getLogger(__name__)
+MAX_ATTEMPTS = 10
+
+
+def _lines(email: BuyerEmail) -> list[OrderLine]:
+    lines = OrderLine.objects.filter(order_id=email.order_id).select_related("offer__product").order_by("id")
+    if email.payment_id is not None:
+        lines = lines.filter(payment_id=email.payment_id)
+    return list(lines)
+
+
+def email_context(email: BuyerEmail) -> dict[str, Any]:
+    """What a receipt or refund confirmation says (the admin's preview shows the same)."""
+    order, lead = email.order, email.lead
+    lines = _lines(email) if email.kind == BuyerEmail.Kind.RECEIPT else []
+    currency = order.currency
+    rows = [
+        {
+            "description": line.description,
+            "price": format_money(line.amount_minor, currency),
+            "discount": format_money(-line.discount_minor, currency) if line.discount_minor else "",
+            "paid": format_money(line.charged_minor, currency),
+        }
+        for line in lines
+    ]
+    accesses = Access.objects.filter(order_line__in=lines, revoked_at__isnull=True).select_related("deliverable")
+    context: dict[str, Any] = {
+        "kind": email.kind,
+        "lead": lead,
+        "order": order,
+        "number": order.pk,
+        "rows": rows,
+        "total": format_money(sum(line.charged_minor for line in lines), currency),
+        "coupon": _coupon(order.pk),
+        "links": [(a.deliverable.title, access_url(a)) for a in accesses.order_by("deliverable__position", "pk")],
+        "library": library_url(),
+        "merchant": settings.MERCHANT_NAME,
+        "address": settings.MERCHANT_ADDRESS,
+        "support": settings.MERCHANT_SUPPORT_EMAIL,
+        "paid_at": order.paid_at,
+    }
+    if email.refund is not None:
+        refund = email.refund
+        context.update(
+            refund_amount=format_money(refund.amount_minor, refund.currency),
+            refunded_total=format_money(order.refunded_minor, currency),
+            refunded_at=refund.created_at,
+        )
+    return context
+
+
+def _coupon(order_id: int) -> str:
+    redemption = CouponRedemption.objects.filter(order_id=order_id).select_related("coupon").first()
+    return redemption.coupon.code if redemption is not None else ""
+
+
+def email_message(email: BuyerEmail) -> EmailMultiAlternatives:
+    context = email_context(email)
+    name = "receipt" if email.kind == BuyerEmail.Kind.RECEIPT else "refund"
+    subject = (
+        f"Your receipt from {settings.MERCHANT_NAME} (order {email.order_id})"
+        if email.kind == BuyerEmail.Kind.RECEIPT
+        else f"Your refund from {settings.MERCHANT_NAME} (order {email.order_id})"
+    )
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"fulfilment/emails/{name}.txt", context),
+        to=[email.lead.email],
+        reply_to=[settings.MERCHANT_SUPPORT_EMAIL] if settings.MERCHANT_SUPPORT_EMAIL else None,
+    )
+    message.attach_alternative(render_to_string(f"fulfilment/emails/{name}.html", context), "text/html")
+    return message
+
+
+def _permanent(error: Exception) -> str | None:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _ in error.recipients.values()})
+        if codes and all(code >= 500 for code in codes):
+            return f"the mail server refused the address (SMTP {', '.join(map(str, codes))})"
+        return None
+    if isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500:
+        return f"the mail server refused the message (SMTP {error.smtp_code})"
+    if isinstance(error, UnicodeError | ValueError):
+        return f"the message could not be built for this address ({type(error).__name__})"
+    return None
+
+
+def emails_send(*, limit: int = 100, now: dt.datetime | None = None) -> int:
+    """Send up to ``limit`` due e-mails, oldest first; returns how many were sent."""
+    now = now or timezone.now()
+    due = list(
+        BuyerEmail.objects.filter(status=BuyerEmail.Status.PENDING, next_attempt_at__lte=now)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    sent = 0
+    for pk in due:
+        with transaction.atomic():
+            email = (
+                BuyerEmail.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("lead", "order", "refund")
+                .filter(pk=pk, status=BuyerEmail.Status.PENDING)
+                .first()
+            )
+            if email is not None:
+                sent += _send(email)
+    return sent
+
+
+def _send(email: BuyerEmail) -> int:
+    if email.lead.erased_at is not None:
+        email.status, email.reason = BuyerEmail.Status.DROPPED, "The buyer was erased."
+        email.save(update_fields=["status", "reason"])
+        return 0
+    email.attempts += 1
+    try:
+        email_message(email).send()
+    except (smtplib.SMTPException, OSError, UnicodeError, ValueError) as error:
+        reason = _permanent(error)
+        if reason is not None or email.attempts >= MAX_ATTEMPTS:
+            email.status = BuyerEmail.Status.FAILED
+            email.reason = reason or f"the mail server could not be reached ({type(error).__name__})"
+        else:
+            email.reason = f"will retry: {type(error).__name__}"
+            email.next_attempt_at = timezone.now() + dt.timedelta(minutes=min(2**email.attempts, 120))
+            logger.warning("a buyer e-mail was not sent (attempt %s); it will be retried", email.attempts)
+    else:
+        email.status, email.sent_at, email.reason = BuyerEmail.Status.SENT, timezone.now(), ""
+    email.save(update_fields=["status", "attempts", "next_attempt_at", "reason", "sent_at"])
+    return int(email.status == BuyerEmail.Status.SENT)
+
+
+def email_resend(*, email: BuyerEmail) -> BuyerEmail:
+    """Queue a receipt or refund confirmation again (support: "I never got it"), as a new row sent at once."""
+    again = BuyerEmail.objects.create(
+        kind=email.kind,
+        key=f"{email.key}:again:{timezone.now().timestamp()}",
+        lead_id=email.lead_id,
+        order_id=email.order_id,
+        payment_id=email.payment_id,
+        refund_id=email.refund_id,
+        next_attempt_at=timezone.now(),
+    )
+    return again
