@@ -276,7 +276,19 @@ LOGGING = {
     },
 }
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Mail: EMAIL_URL (smtp+tls://user:password@host:587) configures an SMTP server; EMAIL_BACKEND names any other
+# backend, such as django-anymail's for an e-mail provider (README: Configuration). Without either, the demo
+# (DEBUG) writes each message as a file under var/mail/, and production prints them to the console.
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = env.str(
+        "EMAIL_BACKEND",
+        default="django.core.mail.backends.filebased.EmailBackend"
+        if DEBUG
+        else "django.core.mail.backends.console.EmailBackend",
+    )
+    EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ladder <noreply@localhost>")
 
 # The address visitors reach Ladder at; links in e-mails are built from it.

@@ -34,6 +34,7 @@ from offers import payments
 from offers.models import Offer, Order, Payment, Refund
 from offers.services import dispute_close, dispute_record, refund_record
 from pipeline.services import pipeline_catch_up
+from staff.demo.fulfilment import ensure_demo_fulfilment
 from staff.demo.imports import ensure_demo_import
 from staff.demo.ladder import (
     AD_CONSENT_WORDING,
@@ -68,6 +69,7 @@ def demo_seed(*, progress: Callable[[int, str], None] | None = None) -> dict[str
             _seed_history(ladder, users, report)
     with transaction.atomic():
         ensure_demo_import(created_by_id=users["marketer"].pk)  # type: ignore[attr-defined]
+    ensure_demo_fulfilment()  # what the buyers paid for, their libraries and receipts
     with transaction.atomic():
         ensure_demo_spend()  # what the demo's campaigns cost, for the campaign report and the dashboard
     # The reports read rollups that Celery beat keeps; fold the log now so the first look shows numbers.

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
 
+from fulfilment.models import Access, BuyerEmail
 from funnels.models import Funnel
 from funnels.services import funnel_blocking_problems
 from leads import scoring
@@ -57,6 +58,12 @@ def test_demo_seed_builds_a_realistic_ladder_and_running_it_twice_changes_nothin
     assert prices == {"optin": 0, "order": 700, "upsell": 9700, "downsell": 4700, "cross-sell": 19700}
     assert funnel.steps.filter(slug="order", bump_offer__amount_minor=1700).exists()
 
+    # What buyers paid for: access to each paid line's deliverables, and one receipt per charge, sent.
+    paid_charges = Payment.objects.filter(status="succeeded").count()
+    assert BuyerEmail.objects.filter(kind="receipt", status="sent").count() == paid_charges
+    assert BuyerEmail.objects.filter(kind="refund", status="sent").exists()
+    assert Access.objects.filter(revoked_at=None).count() > 300
+    assert Access.objects.exclude(revoked_at=None).exists()  # full refunds took it back
     # The imported list: new people, people the funnel already had (details filled in), broken rows and a repeat.
     imported = LeadImport.objects.get()
     assert (imported.status, imported.created, imported.merged, imported.repeated, imported.invalid) == (
