@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from django.core.files.base import ContentFile
 
@@ -33,7 +34,7 @@ TEMPLATES = b"""Ad copy templates
 3. [Result] without [sacrifice]: see how [customer] did it.
 """
 
-DELIVERABLES = {  # offer slug -> (title, kind, file name and content | url | text)
+DELIVERABLES: dict[str, list[tuple[str, str, Any]]] = {  # offer slug -> (title, kind, (name, make) | url | text)
     "swipe-file-7": [("Ad Swipe File (CSV, 120 ads)", "file", ("ad-swipe-file.csv", _swipe_file))],
     "copy-templates-17": [("Ad Copy Templates", "file", ("ad-copy-templates.txt", lambda: TEMPLATES))],
     "ads-mastery-97": [
@@ -60,7 +61,7 @@ def ensure_demo_fulfilment() -> int:
         for position, (title, kind, content) in enumerate(items):
             deliverable = Deliverable(offer=offer, title=title, kind=kind, position=position)
             if kind == "file":
-                name, make = content  # type: ignore[misc]
+                name, make = content
                 deliverable.file.save(name, ContentFile(make()))  # stores the file, then the row
             elif kind == "link":
                 deliverable.url = str(content)
