@@ -79,10 +79,55 @@ class _LiveFunnelGuardMixin:
             return HttpResponseRedirect(request.path)
 
 
+# Offered for a new step: an opt-in step should ask both consents, in words a visitor understands.
+DEFAULT_EMAIL_CONSENT = "Send me the download and occasional tips by e-mail (unsubscribe at any time)."
+DEFAULT_ADS_CONSENT = "Show me relevant offers on Facebook, Instagram and Google (withdraw at any time)."
+
+
+STEP_ROW_FIELDS = [
+    "position",
+    "name",
+    "slug",
+    "kind",
+    "offer",
+    "bump_offer",
+    "headline",
+    "accept_label",
+    "decline_label",
+    "consent_email_text",
+    "consent_ads_text",
+]
+
+
+class StepInlineForm(forms.ModelForm):
+    """The funnel page's step row: an opt-in step's consent wordings are edited here too, offered by default."""
+
+    class Meta:
+        model = Step
+        fields = STEP_ROW_FIELDS
+        widgets = {
+            "consent_email_text": forms.Textarea(attrs={"rows": 2, "cols": 28}),
+            "consent_ads_text": forms.Textarea(attrs={"rows": 2, "cols": 28}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            self.fields["consent_email_text"].initial = DEFAULT_EMAIL_CONSENT
+            self.fields["consent_ads_text"].initial = DEFAULT_ADS_CONSENT
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("kind") and cleaned["kind"] != Step.Kind.OPTIN:
+            cleaned["consent_email_text"] = cleaned["consent_ads_text"] = ""  # only opt-in steps show checkboxes
+        return cleaned
+
+
 class StepInline(admin.TabularInline):
     model = Step
+    form = StepInlineForm
     extra = 0
-    fields = ["position", "name", "slug", "kind", "offer", "bump_offer", "headline", "accept_label", "decline_label"]
+    fields = STEP_ROW_FIELDS
     show_change_link = True
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["offer", "bump_offer"]

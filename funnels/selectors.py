@@ -27,6 +27,8 @@ def funnel_graph(*, funnel: Funnel) -> Graph:
             bump_role=step.bump_offer.role if step.bump_offer else None,
             bump_currency=step.bump_offer.currency if step.bump_offer else None,
             bump_name=step.bump_offer.name if step.bump_offer else None,
+            asks_email_consent=bool(step.consent_email_text.strip()),
+            asks_ads_consent=bool(step.consent_ads_text.strip()),
             price_label=" ".join(
                 [
                     *([step.offer.price_display] if step.offer else []),

@@ -57,6 +57,8 @@ class StepNode:
     bump_currency: str | None = None
     bump_name: str | None = None
     price_label: str = ""  # for the diagram: "$7.00 + bump $17.00"
+    asks_email_consent: bool = True  # opt-in steps: a wording for the marketing e-mail checkbox is set
+    asks_ads_consent: bool = True  # opt-in steps: a wording for the ad-audiences checkbox is set
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -112,6 +114,19 @@ def blocking_problems(graph: Graph) -> list[Problem]:
 def _step_problems(graph: Graph, node: StepNode) -> Iterable[Problem]:
     allowed = OFFER_ROLES_BY_KIND[node.kind]
     kind_label = KIND_LABELS[node.kind]
+    if node.kind == "optin":
+        if not node.asks_email_consent and not node.asks_ads_consent:
+            yield Problem(
+                step=node.name,
+                message="it asks for no consent: its leads could never be e-mailed or retargeted. Give the wording "
+                "of the e-mail or ad-audiences checkbox (or both).",
+            )
+        elif not node.asks_ads_consent:
+            yield Problem(
+                step=node.name,
+                message="it asks no ad-audience consent: its leads can never be added to ad audiences.",
+                blocking=False,
+            )
     if node.offer_role is None and node.kind in KINDS_REQUIRING_OFFER:
         yield Problem(step=node.name, message=f"{_a(kind_label)} step needs an offer to sell.")
     elif node.offer_role is not None:

@@ -142,6 +142,9 @@ class StepFactory(factory.django.DjangoModelFactory[Step]):
     name = factory.Sequence(lambda n: f"Step {n}")
     slug = factory.Sequence(lambda n: f"step-{n}")
     kind = Step.Kind.OPTIN
+    # Opt-in steps ask both consents, as "Ready to publish" wants; tests about other wordings set their own.
+    consent_email_text = factory.LazyAttribute(lambda step: "Send me tips by e-mail." if step.kind == "optin" else "")
+    consent_ads_text = factory.LazyAttribute(lambda step: "Show me relevant ads." if step.kind == "optin" else "")
 
 
 class AudienceFactory(factory.django.DjangoModelFactory[Audience]):

@@ -135,3 +135,47 @@ def test_publishing_an_invalid_funnel_is_refused_and_changes_nothing():
     funnel.refresh_from_db()
     assert funnel.status == Funnel.Status.DRAFT
     assert funnel.published_at is None
+
+
+def test_an_optin_step_that_asks_no_consent_cannot_be_published():
+    funnel, steps = ladder_funnel()
+    steps["optin"].consent_email_text = steps["optin"].consent_ads_text = " "
+    steps["optin"].save()
+    assert messages(funnel) == [
+        "Step “Opt-in”: it asks for no consent: its leads could never be e-mailed or retargeted. Give the wording "
+        "of the e-mail or ad-audiences checkbox (or both)."
+    ]
+    with pytest.raises(FunnelInvalid):
+        funnel_publish(funnel=funnel)
+
+
+def test_an_optin_step_without_ad_consent_is_a_warning():
+    funnel, steps = ladder_funnel()
+    steps["optin"].consent_ads_text = ""
+    steps["optin"].save()
+    assert messages(funnel) == []
+    assert [str(p) for p in funnel_problems(funnel=funnel)] == [
+        "Step “Opt-in”: it asks no ad-audience consent: its leads can never be added to ad audiences. (warning)"
+    ]
+
+
+def test_the_step_editor_offers_both_consent_wordings_and_clears_them_off_other_steps():
+    from funnels.admin import DEFAULT_ADS_CONSENT, DEFAULT_EMAIL_CONSENT, StepInlineForm
+
+    blank = StepInlineForm()
+    assert blank.fields["consent_email_text"].initial == DEFAULT_EMAIL_CONSENT
+    assert blank.fields["consent_ads_text"].initial == DEFAULT_ADS_CONSENT
+    funnel, steps = ladder_funnel()
+    row = StepInlineForm(
+        data={
+            "position": 5,
+            "name": "Thanks",
+            "slug": "thanks-2",
+            "kind": "thank_you",
+            "consent_email_text": DEFAULT_EMAIL_CONSENT,
+            "consent_ads_text": DEFAULT_ADS_CONSENT,
+        },
+        instance=type(steps["optin"])(funnel=funnel),
+    )
+    assert row.is_valid(), row.errors
+    assert (row.cleaned_data["consent_email_text"], row.cleaned_data["consent_ads_text"]) == ("", "")
