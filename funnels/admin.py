@@ -127,7 +127,7 @@ class StepInline(admin.TabularInline):
     model = Step
     form = StepInlineForm
     extra = 0
-    fields = STEP_ROW_FIELDS
+    fields = list(STEP_ROW_FIELDS)
     show_change_link = True
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["offer", "bump_offer"]
