@@ -7,12 +7,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from common.admin import ReadOnlyAdminMixin, csv_export
 from fulfilment.emails import email_resend
 from fulfilment.models import Access, BuyerEmail, Deliverable, Download, FulfilmentSettings
-from fulfilment.services import deliverable_grant_existing
+from fulfilment.services import deliverable_grant_existing, library_of
+from leads.models import Lead
 
 
 class DeliverableForm(forms.ModelForm):
@@ -53,12 +58,48 @@ class DeliverableAdmin(admin.ModelAdmin):
 
 @admin.register(Access)
 class AccessAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["deliverable", "lead", "order_line", "granted_at", "revoked_at", "downloads", "last_download_at"]
+    list_display = [
+        "deliverable",
+        "lead",
+        "order_line",
+        "granted_at",
+        "revoked_at",
+        "downloads",
+        "last_download_at",
+        "library_link",
+    ]
     list_filter = ["revoked_at", "deliverable__offer"]
     search_fields = ["lead__email", "deliverable__title"]
     list_select_related = ["deliverable", "lead", "order_line"]
     raw_id_fields = ["lead", "order_line"]
     actions = [csv_export(["deliverable", "lead", "order_line", "granted_at", "revoked_at", "downloads"], "accesses")]
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.library_view)
+        return [path("library/<int:lead_id>/", view, name="fulfilment_access_library"), *super().get_urls()]
+
+    @admin.display(description="Library")
+    def library_link(self, obj: Access) -> str:
+        url = reverse("admin:fulfilment_access_library", args=[obj.lead_id])
+        return format_html('<a href="{}">as the buyer sees it</a>', url)
+
+    def library_view(self, request: HttpRequest, lead_id: int) -> HttpResponse:
+        """A buyer's library as they see it, with what support needs beside it: every receipt and its state, and
+        each item's downloads."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        lead = Lead.objects.filter(pk=lead_id).first()
+        if lead is None:
+            raise Http404("There is no such lead.")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Library of {lead.email}",
+            "lead": lead,
+            "entries": library_of(lead_id=lead.pk),
+            "emails": BuyerEmail.objects.filter(lead=lead).order_by("-created_at")[:50],
+        }
+        return render(request, "admin/fulfilment/library.html", context)
 
 
 @admin.register(Download)

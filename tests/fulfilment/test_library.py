@@ -131,3 +131,18 @@ def test_refused_links_never_reach_the_logs(bought, caplog):
         assert Client().post("/library/sign-in/" + token + "/").status_code == 410
     assert "Forbidden" in caplog.text  # Django logged the refusals, with the path masked
     assert token not in caplog.text
+
+
+def test_support_sees_a_buyers_library_as_the_buyer_does(bought):
+    from fulfilment.emails import emails_send
+    from tests.factories import UserFactory
+
+    emails_send()
+    support = Client()
+    support.force_login(UserFactory.create(role="sales"))
+    page = support.get(f"/admin/fulfilment/access/library/{bought.lead_id}/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "The e-book" in text
+    assert "Receipt" in text
+    assert "Sent" in text

@@ -28,6 +28,7 @@ CUSTOM_URLS = {
     "audiences_audience_sizes_csv": ("audiences", "view_audience"),
     "spend_othercost_upload": ("spend", "add_othercost"),
     "leads_leadimport_problems": ("leads", "view_leadimport"),
+    "fulfilment_access_library": ("fulfilment", "view_access"),
 }
 
 
@@ -134,7 +135,12 @@ def test_custom_admin_urls_refuse_roles_without_their_permission(url_name, role)
     funnel, _ = ladder_funnel()
     basis = imports.Basis(purposes=("marketing_email",), wording="w", legal_basis="consent")
     listed = imports.import_create(name="l", upload=io.BytesIO(b"email\nbad\n"), filename="l.csv", basis=basis)
-    objects = {"funnels_funnel": funnel.pk, "offers_order": OrderFactory.create().pk, "leads_leadimport": listed.pk}
+    objects = {
+        "funnels_funnel": funnel.pk,
+        "offers_order": OrderFactory.create().pk,
+        "leads_leadimport": listed.pk,
+        "fulfilment_access": LeadFactory.create().pk,
+    }
     model_key = url_name.rsplit("_", 1)[0] if not url_name.endswith("sizes_csv") else "audiences_audience"
     args = [objects[model_key]] if model_key in objects else []
     client = Client()
