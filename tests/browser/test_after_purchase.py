@@ -51,14 +51,14 @@ def test_receipt_library_and_downloads(live_server, page, stripe_live, shop, set
     first, second = mail.outbox
     assert "Total paid: $24.00" in first.body
     assert "Total paid: $47.00" in second.body
-    library = re.search(r"http\S+/library/", first.body)
+    library = re.search(r"http\S+/library/", str(first.body))
     assert library is not None
 
     page.goto(library.group(0))
     page.fill("input[name=email]", "ada@example.com")
     page.click("button[type=submit]")
     page.get_by_text("a sign-in link is on its way").wait_for()
-    sign_in = re.search(r"http\S+/library/sign-in/\S+/", mail.outbox[-1].body)
+    sign_in = re.search(r"http\S+/library/sign-in/\S+/", str(mail.outbox[-1].body))
     assert sign_in is not None
     page.goto(sign_in.group(0))
     page.get_by_role("button", name="Open my library").click()
