@@ -6,6 +6,7 @@ See README.md ("Configuration") for every variable. Nothing here reads the datab
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 from pathlib import Path
 
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "pipeline",
     "staff",
     "axes",
+    "anymail",
 ]
 
 MIDDLEWARE = [
@@ -294,6 +296,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ladder <noreply@loca
 # The address visitors reach Ladder at; links in e-mails are built from it.
 LEAD_MAGNET_DAILY_CAP = env.int("LEAD_MAGNET_DAILY_CAP", default=3)  # lead-magnet e-mails to one address a day
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# django-anymail: every ANYMAIL_<SETTING> in the environment becomes ANYMAIL["<SETTING>"], e.g. with
+# EMAIL_BACKEND=anymail.backends.postmark.EmailBackend: ANYMAIL_POSTMARK_SERVER_TOKEN, and ANYMAIL_WEBHOOK_SECRET
+# (user:password) for the provider's bounce and complaint webhook at /webhooks/mail/<provider>/tracking/.
+ANYMAIL = {key.removeprefix("ANYMAIL_"): value for key, value in os.environ.items() if key.startswith("ANYMAIL_")}
 # Who sells: named in receipts, the customer library and its e-mails.
 MERCHANT_NAME = env.str("MERCHANT_NAME", default="Ladder demo shop")
 MERCHANT_ADDRESS = env.str("MERCHANT_ADDRESS", default="")

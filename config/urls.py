@@ -42,6 +42,7 @@ urlpatterns = [
     path("api/v1/", include("analytics.api_urls")),
     path("api/v1/", include("pipeline.api.urls")),
     path("webhooks/stripe/", offers_views.stripe_webhook, name="stripe-webhook"),
+    path("webhooks/mail/", include("anymail.urls")),  # the mail provider's bounces and complaints
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its script from a URL of its own: the page needs no inline script (the CSP allows none).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

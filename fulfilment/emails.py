@@ -22,6 +22,7 @@ from django.utils import timezone
 from common.money import format_money
 from fulfilment.library import access_url, library_url
 from fulfilment.models import Access, BuyerEmail
+from leads.mail import address_undeliverable
 from offers.models import CouponRedemption, OrderLine
 
 logger = logging.getLogger(__name__)
@@ -136,6 +137,11 @@ def emails_send(*, limit: int = 100, now: dt.datetime | None = None) -> int:
 def _send(email: BuyerEmail) -> int:
     if email.lead.erased_at is not None:
         email.status, email.reason = BuyerEmail.Status.DROPPED, "The buyer was erased."
+        email.save(update_fields=["status", "reason"])
+        return 0
+    blocked = address_undeliverable(email.lead.email)
+    if blocked is not None:
+        email.status, email.reason = BuyerEmail.Status.DROPPED, f"The address is undeliverable ({blocked})."
         email.save(update_fields=["status", "reason"])
         return 0
     email.attempts += 1

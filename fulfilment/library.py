@@ -29,6 +29,7 @@ from django.views.decorators.http import require_http_methods
 from fulfilment.models import Access, Deliverable, LibrarySignIn
 from fulfilment.services import download_record, fulfilment_settings, library_of
 from funnels.api import FixedWindowThrottle
+from leads.mail import address_undeliverable
 from leads.models import Lead
 from leads.normalization import normalize_email
 
@@ -86,7 +87,7 @@ def sign_in_send(*, email: str, now: dt.datetime | None = None) -> bool:
     The caller says the same either way, so the form does not tell who has bought."""
     now = now or timezone.now()
     lead = Lead.objects.filter(email=email, erased_at__isnull=True).first()
-    if lead is None or not Access.objects.filter(lead=lead).exists():
+    if lead is None or not Access.objects.filter(lead=lead).exists() or address_undeliverable(lead.email):
         return False
     with transaction.atomic():
         entry = LibrarySignIn.objects.create(

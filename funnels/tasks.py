@@ -16,6 +16,7 @@ from funnels import selectors
 from funnels.delivery import lead_magnet_token
 from funnels.models import Step
 from leads import inbox
+from leads.mail import address_undeliverable
 from leads.models import Event, Lead
 from leads.services import event_record
 
@@ -84,6 +85,16 @@ def _lead_magnet_send(*, lead_id: int, step_id: int) -> None:
         # A form anyone can post to must not make Ladder mail one address without end: this one is withheld, and
         # recorded under the sent key so that no sweep tries it again.
         event_record(type=Event.Type.CUSTOM, name="lead_magnet_withheld", idempotency_key=key, lead=lead)
+        return
+    blocked = address_undeliverable(lead.email)
+    if blocked is not None:  # the provider said mail does not reach it: recorded, never retried
+        event_record(
+            type=Event.Type.CUSTOM,
+            name="lead_magnet_failed",
+            idempotency_key=key,
+            lead=lead,
+            properties={"reason": f"the address is undeliverable ({blocked})"},
+        )
         return
     token = lead_magnet_token(lead_id=lead.pk, offer_id=step.offer.pk)
     path = reverse("funnels:lead_magnet", kwargs={"funnel_slug": step.funnel.slug, "token": token})

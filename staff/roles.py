@@ -63,6 +63,7 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("fulfilment", "download"): VIEW,
     ("fulfilment", "fulfilmentsettings"): ("change", "view"),
     ("fulfilment", "buyeremail"): ("change", "view"),  # change: send one again
+    ("leads", "undeliverableaddress"): ("delete", "view"),  # delete: let mail go to it again
 }
 
 SALES: dict[tuple[str, str], tuple[str, ...]] = {

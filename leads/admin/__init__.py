@@ -28,6 +28,7 @@ from leads.models import (
     Tag,
     Task,
     Touch,
+    UndeliverableAddress,
 )
 from leads.pipeline import note_add, task_add, task_change
 from leads.services import leads_mark_changed
@@ -294,3 +295,19 @@ from leads.admin import conversions  # noqa: E402, F401  (registers the conversi
 from leads.admin.imports import LeadImportAdmin  # noqa: E402
 
 admin.site.register(LeadImport, LeadImportAdmin)
+
+
+@admin.register(UndeliverableAddress)
+class UndeliverableAddressAdmin(admin.ModelAdmin):
+    """Addresses the mail provider reported; deleting one lets mail go to it again."""
+
+    list_display = ["reason", "provider", "reported_at", "email_sha256"]
+    list_filter = ["reason", "provider"]
+    search_fields = ["email_sha256"]
+    readonly_fields = ["email_sha256", "reason", "provider", "reported_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -390,4 +390,22 @@ __all__ = [
     "Tag",
     "Task",
     "Touch",
+    "UndeliverableAddress",
 ]
+
+
+class UndeliverableAddress(models.Model):
+    """An address the mail provider reported as bounced, complained about or rejected: nothing more is sent to it
+    (deleting the row lets mail go again). Kept as a SHA-256 of the normalized address, like a suppression."""
+
+    email_sha256 = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=20, help_text="bounced, complained or rejected")
+    provider = models.CharField(max_length=40, blank=True)
+    reported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-reported_at"]
+        verbose_name = "undeliverable address"
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.provider})" if self.provider else self.reason
