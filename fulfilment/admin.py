@@ -14,10 +14,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from common.admin import ReadOnlyAdminMixin, csv_export
-from fulfilment.emails import email_resend
-from fulfilment.models import Access, BuyerEmail, Deliverable, Download, FulfilmentSettings
+from fulfilment.emails import email_message, email_resend
+from fulfilment.models import Access, BuyerEmail, Deliverable, Download, FulfilmentSettings, ReceiptStyle
 from fulfilment.services import deliverable_grant_existing, library_of
 from leads.models import Lead
+from offers.models import Order
 
 
 class DeliverableForm(forms.ModelForm):
@@ -146,3 +147,57 @@ class BuyerEmailAdmin(admin.ModelAdmin):
         for email in queryset:
             email_resend(email=email)
         self.message_user(request, f"{queryset.count()} e-mail(s) queued to be sent again.")
+
+
+class ReceiptStyleForm(forms.ModelForm):
+    class Meta:
+        model = ReceiptStyle
+        fields = ["funnel", "subject", "intro", "closing", "accent", "logo_url"]
+
+    def clean_funnel(self) -> Any:
+        funnel = self.cleaned_data.get("funnel")
+        others = ReceiptStyle.objects.exclude(pk=self.instance.pk)
+        if funnel is None and others.filter(funnel__isnull=True).exists():
+            raise forms.ValidationError("There is a default style already; choose a funnel, or change that one.")
+        return funnel
+
+
+@admin.register(ReceiptStyle)
+class ReceiptStyleAdmin(admin.ModelAdmin):
+    form = ReceiptStyleForm
+    list_display = ["__str__", "subject", "accent", "preview_link"]
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.preview_view)
+        return [path("<int:pk>/preview/", view, name="fulfilment_receiptstyle_preview"), *super().get_urls()]
+
+    @admin.display(description="Preview")
+    def preview_link(self, obj: ReceiptStyle) -> str:
+        return format_html(
+            '<a href="{}">see a receipt</a>', reverse("admin:fulfilment_receiptstyle_preview", args=[obj.pk])
+        )
+
+    def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The receipt of the latest paid order of the style's funnel (any funnel's, for the default), as the buyer
+        gets it: the HTML, and the plain text under it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        style = ReceiptStyle.objects.filter(pk=pk).first()
+        if style is None:
+            raise Http404("There is no such style.")
+        orders = Order.objects.exclude(paid_at=None).order_by("-paid_at")
+        if style.funnel_id:
+            orders = orders.filter(funnel_id=style.funnel_id)
+        order = orders.select_related("lead").first()
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Preview: {style}",
+            "style": style,
+        }
+        if order is not None:
+            payment = order.payments.order_by("created_at", "pk").first()
+            sample = BuyerEmail(kind=BuyerEmail.Kind.RECEIPT, lead=order.lead, order=order, payment=payment)
+            message = email_message(sample)
+            context.update(order=order, subject=message.subject, text=message.body, html=message.alternatives[0][0])
+        return render(request, "admin/fulfilment/receipt_preview.html", context)

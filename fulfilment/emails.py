@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import smtplib
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from common.money import format_money
 from fulfilment.library import access_url, library_url
-from fulfilment.models import Access, BuyerEmail
+from fulfilment.models import Access, BuyerEmail, ReceiptStyle
 from leads.mail import address_undeliverable
 from offers.models import CouponRedemption, OrderLine
 
@@ -34,6 +36,21 @@ def _lines(email: BuyerEmail) -> list[OrderLine]:
     if email.payment_id is not None:
         lines = lines.filter(payment_id=email.payment_id)
     return list(lines)
+
+
+PLACEHOLDER = re.compile(r"\{(first_name|merchant|order|product)\}")
+
+
+def receipt_style(funnel_id: int | None) -> ReceiptStyle:
+    """The funnel's own style, else the default one, else the built-in words (an unsaved style)."""
+    styles = ReceiptStyle.objects.filter(Q(funnel_id=funnel_id) | Q(funnel__isnull=True)).order_by("funnel_id", "pk")
+    own = [style for style in styles if style.funnel_id is not None and style.funnel_id == funnel_id]
+    return own[0] if own else next(iter(styles), ReceiptStyle())
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    """The marketer's text with its placeholders filled (only the named ones; nothing else in it is evaluated)."""
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
 def email_context(email: BuyerEmail) -> dict[str, Any]:
@@ -66,6 +83,20 @@ def email_context(email: BuyerEmail) -> dict[str, Any]:
         "support": settings.MERCHANT_SUPPORT_EMAIL,
         "paid_at": order.paid_at,
     }
+    style = receipt_style(order.funnel_id)
+    values = {
+        "first_name": lead.first_name or "there",
+        "merchant": settings.MERCHANT_NAME,
+        "order": str(order.pk),
+        "product": lines[0].description if lines else "",
+    }
+    context.update(
+        subject=fill(style.subject, values),
+        intro=fill(style.intro, values),
+        closing=fill(style.closing, values),
+        accent=style.accent,
+        logo=style.logo_url,
+    )
     if email.refund is not None:
         refund = email.refund
         context.update(
@@ -85,7 +116,7 @@ def email_message(email: BuyerEmail) -> EmailMultiAlternatives:
     context = email_context(email)
     name = "receipt" if email.kind == BuyerEmail.Kind.RECEIPT else "refund"
     subject = (
-        f"Your receipt from {settings.MERCHANT_NAME} (order {email.order_id})"
+        context["subject"]
         if email.kind == BuyerEmail.Kind.RECEIPT
         else f"Your refund from {settings.MERCHANT_NAME} (order {email.order_id})"
     )

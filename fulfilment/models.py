@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -179,3 +179,37 @@ class BuyerEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for order {self.order_id}: {self.status}"
+
+
+class ReceiptStyle(models.Model):
+    """How a funnel's receipts look and open: the marketer's words around the lines Ladder writes (what was bought,
+    amounts, links, how to ask for a refund). One without a funnel is the default for every funnel without its own.
+    Placeholders: {first_name}, {merchant}, {order}, {product}."""
+
+    funnel = models.OneToOneField(
+        "funnels.Funnel",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Empty: the default for every funnel without a style of its own.",
+    )
+    subject = models.CharField(max_length=200, default="Your receipt from {merchant} (order {order})")
+    intro = models.TextField(
+        default="Hi {first_name}, thank you for your order. This is your receipt.",
+        help_text="Above the lines bought. {first_name} falls back to “there”.",
+    )
+    closing = models.TextField(blank=True, help_text="Below the links, above how to ask for a refund.")
+    accent = models.CharField(
+        max_length=7,
+        default="#2563eb",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour such as #2563eb.")],
+        help_text="Headings and links in the HTML e-mail.",
+    )
+    logo_url = URLField(max_length=500, blank=True, help_text="An https image shown at the top of the HTML e-mail.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["funnel"], name="receipt_style_one_per_funnel")]
+
+    def __str__(self) -> str:
+        return f"Receipts of funnel {self.funnel_id}" if self.funnel_id else "Receipts (default)"

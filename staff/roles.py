@@ -64,6 +64,7 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("fulfilment", "fulfilmentsettings"): ("change", "view"),
     ("fulfilment", "buyeremail"): ("change", "view"),  # change: send one again
     ("leads", "undeliverableaddress"): ("delete", "view"),  # delete: let mail go to it again
+    ("fulfilment", "receiptstyle"): ALL,
 }
 
 SALES: dict[tuple[str, str], tuple[str, ...]] = {

@@ -12,7 +12,7 @@ def sync_roles(apps, schema_editor):  # type: ignore[no-untyped-def]
 class Migration(migrations.Migration):
     dependencies = [
         ("staff", "0013_lead_webhook_permissions"),
-        ("fulfilment", "0003_buyer_emails"),
+        ("fulfilment", "0004_receipt_styles"),
         ("leads", "0014_undeliverable_addresses"),
     ]
     operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]

@@ -149,3 +149,42 @@ def test_an_erased_buyer_gets_nothing(client, paid_order, django_capture_on_comm
     assert emails_send() == 0
     assert mail.outbox == []
     assert BuyerEmail.objects.get().status == "dropped"
+
+
+def test_a_funnels_receipt_style_words_the_receipt_and_the_preview_shows_it(
+    client, paid_order, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    from fulfilment.models import ReceiptStyle
+    from funnels.models import Funnel
+    from tests.factories import FunnelFactory, UserFactory
+
+    funnel = FunnelFactory.create()
+    type(paid_order).objects.filter(pk=paid_order.pk).update(funnel_id=funnel.pk)
+    ReceiptStyle.objects.create(subject="Default {order}", intro="Default intro")
+    style = ReceiptStyle.objects.create(
+        funnel=Funnel.objects.get(pk=funnel.pk),
+        subject="Welcome aboard, {first_name}! ({order})",
+        intro="Hi {first_name}, {product} is yours. {first_name.__class__}",
+        closing="See you inside.",
+        accent="#ff6600",
+    )
+    pay(client, django_capture_on_commit_callbacks, "evt_1")
+    emails_send()
+    receipt = mail.outbox[-1]
+    name = paid_order.lead.first_name or "there"
+    assert receipt.subject == f"Welcome aboard, {name}! ({paid_order.pk})"
+    assert receipt.body.startswith(f"Hi {name}, ")
+    assert "{first_name.__class__}" in receipt.body  # only the named placeholders are filled; nothing is evaluated
+    assert "See you inside." in receipt.body
+    assert "#ff6600" in str(receipt.alternatives[0][0])  # type: ignore[attr-defined]
+    marketer = Client()
+    marketer.force_login(UserFactory.create(role="marketer"))
+    preview = marketer.get(f"/admin/fulfilment/receiptstyle/{style.pk}/preview/")
+    assert preview.status_code == 200
+    assert f"Welcome aboard, {name}!" in preview.content.decode()
+    second_default = marketer.post(
+        "/admin/fulfilment/receiptstyle/add/", {"subject": "x", "intro": "y", "accent": "#000000"}
+    )
+    assert "There is a default style already" in second_default.content.decode()

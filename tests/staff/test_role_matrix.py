@@ -9,6 +9,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from audiences.models import Audience
+from fulfilment.models import ReceiptStyle
 from leads import imports
 from staff.roles import ROLES
 from tests.factories import AudienceFactory, LeadFactory, UserFactory
@@ -29,6 +30,7 @@ CUSTOM_URLS = {
     "spend_othercost_upload": ("spend", "add_othercost"),
     "leads_leadimport_problems": ("leads", "view_leadimport"),
     "fulfilment_access_library": ("fulfilment", "view_access"),
+    "fulfilment_receiptstyle_preview": ("fulfilment", "view_receiptstyle"),
 }
 
 
@@ -140,6 +142,7 @@ def test_custom_admin_urls_refuse_roles_without_their_permission(url_name, role)
         "offers_order": OrderFactory.create().pk,
         "leads_leadimport": listed.pk,
         "fulfilment_access": LeadFactory.create().pk,
+        "fulfilment_receiptstyle": ReceiptStyle.objects.create().pk,
     }
     model_key = url_name.rsplit("_", 1)[0] if not url_name.endswith("sizes_csv") else "audiences_audience"
     args = [objects[model_key]] if model_key in objects else []
