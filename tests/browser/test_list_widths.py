@@ -25,9 +25,9 @@ def some_rows():
     )
     OrderFactory.create(lead=lead, funnel_id=funnel.pk)
     DestinationFactory.create(audience=AudienceFactory.create(name="Opted in, no tripwire within seven days"))
-    Deliverable.objects.create(
-        offer=steps["upsell"].offer, title="The course platform", kind="link", url="https://e.example/c"
-    )
+    upsell = steps["upsell"].offer
+    assert upsell is not None
+    Deliverable.objects.create(offer=upsell, title="The course platform", kind="link", url="https://e.example/c")
 
 
 @pytest.mark.parametrize("role", ["marketer", "sales"])
