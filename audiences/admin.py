@@ -304,7 +304,7 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(Destination)
 class DestinationAdmin(admin.ModelAdmin):
     form = DestinationForm
-    list_display = ["name", "audience", "platform", "is_active", "health", "next_run"]  # the rest: on its page
+    list_display = ["name", "audience", "platform", "health", "last_success", "next_run"]  # the rest: on its page
     list_filter = ["platform", "mode", "is_active"]
     list_select_related = ["audience"]
     readonly_fields = ["health", "last_success", "next_run", "last_synced_at", "wait_until"]

@@ -126,7 +126,7 @@ class FulfilmentSettingsAdmin(admin.ModelAdmin):
 class BuyerEmailAdmin(admin.ModelAdmin):
     """Receipts and refund confirmations: what was sent to whom and when; support sends one again."""
 
-    list_display = ["kind", "order", "lead", "status", "attempts", "created_at", "sent_at", "reason"]
+    list_display = ["kind", "order", "lead", "status", "sent_at", "delivered_at", "opened_at", "reason"]
     list_filter = ["kind", "status"]
     search_fields = ["lead__email", "order__public_id"]
     list_select_related = ["lead", "order"]

@@ -127,7 +127,22 @@ def email_message(email: BuyerEmail) -> EmailMultiAlternatives:
         reply_to=[settings.MERCHANT_SUPPORT_EMAIL] if settings.MERCHANT_SUPPORT_EMAIL else None,
     )
     message.attach_alternative(render_to_string(f"fulfilment/emails/{name}.html", context), "text/html")
+    # A provider's backend (django-anymail) sends this along and reports it back with deliveries and openings.
+    message.metadata = {"buyer_email": str(email.pk)}  # type: ignore[attr-defined]
     return message
+
+
+TRACKED = {"delivered": "delivered_at", "opened": "opened_at", "clicked": "opened_at"}
+
+
+def on_tracking(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
+    """Anymail's tracking signal: a receipt's delivery and first opening, as the provider reports them."""
+    column = TRACKED.get(str(getattr(event, "event_type", "")))
+    ident = (getattr(event, "metadata", None) or {}).get("buyer_email", "")
+    if column is None or not str(ident).isdigit():
+        return
+    moment = getattr(event, "timestamp", None) or timezone.now()
+    BuyerEmail.objects.filter(pk=int(ident), **{f"{column}__isnull": True}).update(**{column: moment})
 
 
 def _permanent(error: Exception) -> str | None:

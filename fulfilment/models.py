@@ -172,6 +172,8 @@ class BuyerEmail(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True, help_text="As the mail provider reports it.")
+    opened_at = models.DateTimeField(null=True, blank=True, help_text="First opening the provider reported.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

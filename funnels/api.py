@@ -61,6 +61,9 @@ COMMON_ERRORS = {
 logger = logging.getLogger(__name__)
 
 
+KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
@@ -213,7 +216,8 @@ class _CaptureApi(APIView):
         key = request.data.get("key")
         if not isinstance(key, str) or not key:
             raise exceptions.ValidationError({"key": ["This field is required: the funnel's public key."]})
-        snapshot = funnel_snapshot(public_key=key[:40])
+        # Keys are "pk_" and URL-safe characters: anything else (a NUL byte, say) is unknown, without a query.
+        snapshot = funnel_snapshot(public_key=key) if KEY_SHAPE.fullmatch(key) else None
         if snapshot is None:
             raise exceptions.AuthenticationFailed("Unknown funnel key.")
         if not snapshot.live:

@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from common.admin import ReadOnlyAdminMixin
 from common.errors import ApplicationError
@@ -263,7 +265,7 @@ class RefundRequestInline(_ReadOnlyInline):
 class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Orders are written by checkout and Stripe's webhooks, never by hand."""
 
-    list_display = ["__str__", "lead", "status", "total", "net_of_refunds", "created_at"]
+    list_display = ["__str__", "buyer", "status", "total", "net_of_refunds", "created_at"]
     list_filter = ["status", "currency"]
     search_fields = ["lead__email", "public_id"]
     date_hierarchy = "created_at"
@@ -280,9 +282,23 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "coupon",
         "created_at",
         "paid_at",
+        "deliveries",
     )
     fields = readonly_fields
     inlines = [OrderLineInline, PaymentInline]
+
+    @admin.display(description="Lead", ordering="lead__email")
+    def buyer(self, obj: Order) -> str:
+        """The buyer's address, cut to fit the list (the order's page has it whole)."""
+        return Truncator(obj.lead.email).chars(32)
+
+    @admin.display(description="Delivered")
+    def deliveries(self, obj: Order) -> str:
+        """Where support sees what the buyer got: receipts (sent or not), each item's access and downloads. The page
+        belongs to fulfilment, which sits above offers; it is reached by its URL's name."""
+        url = reverse("admin:fulfilment_access_library", args=[obj.lead_id])
+        return format_html('<a href="{}">Receipts, access and downloads: the buyer\'s library</a>', url)
+
     change_form_template = "admin/offers/order/change_form.html"
 
     def get_urls(self) -> list[Any]:

@@ -106,19 +106,19 @@ class LeadAdmin(LeadPipelineAdmin):
         leads_mark_changed(lead_ids=[form.instance.pk])  # tags, stage, score, consents: audiences may change
 
     form = LeadForm
-    list_display = ["email", "full_name", "stage", "owner", "score_now", "ad_consent_badge", "created_at"]
-    # Each role's columns fit a 1280-pixel screen; country, tags and the rest are filters and on the lead's page.
-    ROLE_COLUMNS = {
-        "sales": ["email", "full_name", "stage", "owner", "score_now", "last_activity_at"],
-        "marketer": ["email", "full_name", "stage", "score_now", "ad_consent_badge", "created_at"],
+    list_display = ["email", "full_name", "country", "stage", "owner", "score_now", "ad_consent_badge", "created_at"]
+    # Each role sees the columns it works with, so the list fits a 1280-pixel screen; the rest are filters and on
+    # the lead's page. (The reports app adds value columns to this list.)
+    ROLE_HIDDEN = {
+        "sales": {"country", "ad_consent_badge", "created_at", "net_value"},
+        "marketer": {"country", "owner", "activity", "net_value"},
     }
 
     def get_list_display(self, request: HttpRequest) -> Any:
+        columns = list(super().get_list_display(request))
         groups = set(request.user.groups.values_list("name", flat=True)) if request.user.is_authenticated else set()
-        for role, columns in self.ROLE_COLUMNS.items():
-            if role in groups:
-                return columns
-        return self.list_display
+        hidden = set().union(*(self.ROLE_HIDDEN[role] for role in groups if role in self.ROLE_HIDDEN))
+        return [column for column in columns if column not in hidden]
 
     list_filter = [
         "stage",

@@ -8,7 +8,9 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.test import RequestFactory
 from django.utils import timezone
 
 from analytics import reports, services, value
@@ -18,7 +20,7 @@ from leads.models import Lead, Touch
 from offers.models import Order
 from tests.analytics.conftest import staff_client
 from tests.clv_history import buy
-from tests.factories import OfferFactory
+from tests.factories import OfferFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -142,12 +144,16 @@ def test_the_page_says_why_there_is_no_prediction(db):
 
 def test_the_lead_list_sorts_and_filters_by_predicted_value(scored):
     client = staff_client("sales")
-    page = client.get("/admin/leads/lead/?o=8").content.decode()  # the predicted-value column: most first
+    request = RequestFactory().get("/admin/leads/lead/")
+    request.user = UserFactory.create(role="sales")
+    columns = admin.site._registry[Lead].get_list_display(request)  # the sales role's columns
+    order = list(columns).index("predicted_value") + 1  # the list's first column is the action checkbox
+    page = client.get(f"/admin/leads/lead/?o={order}").content.decode()  # the predicted-value column: most first
     assert "Predicted (USD)" in page
     best = CustomerValue.objects.filter(currency="USD").order_by("-predicted_value_minor")[0]
     first_row = page.split("<tbody>", 1)[1].split("</tr>", 1)[0]
     assert Lead.objects.get(pk=best.lead_id).email in first_row
-    top10 = client.get("/admin/leads/lead/?predicted=top10&o=8").content.decode()
+    top10 = client.get(f"/admin/leads/lead/?predicted=top10&o={order}").content.decode()
     scored_count = CustomerValue.objects.filter(currency="USD").count()
     threshold = (
         CustomerValue.objects.filter(currency="USD")

@@ -188,3 +188,23 @@ def test_a_funnels_receipt_style_words_the_receipt_and_the_preview_shows_it(
         "/admin/fulfilment/receiptstyle/add/", {"subject": "x", "intro": "y", "accent": "#000000"}
     )
     assert "There is a default style already" in second_default.content.decode()
+
+
+def test_the_providers_delivery_and_opening_reports_reach_the_receipt(
+    client, paid_order, django_capture_on_commit_callbacks, settings
+):
+    from tests.leads.test_undeliverable import post
+
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "ladder:hook-password"}
+    pay(client, django_capture_on_commit_callbacks, "evt_1")
+    emails_send()
+    receipt = BuyerEmail.objects.get()
+    assert mail.outbox[-1].metadata == {"buyer_email": str(receipt.pk)}  # type: ignore[union-attr]
+    tag = {"Metadata": {"buyer_email": str(receipt.pk)}, "MessageID": "m-1", "Recipient": paid_order.lead.email}
+    assert post({"RecordType": "Delivery", "DeliveredAt": "2026-12-02T10:00:00Z", **tag}).status_code == 200
+    assert post({"RecordType": "Open", "ReceivedAt": "2026-12-02T10:05:00Z", **tag}).status_code == 200
+    assert post({"RecordType": "Open", "ReceivedAt": "2026-12-02T11:00:00Z", **tag}).status_code == 200
+    receipt.refresh_from_db()
+    assert receipt.delivered_at is not None
+    assert receipt.opened_at is not None
+    assert receipt.opened_at.isoformat() == "2026-12-02T10:05:00+00:00"  # the first opening

@@ -146,3 +146,12 @@ def test_support_sees_a_buyers_library_as_the_buyer_does(bought):
     assert "The e-book" in text
     assert "Receipt" in text
     assert "Sent" in text
+
+
+def test_the_orders_page_leads_to_what_the_buyer_got(bought):
+    from tests.factories import UserFactory
+
+    support = Client()
+    support.force_login(UserFactory.create(role="sales"))
+    page = support.get(f"/admin/offers/order/{bought.pk}/change/").content.decode()
+    assert f"/admin/fulfilment/access/library/{bought.lead_id}/" in page

@@ -174,6 +174,8 @@ def test_unknown_key_origin_or_unpublished_funnel(client, live_funnel):
     unknown = post(client, "/api/v1/optins", optin_body(funnel, key="pk_nope"))
     assert (unknown.status_code, unknown.json()) == (401, {"detail": "Unknown funnel key."})
     assert unknown["WWW-Authenticate"].startswith("Key")
+    for odd in ("pk_\x00nul", "pk_ sp ace", "x" * 41):  # not a key's shape: unknown, never a database error
+        assert post(client, "/api/v1/events", {"key": odd, "events": []}).status_code == 401
     missing = post(client, "/api/v1/optins", {"id": "1", "email": "a@b.co"})
     assert (missing.status_code, missing.json()) == (400, {"key": ["This field is required: the funnel's public key."]})
     foreign = post(client, "/api/v1/optins", optin_body(funnel), origin="https://evil.example")

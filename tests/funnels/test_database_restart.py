@@ -104,7 +104,9 @@ def test_signups_across_a_database_restart_answer_503_in_the_outage_and_none_is_
         assert answered <= stored  # every 2xx is kept
 
         for number in sorted(refused):  # the embed retries with the same submission id
-            assert optin(base, funnel, number)[0] == 201
+            # 201, or 200 when the refused write had committed after all (its answer was lost with the connection):
+            # then the retry is a replay of the stored sign-up, which is what makes retrying safe.
+            assert optin(base, funnel, number)[0] in (200, 201)
 
         # A restart while the site is quiet: every kept connection is dead, and no request has noticed yet.
         proxy.cut()
