@@ -89,11 +89,11 @@ class LeadImportAdmin(admin.ModelAdmin):
     @admin.display(description="Progress")
     def progress(self, obj: LeadImport) -> str:
         return format_html(
-            '<progress value="{}" max="{}"></progress> {:,}/{:,}',
+            '<progress value="{}" max="{}"></progress> {}/{}',
             obj.rows_done,
             max(obj.rows_total, 1),
-            obj.rows_done,
-            obj.rows_total,
+            f"{obj.rows_done:,}",
+            f"{obj.rows_total:,}",
         )
 
     def _page(self, request: HttpRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:

@@ -1,11 +1,14 @@
 """Every admin list a role can open fits a 1280-pixel laptop screen: no sideways scrolling, with a row of realistic
 data in the lists that matter most."""
 
+import io
+
 import pytest
 from django.contrib import admin
 from django.urls import reverse
 
 from fulfilment.models import Deliverable
+from leads import imports
 from leads.models import Stage
 from tests.browser.test_reports import sign_in, staff
 from tests.factories import AudienceFactory, DestinationFactory, LeadFactory, OrderFactory, ladder_funnel
@@ -25,6 +28,12 @@ def some_rows():
     )
     OrderFactory.create(lead=lead, funnel_id=funnel.pk)
     DestinationFactory.create(audience=AudienceFactory.create(name="Opted in, no tripwire within seven days"))
+    basis = imports.Basis(purposes=("marketing_email",), wording="News.", legal_basis="consent")
+    listed = imports.import_create(
+        name="Webinar list", upload=io.BytesIO(b"email\nbad\n"), filename="l.csv", basis=basis
+    )
+    imports.import_start(lead_import=listed)
+    imports.import_run(import_id=listed.pk)
     upsell = steps["upsell"].offer
     assert upsell is not None
     Deliverable.objects.create(offer=upsell, title="The course platform", kind="link", url="https://e.example/c")

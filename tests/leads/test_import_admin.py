@@ -58,6 +58,9 @@ def test_a_marketer_uploads_maps_previews_and_imports_a_list(django_capture_on_c
     assert (lead_import.status, lead_import.created, lead_import.invalid) == ("done", 2, 1)
     assert set(Lead.objects.values_list("email", flat=True)) == {"ann@example.com", "cy@example.com"}
     assert Consent.objects.filter(source__startswith=f"import {lead_import.pk}:").count() == 2
+    listed = client.get("/admin/leads/leadimport/")
+    assert listed.status_code == 200
+    assert "3/3" in listed.content.decode()  # the progress column
     outcome = client.get(answer["Location"]).content.decode()
     assert "Download the 1 skipped row" in outcome
     download = client.get(f"/admin/leads/leadimport/{lead_import.pk}/problems.csv")
