@@ -240,7 +240,7 @@ AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("ADMIN_LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "staff.logins.client_ip"
+AXES_CLIENT_IP_CALLABLE = "common.http.client_ip"
 AXES_LOCKOUT_CALLABLE = "staff.logins.locked_out"
 AXES_VERBOSE = False
 

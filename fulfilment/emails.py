@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from common.mail import permanent_refusal
 from common.money import format_money
 from fulfilment.library import access_url, library_url
 from fulfilment.models import Access, BuyerEmail, ReceiptStyle
@@ -145,19 +146,6 @@ def on_tracking(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
     BuyerEmail.objects.filter(pk=int(ident), **{f"{column}__isnull": True}).update(**{column: moment})
 
 
-def _permanent(error: Exception) -> str | None:
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = sorted({code for code, _ in error.recipients.values()})
-        if codes and all(code >= 500 for code in codes):
-            return f"the mail server refused the address (SMTP {', '.join(map(str, codes))})"
-        return None
-    if isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500:
-        return f"the mail server refused the message (SMTP {error.smtp_code})"
-    if isinstance(error, UnicodeError | ValueError):
-        return f"the message could not be built for this address ({type(error).__name__})"
-    return None
-
-
 def emails_send(*, limit: int = 100, now: dt.datetime | None = None) -> int:
     """Send up to ``limit`` due e-mails, oldest first; returns how many were sent."""
     now = now or timezone.now()
@@ -194,7 +182,7 @@ def _send(email: BuyerEmail) -> int:
     try:
         email_message(email).send()
     except (smtplib.SMTPException, OSError, UnicodeError, ValueError) as error:
-        reason = _permanent(error)
+        reason = permanent_refusal(error)
         if reason is not None or email.attempts >= MAX_ATTEMPTS:
             email.status = BuyerEmail.Status.FAILED
             email.reason = reason or f"the mail server could not be reached ({type(error).__name__})"

@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from common.http import client_ip
 from fulfilment.models import Access, Deliverable, LibrarySignIn
 from fulfilment.services import download_record, fulfilment_settings, library_of
 from funnels.api import FixedWindowThrottle
@@ -49,14 +50,6 @@ class _Throttle(FixedWindowThrottle):
 
 def _allowed(scope: str, ident: str) -> bool:
     return _Throttle(scope).allow_ident(ident)
-
-
-def _address(request: HttpRequest) -> str:
-    if settings.BEHIND_PROXY:
-        forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
-        if forwarded:
-            return forwarded[-1]
-    return str(request.META.get("REMOTE_ADDR", ""))
 
 
 def _page(request: HttpRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:
@@ -131,7 +124,7 @@ def home(request: HttpRequest) -> HttpResponse:
             email = normalize_email(raw)
         except Exception:  # noqa: BLE001  (any reason it is not an address is said the same way)
             return _page(request, "sign_in.html", 400, error="Enter the e-mail address you bought with.", email=raw)
-        if not (_allowed("library_ip", _address(request)) and _allowed("library_email", email)):
+        if not (_allowed("library_ip", client_ip(request)) and _allowed("library_email", email)):
             return _page(request, "sign_in.html", 429, error="Too many sign-in links asked for; try again later.")
         try:
             sign_in_send(email=email)
@@ -190,7 +183,7 @@ def get(request: HttpRequest, token: str) -> HttpResponse | FileResponse:
         return _page(request, "link_problem.html", 404, problem="invalid")
     if access.revoked_at is not None or not access.deliverable.is_active:
         return _page(request, "link_problem.html", 403, problem="revoked")
-    address = _address(request)
+    address = client_ip(request)
     if not (_allowed("library_download", str(access.public_id)) and _allowed("library_ip", address)):
         return _page(request, "link_problem.html", 429, problem="busy")
     deliverable = access.deliverable

@@ -12,6 +12,7 @@ from django.core.mail import EmailMessage
 from django.urls import reverse
 from django.utils import timezone
 
+from common.mail import permanent_refusal
 from funnels import selectors
 from funnels.delivery import lead_magnet_token
 from funnels.models import Step
@@ -56,21 +57,6 @@ def lead_magnet_emails(*, owed: list[list[int]]) -> None:
         raise passing
 
 
-def _permanent(error: Exception) -> str | None:
-    """Why a send failed for good (the address is refused, the message cannot be built), or None when it may pass on
-    a retry (a server down, busy or answering 4xx). Never the address itself."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = sorted({code for code, _ in error.recipients.values()})
-        if all(code >= 500 for code in codes):
-            return f"the mail server refused the address (SMTP {', '.join(map(str, codes))})"
-        return None
-    if isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500:
-        return f"the mail server refused the message (SMTP {error.smtp_code})"
-    if isinstance(error, UnicodeError | ValueError):
-        return f"the message could not be built for this address ({type(error).__name__})"
-    return None
-
-
 def _lead_magnet_send(*, lead_id: int, step_id: int) -> None:
     lead = Lead.objects.filter(pk=lead_id, erased_at__isnull=True).first()
     step = Step.objects.filter(pk=step_id).select_related("funnel", "offer").first()
@@ -108,7 +94,7 @@ def _lead_magnet_send(*, lead_id: int, step_id: int) -> None:
             to=[lead.email],
         ).send()
     except (smtplib.SMTPException, UnicodeError, ValueError) as error:
-        reason = _permanent(error)
+        reason = permanent_refusal(error)
         if reason is None:
             raise  # may pass later: the task retries with backoff
         # Failed for good: recorded under the sent key, with the reason, so no retry or sweep tries it again.

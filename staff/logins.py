@@ -9,15 +9,9 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from common.http import client_ip
 
-def client_ip(request: HttpRequest) -> str:
-    """The connecting address; behind the one proxy ``BEHIND_PROXY`` declares, the address that proxy saw (the last
-    entry of X-Forwarded-For, which the client cannot forge), never an entry the client wrote itself."""
-    if settings.BEHIND_PROXY:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if forwarded:
-            return forwarded[-1]
-    return str(request.META.get("REMOTE_ADDR", ""))
+__all__ = ["client_ip", "locked_out"]  # client_ip: django-axes reads it from here (settings)
 
 
 def locked_out(request: HttpRequest, original_response: Any = None, credentials: Any = None) -> HttpResponse:

@@ -13,7 +13,7 @@ import pytest
 from audiences.models import AudienceMember
 from audiences.services import audience_refresh
 from leads import imports
-from leads.imports import Basis, ImportInvalid
+from leads.imports import Basis, ImportInvalid, writing
 from leads.models import Consent, Event, ImportProblem, Lead, LeadImport, Suppression, Tag
 from leads.services import email_fingerprint
 from tests.factories import AudienceFactory, LeadFactory
@@ -179,12 +179,12 @@ def test_ad_audiences_need_consent_itself_under_eea_rules():
 
 
 def test_a_run_killed_halfway_goes_on_where_it_stopped_and_writes_nothing_twice(monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK", 3)
+    monkeypatch.setattr(writing, "CHUNK", 3)
     rows = [["email"]] + [[f"p{n}@example.com"] for n in range(10)]
     lead_import = made(rows)
     LeadImport.objects.filter(pk=lead_import.pk).update(status=LeadImport.Status.QUEUED)
     calls = {"n": 0}
-    real = imports._write
+    real = writing._write
 
     def dies_on_the_third_chunk(*args: Any) -> Any:
         calls["n"] += 1
@@ -192,7 +192,7 @@ def test_a_run_killed_halfway_goes_on_where_it_stopped_and_writes_nothing_twice(
             raise RuntimeError("worker killed")
         return real(*args)
 
-    monkeypatch.setattr(imports, "_write", dies_on_the_third_chunk)
+    monkeypatch.setattr(writing, "_write", dies_on_the_third_chunk)
     with pytest.raises(RuntimeError):
         imports.import_run(import_id=lead_import.pk)
     lead_import.refresh_from_db()

@@ -1,27 +1,14 @@
-"""Importing an existing list: a CSV file read as a stream, its columns mapped onto a lead's fields, every row checked,
-and the good ones written a chunk at a time as the capture inbox writes opt-ins.
-
-An import is made as a draft (``import_create``: the file is stored privately and counted, its columns named and a
-mapping guessed), previewed and mapped (``import_preview``, ``import_map``), then queued (``import_start``) and run by
-a worker (``import_run``), which commits each chunk with the import's progress, so a run killed halfway goes on where
-it stopped and writes nothing twice. Per row: the address is normalized and deduplicated into the lead that has it
-(whose empty fields are filled in, never replaced); an address that asked to be forgotten is refused; the marketer's
-statement of the list's consent basis becomes a consent row per purpose with the import as its source; the lead gets
-an ``imported`` event (its timeline, the pipeline's rules) and the import's tag, and is marked changed so audiences
-take it in at their next evaluation. A row that cannot be imported is recorded by line number and field; the file
-keeps its values (problem messages never copy them), and ``problems_csv`` lists each such row beside its reasons.
-"""
+"""Making, mapping, starting and running an import, and listing what it skipped (see ``leads.imports``)."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
-import re
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
+from dataclasses import dataclass
 from itertools import groupby, islice
 from typing import IO, Any
 
@@ -33,270 +20,24 @@ from django.utils import timezone
 from common.db import insert_ignoring_conflicts, rows_insert
 from common.errors import ApplicationError
 from common.tasks import enqueue_on_commit
+from leads.imports.reading import (
+    MAX_BYTES,
+    ImportInvalid,
+    Row,
+    csv_rows,
+    file_sniff,
+    mapping_guess,
+    mapping_problems,
+    rows_count,
+    rows_read,
+)
 from leads.models import Consent, Event, ImportProblem, Lead, LeadImport, Suppression, Tag
-from leads.normalization import normalize_country, normalize_email, normalize_phone, normalize_tag
-from leads.services import EEA_COUNTRIES, NAME_MAX, email_fingerprint, leads_mark_changed, leads_upsert
+from leads.normalization import normalize_country, normalize_tag
+from leads.services import EEA_COUNTRIES, email_fingerprint, leads_mark_changed, leads_upsert
 
-# Lead fields a column can fill; "" ignores the column.
-FIELDS: dict[str, str] = {
-    "email": "E-mail (required)",
-    "first_name": "First name",
-    "last_name": "Last name",
-    "full_name": "Full name (split at the first space)",
-    "phone": "Phone",
-    "country": "Country (ISO code)",
-    "region": "State or region",
-    "city": "City",
-    "postal_code": "Postal code",
-    "company_size": "Company size (employees)",
-    "tags": "Tags (separated by , or ;)",
-    "signed_up_at": "Signed up at (date the consent was given)",
-    "": "Ignore this column",
-}
-# Header names each field is guessed from, compared without case, spaces or punctuation.
-_GUESSES: dict[str, tuple[str, ...]] = {
-    "email": ("email", "emailaddress", "mail", "e-mail"),
-    "first_name": ("firstname", "first", "givenname", "fname", "forename"),
-    "last_name": ("lastname", "last", "surname", "familyname", "lname"),
-    "full_name": ("name", "fullname", "contactname"),
-    "phone": ("phone", "phonenumber", "mobile", "mobilephone", "cell", "tel", "telephone"),
-    "country": ("country", "countrycode"),
-    "region": ("region", "state", "province", "county"),
-    "city": ("city", "town"),
-    "postal_code": ("postalcode", "postcode", "zip", "zipcode"),
-    "company_size": ("companysize", "employees", "numberofemployees", "headcount"),
-    "tags": ("tags", "tag", "labels", "segments"),
-    "signed_up_at": ("signedup", "signedupat", "subscribed", "subscribedat", "optindate", "consentdate", "joined"),
-}
-MAX_BYTES = 100 * 1024 * 1024
-MAX_ROWS = 1_000_000
-MAX_COLUMNS = 100
-CHUNK = 2000
+CHUNK = 2000  # rows a transaction
 PREVIEW_ROWS = 10
-LENGTHS = {"region": 100, "city": 100, "postal_code": 20}
-COMPANY_SIZE_MAX = 10_000_000
-EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
 KEEP_DAYS = 30  # how long an uploaded file is kept after its import finished
-
-
-class ImportInvalid(ApplicationError):
-    """What is wrong with a file, a mapping or an import's settings, by field."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{name}: {' '.join(messages)}" for name, messages in errors.items()))
-        self.errors = errors
-
-
-@dataclass(kw_only=True, slots=True)
-class Row:
-    """One line of the file as it will be written, or the problems that keep it out."""
-
-    line: int
-    email: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-    tags: list[str] = field(default_factory=list)
-    signed_up_at: dt.datetime | None = None
-    problems: list[tuple[str, str]] = field(default_factory=list)
-
-
-# --- reading the file ----------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _text(handle: IO[bytes]) -> Iterator[io.TextIOWrapper]:
-    """The bytes as text, the handle left open (and rewound) afterwards for the caller."""
-    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
-    try:
-        yield text
-    finally:
-        if not handle.closed:  # a reader dropped after its file was closed has nothing to give back
-            text.detach()
-            handle.seek(0)
-
-
-def _reader(handle: IO[bytes], delimiter: str) -> Generator[list[str]]:
-    with _text(handle) as text:
-        yield from csv.reader(text, delimiter=delimiter)
-
-
-def _sniff(handle: IO[bytes]) -> tuple[str, list[str]]:
-    """The delimiter (comma, semicolon or tab) and the header row, or ImportInvalid saying what is wrong."""
-    try:
-        with _text(handle) as text:
-            sample = text.read(64 * 1024)
-    except UnicodeDecodeError:
-        raise ImportInvalid({"file": ["The file is not UTF-8 text; save it as “CSV UTF-8”."]}) from None
-    first = sample.splitlines()[0] if sample.strip() else ""
-    if not first:
-        raise ImportInvalid({"file": ["The file is empty; it needs a header row naming its columns."]})
-    delimiter = max((",", ";", "\t"), key=first.count)
-    try:
-        header = next(csv.reader([first], delimiter=delimiter))
-    except csv.Error:
-        raise ImportInvalid({"file": ["The header row is not CSV."]}) from None
-    header = [name.strip() for name in header]
-    if len(header) > MAX_COLUMNS:
-        raise ImportInvalid({"file": [f"At most {MAX_COLUMNS} columns; remove the ones not needed."]})
-    if any(not name for name in header) or len(set(header)) != len(header):
-        raise ImportInvalid({"file": ["Each column needs a name of its own in the header row."]})
-    return delimiter, header
-
-
-def _count(handle: IO[bytes], delimiter: str) -> int:
-    """Rows after the header, read as a stream; ImportInvalid for a file that is not CSV or is too long."""
-    rows = 0
-    reader = _reader(handle, delimiter)
-    try:
-        for rows, _ in enumerate(reader):  # noqa: B007  (the last index is the count)
-            if rows > MAX_ROWS:
-                raise ImportInvalid({"file": [f"At most {MAX_ROWS:,} rows an import; split the file."]})
-    except UnicodeDecodeError:
-        raise ImportInvalid({"file": ["The file is not UTF-8 text; save it as “CSV UTF-8”."]}) from None
-    except csv.Error as error:
-        raise ImportInvalid({"file": [f"The file is not valid CSV near line {rows + 2}: {error}."]}) from None
-    finally:
-        reader.close()
-    if rows == 0:
-        raise ImportInvalid({"file": ["The file has a header row but no rows."]})
-    return rows
-
-
-def _simplified(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def mapping_guess(columns: Iterable[str]) -> dict[str, str]:
-    """Each column's field by its name; a field is guessed for one column at most."""
-    taken: set[str] = set()
-    mapping = {}
-    for column in columns:
-        simple = _simplified(column)
-        guess = next(
-            (name for name, words in _GUESSES.items() if name not in taken and simple in map(_simplified, words)), ""
-        )
-        if guess:
-            taken.add(guess)
-        mapping[column] = guess
-    return mapping
-
-
-def mapping_problems(columns: list[str], mapping: dict[str, str]) -> list[str]:
-    problems = []
-    unknown = set(mapping) - set(columns)
-    if unknown:
-        problems.append(f"The file has no column {sorted(unknown)[0]!r}.")
-    bad = sorted({target for target in mapping.values() if target not in FIELDS})
-    if bad:
-        problems.append(f"{bad[0]!r} is not a lead field; use one of {', '.join(name for name in FIELDS if name)}.")
-    targets = [target for target in mapping.values() if target and target != "tags"]
-    twice = sorted({target for target in targets if targets.count(target) > 1})
-    if twice:
-        problems.append(f"Only one column can be {FIELDS[twice[0]]}.")
-    if "email" not in mapping.values():
-        problems.append("Choose the column that holds the e-mail address.")
-    return problems
-
-
-# --- checking a row ------------------------------------------------------------------------------------------------
-
-
-def _when(text: str) -> dt.datetime:
-    value = text.strip().replace("Z", "+00:00")
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError("is not a date as YYYY-MM-DD (a time may follow)") from None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    if moment > timezone.now() + dt.timedelta(minutes=5):
-        raise ValidationError("is in the future")
-    if moment < EARLIEST:
-        raise ValidationError("is before 1990")
-    return moment
-
-
-def _size(text: str) -> int:
-    digits = re.sub(r"[\s,._']", "", text)
-    if not digits.isdigit() or not 0 < int(digits) <= COMPANY_SIZE_MAX:
-        raise ValidationError("is not a number of employees, e.g. 250")
-    return int(digits)
-
-
-def row_clean(line: int, values: dict[str, str], *, default_country: str) -> Row:
-    """The row ``values`` (field → text as written) checked and normalized. Messages say what is wrong with a field
-    without repeating its value (the problems list is kept; the file already holds the values)."""
-    row = Row(line=line)
-    text = {name: " ".join(value.split()) for name, value in values.items()}
-    try:
-        row.email = normalize_email(values.get("email", ""))
-    except ValidationError as error:
-        row.problems.append(("email", "is empty" if error.code == "required" else "is not a valid e-mail address"))
-    first, last = text.get("first_name", ""), text.get("last_name", "")
-    if text.get("full_name"):
-        given, _, family = text["full_name"].partition(" ")
-        first, last = first or given, last or family
-    for name, value in (("first_name", first), ("last_name", last)):
-        if len(value) > NAME_MAX:
-            row.problems.append((name, f"is longer than {NAME_MAX} characters"))
-        elif value:
-            row.details[name] = value
-    country = ""
-    if text.get("country"):
-        try:
-            country = row.details["country"] = normalize_country(text["country"])
-        except ValidationError:
-            row.problems.append(("country", "is not a two-letter country code such as US or DE"))
-    if text.get("phone"):
-        try:
-            row.details["phone"] = normalize_phone(values["phone"], default_country=country or default_country)
-        except ValidationError:
-            hint = "" if country or default_country else " (include +country code, or set the import's country)"
-            row.problems.append(("phone", f"is not a valid phone number{hint}"))
-    for name, limit in LENGTHS.items():
-        if len(text.get(name, "")) > limit:
-            row.problems.append((name, f"is longer than {limit} characters"))
-        elif text.get(name):
-            row.details[name] = text[name]
-    if text.get("company_size"):
-        try:
-            row.details["company_size"] = _size(text["company_size"])
-        except ValidationError as error:
-            row.problems.append(("company_size", error.messages[0]))
-    if text.get("signed_up_at"):
-        try:
-            row.signed_up_at = _when(text["signed_up_at"])
-        except ValidationError as error:
-            row.problems.append(("signed_up_at", error.messages[0]))
-    for raw in re.split(r"[,;]", values.get("tags", "")):
-        if raw.strip():
-            try:
-                tag = normalize_tag(raw)
-            except ValidationError:
-                row.problems.append(("tags", "holds a tag longer than 50 characters"))
-            else:
-                if tag not in row.tags:
-                    row.tags.append(tag)
-    return row
-
-
-def _rows(lead_import: LeadImport, handle: IO[bytes], *, skip: int = 0) -> Generator[Row]:
-    """The file's rows after the first ``skip``, each checked. Line numbers count the header as line 1."""
-    reader = _reader(handle, lead_import.delimiter)
-    header = next(reader, [])
-    where = [(index, lead_import.mapping.get(name, "")) for index, name in enumerate(header)]
-    where = [(index, target) for index, target in where if target]
-    for number, cells in enumerate(reader, start=1):
-        if number <= skip:
-            continue
-        values: dict[str, str] = {}
-        for index, target in where:
-            cell = cells[index] if index < len(cells) else ""
-            values[target] = f"{values[target]},{cell}" if target == "tags" and target in values else cell
-        row = row_clean(number + 1, values, default_country=lead_import.default_country)
-        if len(cells) > len(header):
-            row.problems.append(("row", f"has {len(cells)} cells; the header names {len(header)}"))
-        yield row
-
 
 # --- making, mapping and starting an import ------------------------------------------------------------------------
 
@@ -360,10 +101,10 @@ def import_create(
         errors["file"] = [f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB; split it."]
     if errors:
         raise ImportInvalid(errors)
-    delimiter, columns = _sniff(upload)
+    delimiter, columns = file_sniff(upload)
     if mapping is not None and mapping_problems(columns, mapping):
         raise ImportInvalid({"mapping": mapping_problems(columns, mapping)})
-    rows = _count(upload, delimiter)
+    rows = rows_count(upload, delimiter)
     lead_import = LeadImport(
         name=name,
         delimiter=delimiter,
@@ -397,7 +138,7 @@ def import_map(*, lead_import: LeadImport, mapping: dict[str, str]) -> LeadImpor
 
 def import_preview(*, lead_import: LeadImport, rows: int = PREVIEW_ROWS) -> list[Row]:
     """The first ``rows`` rows as the current mapping would import them."""
-    with lead_import.file.open("rb") as handle, closing(_rows(lead_import, handle)) as read:
+    with lead_import.file.open("rb") as handle, closing(rows_read(lead_import, handle)) as read:
         return list(islice(read, rows))
 
 
@@ -592,7 +333,7 @@ class _Stream:
         if self.rows is None or self.at != lead_import.rows_done:
             self.close()
             self.handle = lead_import.file.open("rb")
-            self.rows = _rows(lead_import, self.handle, skip=lead_import.rows_done)
+            self.rows = rows_read(lead_import, self.handle, skip=lead_import.rows_done)
             self.at = lead_import.rows_done
         chunk = list(islice(self.rows, CHUNK))
         self.at += len(chunk)
@@ -634,7 +375,7 @@ def problems_csv(lead_import: LeadImport) -> Iterator[list[str]]:
     with handle:
         wanted = iter(pending)
         line, reasons = next(wanted)
-        for number, cells in enumerate(_reader(handle, lead_import.delimiter), start=1):
+        for number, cells in enumerate(csv_rows(handle, lead_import.delimiter), start=1):
             if number == line:
                 yield [str(line), reasons, *cells]
                 following = next(wanted, None)
