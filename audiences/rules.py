@@ -30,13 +30,13 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Window
 from django.db.models.functions import PercentRank
 from django.utils import timezone
 
 from analytics.models import CustomerValue
+from funnels.models import Funnel, Step, Variant
 from leads.contracts import normalize_utm
 from leads.models import Consent, Event, Lead, Stage, Tag
 from leads.normalization import normalize_country
@@ -179,9 +179,9 @@ def _check_event(body: dict[str, Any], path: str, problems: list[str]) -> None:
     _unknown(body, EVENT_KEYS, path, problems)
     if body.get("type") not in Event.Type.values:
         problems.append(f"{path}.type: expected one of {', '.join(Event.Type.values)}, not {body.get('type')!r}.")
-    _exists(apps.get_model("funnels", "Funnel"), body, "funnel", path, problems, "funnel")
-    _exists(apps.get_model("funnels", "Step"), body, "step", path, problems, "step")
-    _exists(apps.get_model("funnels", "Variant"), body, "variant", path, problems, "variant")
+    _exists(Funnel, body, "funnel", path, problems, "funnel")
+    _exists(Step, body, "step", path, problems, "step")
+    _exists(Variant, body, "variant", path, problems, "variant")
     _exists(Offer, body, "offer", path, problems, "offer")
     _positive_int(body, "min_count", path, problems)
     _window(body, path, problems)

@@ -12,10 +12,12 @@ from django.utils import timezone
 
 from audiences.models import Audience, AudienceMember, AudienceSize, SyncLedger
 from audiences.rules import RuleInvalid, rule_members
+from common.db import among
 from common.tasks import enqueue_on_commit
-from leads.models import Lead, LeadMark
+from leads.marks import marks_clear, marks_take
+from leads.models import Lead
 from leads.services import lead_forget
-from offers.models import Order
+from offers.services import orders_client_forget
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +43,13 @@ def audience_refresh(
         Audience.objects.filter(pk=audience.pk).update(rule_error="; ".join(invalid.problems))
         return None
     if lead_ids is not None:
-        members = members.filter(pk__in=list(lead_ids))
+        members = members.filter(pk__in=among(lead_ids))
     sql, params = members.annotate(member_id=F("pk")).values("member_id").query.sql_with_params()
     table = AudienceMember._meta.db_table
     with transaction.atomic():
         stale = AudienceMember.objects.filter(audience=audience)
         if lead_ids is not None:
-            stale = stale.filter(lead_id__in=list(lead_ids))
+            stale = stale.filter(lead_id__in=among(lead_ids))
         # NOT EXISTS, not NOT IN: an anti join, where NOT IN over a million members (too many to hash in work_mem)
         # re-reads the rule's query for every stored member (a full audience's refresh took minutes).
         removed, _ = stale.exclude(Exists(members.filter(pk=OuterRef("lead_id")))).delete()
@@ -75,24 +77,20 @@ def audience_refresh(
     return Refreshed(added=added, removed=removed, size=size)
 
 
-def audiences_refresh_marked(*, batch_size: int = 5000, settle_seconds: float = 5.0) -> list[int]:
+def audiences_refresh_marked(*, batch_size: int = 5000, settle_seconds: float = 0.0) -> list[int]:
     """Refresh every audience for the leads marked as changed; returns the leads taken.
 
-    Marks younger than ``settle_seconds`` wait for the next run, so a change whose transaction has not yet
-    committed is never cleared with a mark the refresh could not see it through. A lead marked again during the
-    run keeps its (newer) mark.
+    The marks taken are cleared exactly (``leads.marks``): a lead marked again during the run keeps its newer mark,
+    and a change still uncommitted when the marks were read is never cleared unseen, so no mark needs to age first
+    (``settle_seconds`` leaves younger ones for the next run all the same).
     """
-    cutoff = timezone.now() - dt.timedelta(seconds=settle_seconds)
-    lead_ids = list(
-        LeadMark.objects.filter(marked_at__lte=cutoff)
-        .order_by("marked_at")
-        .values_list("lead_id", flat=True)[:batch_size]
-    )
-    if not lead_ids:
+    taken = marks_take(limit=batch_size, settle_seconds=settle_seconds)
+    if not taken:
         return []
+    lead_ids = [lead_id for lead_id, _ in taken]
     for audience in Audience.objects.all():
         audience_refresh(audience=audience, lead_ids=lead_ids)
-    LeadMark.objects.filter(lead_id__in=lead_ids, marked_at__lte=cutoff).delete()
+    marks_clear(taken)
     return lead_ids
 
 
@@ -110,15 +108,13 @@ def lead_erase(*, lead: Lead) -> list[int]:
     """Forget a person everywhere: out of every audience now, their data erased, and a removal queued for every
     destination that holds them (the next sync sends it with the hashes the destination was given). Returns the
     destinations that will be told."""
-    from audiences import tasks  # the task module imports this one
-
     with transaction.atomic():
         holding = list(
             SyncLedger.objects.filter(lead=lead, state=SyncLedger.State.ADDED).values_list("destination_id", flat=True)
         )
         AudienceMember.objects.filter(lead=lead).delete()
-        Order.objects.filter(lead=lead).update(client={})  # the browser context kept for conversions
+        orders_client_forget(lead_id=lead.pk)  # the browser context kept for conversions
         lead_forget(lead=lead)
         for destination_pk in holding:
-            enqueue_on_commit(tasks.destination_sync, destination_pk=destination_pk)
+            enqueue_on_commit("audiences.sync", destination_pk=destination_pk)
     return holding

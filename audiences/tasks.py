@@ -6,11 +6,14 @@ import datetime as dt
 
 from celery import shared_task
 from django.db import DatabaseError
+from django.db.models import Max
 from django.utils import timezone
 
-from audiences import services, sync
-from audiences.models import Audience, Destination, SyncBatch
-from common.locks import Lock
+from audiences import push, services, sync
+from audiences.models import Audience, Destination, SyncBatch, SyncRun
+from audiences.sync.platforms import PLATFORMS
+from common.locks import Lock, LockLost
+from common.tasks import enqueue_on_commit
 from integrations.errors import IntegrationError
 
 _MARKED_LOCK = "audiences:refresh-marked"
@@ -18,18 +21,27 @@ _MARKED_LOCK = "audiences:refresh-marked"
 
 @shared_task(name="audiences.refresh_marked", acks_late=True, ignore_result=True)
 def audiences_refresh_marked() -> int:
-    """Beat, every few seconds: the audiences of leads that changed (one run at a time)."""
+    """Beat, every second or so: the audiences of leads that changed (one run at a time)."""
     lock = Lock(_MARKED_LOCK, lapse=300)
     if not lock.acquire():
         return 0
     with lock:
-        changed: list[int] = []
+        changed = 0
         while taken := services.audiences_refresh_marked():
-            changed.extend(taken)
-        # Someone who left an audience, withdrew consent or was erased is removed now, not at the next schedule.
-        for destination_pk in sync.destinations_holding(lead_ids=changed):
-            destination_sync.delay(destination_pk=destination_pk)
-        return len(changed)
+            changed += len(taken)
+            try:
+                lock.renew()  # a busy stretch can outlast the lock's lapse
+            except LockLost:
+                break  # another run took over after a pause this long; it takes the rest
+            # Someone who left an audience, withdrew consent or was erased is removed now, not at the next schedule.
+            for destination_pk in sync.destinations_holding(lead_ids=taken):
+                destination_sync.delay(destination_pk=destination_pk)
+            # Someone who joined reaches the platforms within a minute: one push a destination a window.
+            for planned in push.pushes_plan(push.destinations_joining(lead_ids=taken)):
+                destination_push.apply_async(
+                    kwargs={"destination_pk": planned.destination_pk}, countdown=planned.countdown
+                )
+        return changed
 
 
 @shared_task(name="audiences.refresh_due", acks_late=True, ignore_result=True)
@@ -95,6 +107,50 @@ def destination_sync(*, destination_pk: int) -> str | None:
         return None  # another run has it; the ledger makes sure nothing is missed
 
 
+PUSH_BUSY_SECONDS = 5  # a push that found its destination mid-sync tries again this much later
+
+
+@shared_task(
+    name="audiences.push",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=10,
+)
+def destination_push(*, destination_pk: int) -> str | None:
+    """The people who joined since the last push, to one destination (``audiences.push`` plans when)."""
+    destination = Destination.objects.select_related("audience").filter(pk=destination_pk, is_active=True).first()
+    if destination is not None and (wait := push.push_wait(destination)) > 0:
+        enqueue_on_commit(destination_push, countdown=wait, destination_pk=destination_pk)  # still the same push
+        return "early"
+    lead_ids = push.push_started(destination_pk)
+    last_request = None
+    try:
+        if destination is None or not lead_ids:
+            return None  # switched off (its next full sync, once on again, sends them) or nobody left to send
+        if destination.wait_until is not None and destination.wait_until > timezone.now():
+            push.push_return(destination_pk, lead_ids)
+            return "waiting"  # the schedule takes it up when the platform's pause is over
+        try:
+            run = sync.destination_sync(destination=destination, lead_ids=lead_ids)
+        except sync.SyncInProgress:
+            # The running sync may have read its diff before these members joined: this push waits its turn.
+            push.push_return(destination_pk, lead_ids)
+            if push.push_again(destination_pk, countdown=PUSH_BUSY_SECONDS):
+                enqueue_on_commit(destination_push, countdown=PUSH_BUSY_SECONDS, destination_pk=destination_pk)
+            return None
+        if run.status != SyncRun.Status.SUCCEEDED:
+            push.push_return(destination_pk, lead_ids)  # the ledger says who was taken; the rest go with the next push
+        # Its last request had ended (and so had reached the platform) by the time it was recorded: the next request
+        # goes a window after that, so the platform never sees two within a window.
+        last_request = run.batches.filter(kind=SyncBatch.Kind.ADD).aggregate(last=Max("created_at"))["last"]
+        return run.status
+    finally:
+        push.push_finished(destination_pk, last_request=last_request)
+
+
 @shared_task(name="audiences.credentials_check", acks_late=True, ignore_result=True)
 def destinations_credentials_check() -> int:
     """Beat, daily: each active destination's token with its platform; returns how many were paused."""
@@ -105,7 +161,8 @@ def destinations_credentials_check() -> int:
 @shared_task(name="audiences.reconcile", acks_late=True, ignore_result=True)
 def destinations_reconcile() -> int:
     """Beat, weekly: each active destination that has a full replace (Meta) is replaced with what its ledger holds."""
-    destinations = Destination.objects.filter(is_active=True, platform=Destination.Platform.META)
+    replaceable = [name for name, platform in PLATFORMS.items() if platform.full_replace]
+    destinations = Destination.objects.filter(is_active=True, platform__in=replaceable)
     reconciled = 0
     for destination in destinations.select_related("audience"):
         try:

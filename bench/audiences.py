@@ -218,8 +218,8 @@ def measure(leads: int) -> list[dict[str, object]]:
     from audiences.services import audience_refresh, audiences_refresh_marked
     from audiences.sync import chunked, leads_to_add, upload_rows
     from integrations.audience_upload import SandboxUploader
+    from leads.marks import leads_mark_changed
     from leads.models import Event, Lead, LeadMark
-    from leads.services import leads_mark_changed
     from offers.models import OrderLine
 
     audience, _ = Audience.objects.update_or_create(slug="bench", defaults={"name": "Bench", "rule": RULE})

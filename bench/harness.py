@@ -45,6 +45,7 @@ def server_env() -> dict[str, str]:
         LOG_LEVEL="WARNING",
         THROTTLE_CAPTURE_IP="100000000/minute",
         THROTTLE_CAPTURE_EMAIL="1000/minute",
+        THROTTLE_OPTIN_IP="100000000/minute",  # the load comes from one address
         EVENT_INBOX="true",
     )
     return env

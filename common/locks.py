@@ -22,7 +22,8 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 """
 
 
-def _redis():  # type: ignore[no-untyped-def]
+def redis_connection():  # type: ignore[no-untyped-def]
+    """The cache's Redis connection, for what the cache API cannot say (scripts, sets)."""
     from django_redis import get_redis_connection
 
     return get_redis_connection("default")
@@ -40,7 +41,7 @@ class Lock:
 
     def acquire(self) -> bool:
         if settings.REDIS_URL:  # the raw token (the cache API would pickle it), set only if absent, with its lapse
-            self.held = bool(_redis().set(cache.make_key(self.key), self.token, nx=True, ex=self.lapse))
+            self.held = bool(redis_connection().set(cache.make_key(self.key), self.token, nx=True, ex=self.lapse))
         else:
             self.held = bool(cache.add(self.key, self.token, timeout=self.lapse))
         return self.held
@@ -58,7 +59,7 @@ class Lock:
 
     def _if_ours(self, script: str, local: object) -> bool:
         if settings.REDIS_URL:
-            return bool(_redis().eval(script, 1, cache.make_key(self.key), self.token, self.lapse))
+            return bool(redis_connection().eval(script, 1, cache.make_key(self.key), self.token, self.lapse))
         # The in-process cache (development, tests without Redis): one process, so get-then-act is enough.
         if cache.get(self.key) != self.token:
             return False

@@ -6,6 +6,7 @@ See README.md ("Configuration") for every variable. Nothing here reads the datab
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import os
 import secrets
 from pathlib import Path
@@ -75,6 +76,9 @@ INSTALLED_APPS = [
     "axes",
     "anymail",
 ]
+# The demo (``make run``'s seed) lives in the source tree only: an installed package leaves it out.
+if importlib.util.find_spec("demo") is not None:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -166,6 +170,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TIMEZONE = "UTC"
+# New audience members reach the platforms within a minute however long the general queue is (a burst of lead-magnet
+# e-mails, say): their tasks have a queue of their own. A worker started without -Q consumes both queues, taking from
+# each in turn, so an audience task waits for at most one task a process, never for the whole backlog.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES: dict[str, dict[str, str]] = {"celery": {}, "audiences": {}}
+CELERY_TASK_ROUTES = {
+    name: {"queue": "audiences"} for name in ("audiences.refresh_marked", "audiences.push", "audiences.sync")
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -321,9 +333,9 @@ CELERY_BEAT_SCHEDULE = {
 META_APP_SECRET = env.str("META_APP_SECRET", default="")
 # Only to try Ladder without Meta: where a stand-in Graph API listens (python -m tests.fakes.meta_graph).
 META_GRAPH_URL = env.str("META_GRAPH_URL", default="")
-# How long a sync's lock outlives its last batch: a worker that dies mid-sync holds its destination this long.
 # How long a conversions dispatch run holds off the next when its worker dies (renewed after every batch it sends).
 CONVERSIONS_DISPATCH_LOCK_SECONDS = env.int("CONVERSIONS_DISPATCH_LOCK_SECONDS", default=120)
+# How long a sync's lock outlives its last batch: a worker that dies mid-sync holds its destination this long.
 AUDIENCE_SYNC_LOCK_SECONDS = env.int("AUDIENCE_SYNC_LOCK_SECONDS", default=300)
 # Only to try Ladder without Google: where a stand-in Data Manager API listens (python -m tests.fakes.google_dm).
 GOOGLE_DATAMANAGER_URL = env.str("GOOGLE_DATAMANAGER_URL", default="")
@@ -348,7 +360,14 @@ STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 STRIPE_WEBHOOK_MAX_BYTES = env.int("STRIPE_WEBHOOK_MAX_BYTES", default=256 * 1024)
 CELERY_BEAT_SCHEDULE["stripe-events-sweep"] = {"task": "offers.stripe_events_sweep", "schedule": 60.0}
-CELERY_BEAT_SCHEDULE["audiences-refresh-marked"] = {"task": "audiences.refresh_marked", "schedule": 10.0}
+# Changed leads' audiences, every second or so (a run with nothing marked is one query); new members are then pushed
+# to each destination at most once a window (AUDIENCE_PUSH_SECONDS) unless they fill a batch sooner.
+AUDIENCE_MARKED_SECONDS = env.float("AUDIENCE_MARKED_SECONDS", default=1.0)
+AUDIENCE_PUSH_SECONDS = env.int("AUDIENCE_PUSH_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["audiences-refresh-marked"] = {
+    "task": "audiences.refresh_marked",
+    "schedule": AUDIENCE_MARKED_SECONDS,
+}
 CELERY_BEAT_SCHEDULE["audiences-refresh-due"] = {"task": "audiences.refresh_due", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["audiences-sync-due"] = {"task": "audiences.sync_due", "schedule": 60.0}
 # Each active destination's credentials against its platform, daily: an expired token pauses it, saying why.

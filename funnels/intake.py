@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.tasks import enqueue_on_commit
-from funnels import tasks
 from funnels.beacons import certain_page, certain_text, certain_uuid
 from funnels.models import Step
 from funnels.services import Visit, visitor_for_submission
@@ -159,4 +158,4 @@ def _lead_magnets_owed(recorded: list[tuple[int, int | None]]) -> None:
     )
     owed = [[lead_id, step_id] for lead_id, step_id in recorded if step_id in magnet_steps]
     if owed:  # lost to a broker outage, they are still owed: lead_magnet_sweep finds them by their opt-in events
-        enqueue_on_commit(tasks.lead_magnet_emails, owed=owed)
+        enqueue_on_commit("funnels.lead_magnet_emails", owed=owed)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from common.errors import ApplicationError
 from common.tasks import enqueue_on_commit
-from funnels import selectors, tasks
+from funnels import selectors
 from funnels.models import Funnel, Route, Step, Variant
 from funnels.selectors import funnel_graph
 from funnels.splits import variant_for
@@ -199,7 +199,7 @@ def funnel_optin(
         lead_id, step_id = capture.lead_id, step.pk
         # After the capture's commit (at once here, or when an enclosing transaction commits); with the broker
         # down the answer still says what was stored, and lead_magnet_sweep sends it later.
-        enqueue_on_commit(tasks.lead_magnet_email, lead_id=lead_id, step_id=step_id)
+        enqueue_on_commit("funnels.lead_magnet_email", lead_id=lead_id, step_id=step_id)
     return capture
 
 

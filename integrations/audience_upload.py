@@ -30,7 +30,6 @@ class UploadResult:
 class AudienceUploader(Protocol):
     """``add`` takes at most ``batch_size`` rows; ``last`` marks the final add of a sync (one upload session)."""
 
-    platform: str
     batch_size: int
 
     def add(self, rows: list[UploadRow], *, last: bool = False) -> UploadResult: ...

@@ -23,6 +23,8 @@ from collections.abc import Callable
 
 import phonenumbers
 
+from integrations.protocols import Person
+
 _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 _NAME_AFFIXES = frozenset(
     {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "jr", "sr", "ii", "iii", "iv", "phd", "md", "esq"}
@@ -170,16 +172,18 @@ def meta_hashes(
     """Meta's multi-key schema (EMAIL, PHONE, FN, LN, CT, ST, ZIP, COUNTRY, EXTERN_ID) → hashes; empty keys left out.
     ``external_id`` is Ladder's own id for the person, hashed as given (the Conversions API gets the same hash)."""
     return MetaHasher().hashes(
-        email=email,
-        phone=phone,
-        first_name=first_name,
-        last_name=last_name,
-        city=city,
-        region=region,
-        postal_code=postal_code,
-        country=country,
-        phone_is_stored=phone_is_stored,
-        external_id=external_id,
+        Person(
+            email=email,
+            phone=phone,
+            first_name=first_name,
+            last_name=last_name,
+            city=city,
+            region=region,
+            postal_code=postal_code,
+            country=country,
+            phone_is_stored=phone_is_stored,
+            external_id=external_id,
+        )
     )
 
 
@@ -197,20 +201,16 @@ class MetaHasher:
         self._states: tuple[dict[str, str], dict[str, str]] = ({}, {})
         self._postal_codes: tuple[dict[str, str], dict[str, str]] = ({}, {})
 
-    def hashes(
-        self,
-        *,
-        email: str = "",
-        phone: str = "",
-        first_name: str = "",
-        last_name: str = "",
-        city: str = "",
-        region: str = "",
-        postal_code: str = "",
-        country: str = "",
-        phone_is_stored: bool = False,
-        external_id: str = "",
-    ) -> dict[str, str]:
+    def hashes(self, person: Person) -> dict[str, str]:
+        email, phone, country, external_id = person.email, person.phone, person.country, person.external_id
+        first_name, last_name, city, region, postal_code = (
+            person.first_name,
+            person.last_name,
+            person.city,
+            person.region,
+            person.postal_code,
+        )
+        phone_is_stored = person.phone_is_stored
         out: dict[str, str] = {}
         if hashed := sha256_hex(meta_email(email)):
             out["EMAIL"] = hashed
@@ -285,26 +285,13 @@ def google_identifiers(
 class GoogleHasher:
     """``google_identifiers`` with the same call as ``MetaHasher.hashes`` (city and state are not Google keys)."""
 
-    def hashes(
-        self,
-        *,
-        email: str = "",
-        phone: str = "",
-        first_name: str = "",
-        last_name: str = "",
-        city: str = "",
-        region: str = "",
-        postal_code: str = "",
-        country: str = "",
-        phone_is_stored: bool = False,
-        external_id: str = "",  # not a Customer Match key
-    ) -> dict[str, str]:
+    def hashes(self, person: Person) -> dict[str, str]:
         return google_identifiers(
-            email=email,
-            phone=phone,
-            first_name=first_name,
-            last_name=last_name,
-            postal_code=postal_code,
-            country=country,
-            phone_is_stored=phone_is_stored,
+            email=person.email,
+            phone=person.phone,
+            first_name=person.first_name,
+            last_name=person.last_name,
+            postal_code=person.postal_code,
+            country=person.country,
+            phone_is_stored=person.phone_is_stored,
         )

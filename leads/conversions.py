@@ -36,6 +36,7 @@ from integrations.conversions import (
 from integrations.errors import IntegrationCredentialsError, IntegrationError, IntegrationTransientError
 from integrations.google_audiences import customer_id_normalized
 from integrations.identifiers import GoogleHasher, MetaHasher
+from integrations.protocols import Person
 from leads.models import Consent, ConversionDelivery, ConversionDestination, ConversionOutbox, Event, Lead, Touch
 from leads.selectors import granted_now
 
@@ -208,7 +209,7 @@ def _conversion(
     event: Event, lead: Lead, client: dict[str, str], click: Touch | None, hasher: MetaHasher | GoogleHasher
 ) -> Conversion:
     identity = {name: getattr(lead, name) for name in IDENTITY_FIELDS}
-    hashes = hasher.hashes(**identity, phone_is_stored=True)
+    hashes = hasher.hashes(Person(**identity, phone_is_stored=True))
     purchase = event.type == Event.Type.PURCHASE
     return Conversion(
         event_id=event.idempotency_key,

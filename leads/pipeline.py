@@ -15,8 +15,8 @@ from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Va
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from leads.marks import leads_mark_changed
 from leads.models import Event, Lead, LeadMark, Note, Stage, StageMove, Task
-from leads.services import leads_mark_changed
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

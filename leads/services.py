@@ -32,13 +32,13 @@ from leads.contracts import (
     QueuedOptin,
     normalize_utm,
 )
+from leads.marks import leads_mark_changed
 from leads.models import (
     Consent,
     ConversionDelivery,
     ConversionOutbox,
     Event,
     Lead,
-    LeadMark,
     Note,
     Suppression,
     Touch,
@@ -173,17 +173,6 @@ def event_record(
             leads_mark_changed(lead_ids=[lead.pk])
         return Event(pk=inserted[0], idempotency_key=idempotency_key, **defaults), True
     return Event.objects.get(idempotency_key=idempotency_key), False
-
-
-def leads_mark_changed(*, lead_ids: Sequence[int]) -> None:
-    """Mark leads whose audience memberships may have changed, in the caller's transaction."""
-    now = timezone.now().isoformat()
-    rows_insert(
-        LeadMark,
-        [{"lead_id": lead_id, "marked_at": now} for lead_id in sorted(set(lead_ids))],
-        conflict_fields=["lead"],
-        update_fields=["marked_at"],
-    )
 
 
 def _touch_from_event(event: Event) -> dict[str, Any]:

@@ -121,24 +121,21 @@ def order_create(
     return order
 
 
-@transaction.atomic
-def payment_record_succeeded(
-    *, order: Order, payment_intent_id: str, amount_minor: int, paid_at: dt.datetime | None = None
+def payment_record_for_intent(
+    *, order: Order, payment_intent_id: str, amount_minor: int, at: dt.datetime | None = None
 ) -> Payment:
-    """Record a succeeded PaymentIntent and mark the order paid. Idempotent on the PaymentIntent id."""
-    paid_at = paid_at or timezone.now()
-    payment, _ = Payment.objects.update_or_create(
+    """The Payment for a PaymentIntent whose webhook came before Ladder recorded the charge: made once (pending) and
+    kept on redelivery. ``offers.payments.payment_succeeded``, the one writer of "paid", then applies it."""
+    payment, _ = Payment.objects.get_or_create(
         stripe_payment_intent_id=payment_intent_id,
-        defaults={"order": order, "amount_minor": amount_minor, "currency": order.currency, "status": "succeeded"},
-        create_defaults={
+        defaults={
             "order": order,
             "amount_minor": amount_minor,
             "currency": order.currency,
-            "status": Payment.Status.SUCCEEDED,
-            "created_at": paid_at,
+            "status": Payment.Status.PENDING,
+            "created_at": at or timezone.now(),
         },
     )
-    Order.objects.filter(pk=order.pk, status=Order.Status.PENDING).update(status=Order.Status.PAID, paid_at=paid_at)
     return payment
 
 
@@ -251,3 +248,9 @@ def dispute_close(*, dispute: Dispute, won: bool, closed_at: dt.datetime | None 
     locked.save(update_fields=["status", "closed_at", "allocation"])
     dispute.status, dispute.closed_at, dispute.allocation = locked.status, locked.closed_at, locked.allocation
     return True
+
+
+def orders_client_forget(*, lead_id: int) -> int:
+    """Erasure: the browser context each of a person's orders kept for conversions (address, user agent, click ids)
+    is dropped; the orders themselves stay for the books. Returns how many orders held one."""
+    return Order.objects.filter(lead_id=lead_id).exclude(client={}).update(client={})

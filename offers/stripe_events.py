@@ -32,7 +32,7 @@ from offers.payments import (
     refund_event_record,
     stripe_gateway,
 )
-from offers.services import dispute_close, dispute_record, payment_record_succeeded, refund_record
+from offers.services import dispute_close, dispute_record, payment_record_for_intent, refund_record
 
 
 def _payment_for(intent_id: str | None, metadata: dict[str, Any] | None = None) -> Payment | None:
@@ -60,7 +60,7 @@ def _intent_succeeded(intent: dict[str, Any]) -> None:
         order = Order.objects.filter(public_id=public_id).first() if public_id else None
         if order is None:
             raise ApplicationError(f"No order is known for PaymentIntent {intent.get('id')}.")
-        payment = payment_record_succeeded(order=order, payment_intent_id=str(intent["id"]), amount_minor=amount)
+        payment = payment_record_for_intent(order=order, payment_intent_id=str(intent["id"]), amount_minor=amount)
         if not payment.lines.exists():
             order.lines.filter(payment__isnull=True).update(payment=payment)
     payment_succeeded(

@@ -36,6 +36,12 @@ BENCHMARKS = {
         {"BENCH_SECONDS": "0.5", "BENCH_ROUNDS": "1", "BENCH_CLIENTS": "2", "BENCH_WORKERS": "1"},
     ),
     "clv": (["--customers", "2000"], "", {}),
+    "latency": (
+        ["--rate", "20", "--seconds", "6"],
+        "BENCH_DATABASE_URL",
+        # A short window, and a Redis database of its own: the benchmark empties it first.
+        {"AUDIENCE_PUSH_SECONDS": "3", "BENCH_REDIS_URL": "redis://127.0.0.1:6379/9"},
+    ),
     "pipeline": (["--leads", "3000", "--csv-leads", "500"], "BENCH_PIPELINE_DATABASE_URL", {}),
     "reports": (["--visitors", "1500", "--orders", "600", "--live-events", "300"], "BENCH_REPORTS_DATABASE_URL", {}),
     "sync": (["--members", "1500", "--delta-adds", "50", "--delta-removes", "10"], "BENCH_SYNC_DATABASE_URL", {}),

@@ -17,6 +17,7 @@ from leads import scoring, selectors
 from leads.admin.filters import AdConsentFilter, CountryFilter, CreatedRangeFilter, EmailConsentFilter, FunnelFilter
 from leads.admin.pipeline import LeadPipelineAdmin, PipelineActionForm, ScoreAdjustInline, TaskInline
 from leads.forms import LeadForm
+from leads.marks import leads_mark_changed
 from leads.models import (
     Consent,
     Event,
@@ -31,7 +32,6 @@ from leads.models import (
     UndeliverableAddress,
 )
 from leads.pipeline import note_add, task_add, task_change
-from leads.services import leads_mark_changed
 
 
 class TouchInline(admin.StackedInline):

@@ -31,9 +31,10 @@ from leads.imports.reading import (
     rows_count,
     rows_read,
 )
+from leads.marks import leads_mark_changed
 from leads.models import Consent, Event, ImportProblem, Lead, LeadImport, Suppression, Tag
 from leads.normalization import normalize_country, normalize_tag
-from leads.services import EEA_COUNTRIES, email_fingerprint, leads_mark_changed, leads_upsert
+from leads.services import EEA_COUNTRIES, email_fingerprint, leads_upsert
 
 CHUNK = 2000  # rows a transaction
 PREVIEW_ROWS = 10
@@ -144,8 +145,6 @@ def import_preview(*, lead_import: LeadImport, rows: int = PREVIEW_ROWS) -> list
 
 def import_start(*, lead_import: LeadImport) -> LeadImport:
     """Queue a mapped draft; the worker runs it (``import_run``)."""
-    from leads import tasks  # the task module imports this one
-
     problems = mapping_problems(lead_import.columns, lead_import.mapping)
     if problems:
         raise ImportInvalid({"mapping": problems})
@@ -154,7 +153,7 @@ def import_start(*, lead_import: LeadImport) -> LeadImport:
     )
     if updated:
         lead_import.status = LeadImport.Status.QUEUED
-        enqueue_on_commit(tasks.import_run, import_id=lead_import.pk)  # imports_tidy queues it again if lost
+        enqueue_on_commit("leads.import_run", import_id=lead_import.pk)  # imports_tidy queues it again if lost
     return lead_import
 
 
@@ -387,15 +386,13 @@ def problems_csv(lead_import: LeadImport) -> Iterator[list[str]]:
 def imports_tidy(*, now: dt.datetime | None = None) -> int:
     """Hourly: queue imports whose task was lost, and delete uploads finished more than KEEP_DAYS ago (their rows
     hold personal data; the problems list stays). Returns how many were queued."""
-    from leads import tasks  # the task module imports this one
-
     now = now or timezone.now()
     stuck = LeadImport.objects.filter(
         status__in=[LeadImport.Status.QUEUED, LeadImport.Status.RUNNING], created_at__lt=now - dt.timedelta(minutes=5)
     )
     pks = list(stuck.values_list("pk", flat=True))
     for pk in pks:
-        enqueue_on_commit(tasks.import_run, import_id=pk)
+        enqueue_on_commit("leads.import_run", import_id=pk)
     old = LeadImport.objects.filter(finished_at__lt=now - dt.timedelta(days=KEEP_DAYS)).exclude(file="")
     for lead_import in old:
         lead_import.file.delete(save=False)

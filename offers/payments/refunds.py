@@ -43,9 +43,7 @@ def refund_request_create(*, payment: Payment, amount_minor: int, reason: str, r
     request = RefundRequest.objects.create(
         payment=payment, amount_minor=amount_minor, currency=payment.currency, reason=reason, requested_by=requested_by
     )
-    from offers import tasks  # the task module imports this one
-
-    enqueue_on_commit(tasks.refund_request_send, refund_request_pk=request.pk)
+    enqueue_on_commit("offers.refund_request_send", refund_request_pk=request.pk)
     return request
 
 

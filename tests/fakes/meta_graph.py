@@ -130,7 +130,9 @@ class MetaGraphFake(Loopback):
 
     def handle(self, method: str, path: str, params: dict[str, str], *, url_length: int) -> tuple[int, Any, dict]:
         with self._lock:
-            self.requests.append({"method": method, "path": path, "params": params, "url_length": url_length})
+            self.requests.append(
+                {"method": method, "path": path, "params": params, "url_length": url_length, "at": time.time()}
+            )
             if params.get("access_token") != self.access_token:
                 return _error(190, "Error validating access token: Session has expired.", status=400, subcode=463)
             if self.failures:

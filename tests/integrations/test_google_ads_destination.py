@@ -31,7 +31,7 @@ def ads(monkeypatch):
     fake = GoogleAdsFake(access_token=ACCESS, developer_token=DEVELOPER)
     monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", str(fake.cert_path))  # trust the stand-in's certificate
     monkeypatch.setattr(google_ads_audiences, "ENDPOINT", fake.endpoint)
-    monkeypatch.setattr("audiences.sync.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("audiences.sync.batches.time.sleep", lambda seconds: None)
     yield fake
     fake.stop()
 

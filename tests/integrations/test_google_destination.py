@@ -31,7 +31,7 @@ OPTED_IN = {"event": {"type": "optin", "within_days": 7}}
 def google(monkeypatch):
     fake = GoogleDataManagerFake(access_token=TOKEN)
     monkeypatch.setattr(google_audiences, "ENDPOINT", fake.url)
-    monkeypatch.setattr("audiences.sync.time.sleep", lambda seconds: None)  # retries without the waiting
+    monkeypatch.setattr("audiences.sync.batches.time.sleep", lambda seconds: None)  # retries without the waiting
     yield fake
     fake.stop()
 

@@ -30,7 +30,7 @@ OPTED_IN = {"event": {"type": "optin", "within_days": 7}}
 def graph(monkeypatch, settings):
     fake = MetaGraphFake(access_token=TOKEN)
     monkeypatch.setattr(FacebookSession, "GRAPH", fake.url)
-    monkeypatch.setattr("audiences.sync.time.sleep", lambda seconds: None)  # retries without the waiting
+    monkeypatch.setattr("audiences.sync.batches.time.sleep", lambda seconds: None)  # retries without the waiting
     settings.META_APP_SECRET = "app-secret-for-appsecret-proof"
     yield fake
     fake.stop()

@@ -38,7 +38,7 @@ def nowhere(monkeypatch):
     monkeypatch.setattr(FacebookSession, "GRAPH", f"http://127.0.0.1:{port}")
     monkeypatch.setattr(google_audiences, "ENDPOINT", f"http://127.0.0.1:{port}")
     monkeypatch.setattr(google_ads_audiences, "ENDPOINT", f"127.0.0.1:{port}")
-    monkeypatch.setattr("audiences.sync.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("audiences.sync.batches.time.sleep", lambda seconds: None)
     return port
 
 

@@ -5,7 +5,8 @@ from django.db import connection
 
 from common.errors import ApplicationError
 from offers.models import Coupon, CouponRedemption, Order
-from offers.services import coupon_redeem, order_create, payment_record_succeeded, refund_record
+from offers.payments import payment_succeeded
+from offers.services import coupon_redeem, order_create, payment_record_for_intent, refund_record
 from tests.factories import CouponFactory, LeadFactory, OfferFactory, OrderFactory, days_ago
 
 
@@ -115,7 +116,8 @@ def test_concurrent_redemptions_never_exceed_the_maximum():
 @pytest.mark.django_db
 def test_refunds_are_recorded_once_and_move_the_order_status():
     order = OrderFactory.create(subtotal_minor=2400, total_minor=2400)
-    payment = payment_record_succeeded(order=order, payment_intent_id="pi_1", amount_minor=2400)
+    payment = payment_record_for_intent(order=order, payment_intent_id="pi_1", amount_minor=2400)
+    payment_succeeded(payment=payment, intent_id="pi_1", amount_minor=2400)  # the one writer of "paid"
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
 

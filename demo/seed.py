@@ -9,8 +9,8 @@ in one transaction: an interrupted seed leaves nothing half-made.
 
 from __future__ import annotations
 
-from staff.demo.history import BOUNCES, DEMO_AUDIENCES, PROGRESS_TOTAL, demo_seed
-from staff.demo.ladder import (
+from demo.history import BOUNCES, DEMO_AUDIENCES, PROGRESS_TOTAL, demo_seed
+from demo.ladder import (
     AD_CONSENT_WORDING,
     CAMPAIGNS,
     CHANNELS,

@@ -8,7 +8,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 
-from staff.demo.ladder import (
+from demo.ladder import (
     CAMPAIGNS,
     CHANNELS,
     COUNTRIES,

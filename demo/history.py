@@ -17,6 +17,25 @@ from audiences.models import Audience, Destination
 from audiences.presets import presets
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync
+from demo.fulfilment import ensure_demo_fulfilment
+from demo.imports import ensure_demo_import
+from demo.ladder import (
+    AD_CONSENT_WORDING,
+    DEMO_DOMAIN,
+    EEA,
+    EMAIL_CONSENT_WORDING,
+    FIRST_NAMES,
+    LAST_NAMES,
+    LEAD_COUNT,
+    PHONE_PREFIX,
+    SEED,
+    Ladder,
+    _ensure_ladder,
+    _ensure_users,
+    _Plan,
+)
+from demo.plans import _ascii, _plan, _visitor
+from demo.spend import ensure_demo_spend
 from funnels.models import Variant
 from funnels.services import (
     Visit,
@@ -34,25 +53,6 @@ from offers import payments
 from offers.models import Offer, Order, Payment, Refund
 from offers.services import dispute_close, dispute_record, refund_record
 from pipeline.services import pipeline_catch_up
-from staff.demo.fulfilment import ensure_demo_fulfilment
-from staff.demo.imports import ensure_demo_import
-from staff.demo.ladder import (
-    AD_CONSENT_WORDING,
-    DEMO_DOMAIN,
-    EEA,
-    EMAIL_CONSENT_WORDING,
-    FIRST_NAMES,
-    LAST_NAMES,
-    LEAD_COUNT,
-    PHONE_PREFIX,
-    SEED,
-    Ladder,
-    _ensure_ladder,
-    _ensure_users,
-    _Plan,
-)
-from staff.demo.plans import _ascii, _plan, _visitor
-from staff.demo.spend import ensure_demo_spend
 
 BOUNCES = 3000  # visitors who look at the opt-in page and leave
 PROGRESS_TOTAL = LEAD_COUNT + BOUNCES + LEAD_COUNT + 1

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from common.progress import ProgressBar
-from staff import demo
+from demo import seed as demo
 
 
 class Command(BaseCommand):

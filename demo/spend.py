@@ -13,13 +13,13 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from demo.ladder import AD_CAMPAIGNS, DAYS, DEMO_DOMAIN, SEED
 from integrations.ad_spend import AccountInfo, CampaignDay
 from leads.models import Touch
 from spend.costs import costs_upload
 from spend.models import AdAccount, OtherCost
 from spend.models import CampaignDay as StoredDay
 from spend.services import spend_import
-from staff.demo.ladder import AD_CAMPAIGNS, DAYS, DEMO_DOMAIN, SEED
 
 NEWSLETTER_SWAP = "150.00"  # a month, paid to the partner whose list swaps with ours
 

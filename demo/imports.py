@@ -10,10 +10,7 @@ import random
 
 from django.utils import timezone
 
-from leads import imports
-from leads.models import Lead, LeadImport
-from pipeline.services import pipeline_catch_up
-from staff.demo.ladder import (
+from demo.ladder import (
     AD_CONSENT_WORDING,
     COUNTRIES,
     DEMO_DOMAIN,
@@ -22,6 +19,9 @@ from staff.demo.ladder import (
     LAST_NAMES,
     SEED,
 )
+from leads import imports
+from leads.models import Lead, LeadImport
+from pipeline.services import pipeline_catch_up
 
 IMPORT_NAME = "Webinar sign-ups (old e-mail tool)"
 NEW_ROWS = 120
