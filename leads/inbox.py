@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.db import DataError, IntegrityError, connection, transaction
 from django_redis import get_redis_connection
 
+from common.locks import Lock, LockLost
 from leads import selectors
 from leads.contracts import ATTRIBUTION_FIELDS, Attribution, ConsentAnswer, EventRefs, Identity, QueuedOptin
 from leads.marks import leads_mark_changed
@@ -257,13 +258,13 @@ def _drain(key: str, lock_key: str, write: Callable[[list[bytes]], int], *, batc
     batches large under load. Returns at once (0) when another flusher holds the list's lock.
     """
     conn = redis()
-    inbox, lock = cache.make_key(key), cache.make_key(lock_key)
-    token = uuid.uuid4().hex
-    if not conn.set(lock, token, nx=True, ex=LOCK_SECONDS):
+    inbox = cache.make_key(key)
+    lock = Lock(lock_key, lapse=LOCK_SECONDS)
+    if not lock.acquire():
         return 0
     written = 0
     deadline = time.monotonic() + max_seconds
-    try:
+    with lock:
         while time.monotonic() < deadline:
             raws = conn.lrange(inbox, 0, batch_size - 1)
             if not raws:
@@ -275,8 +276,8 @@ def _drain(key: str, lock_key: str, write: Callable[[list[bytes]], int], *, batc
             conn.ltrim(inbox, len(raws), -1)  # only after the rows are committed
             if len(raws) < batch_size:
                 break
-            conn.expire(lock, LOCK_SECONDS)
-    finally:
-        if conn.get(lock) == token.encode():
-            conn.delete(lock)
+            try:
+                lock.renew()
+            except LockLost:
+                break  # paused past the lapse: another flusher has the list, and replays are idempotent
     return written
