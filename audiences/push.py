@@ -9,6 +9,10 @@ request. A push sends just the people who joined (the planner keeps their ids pe
 does not hold them already, so its cost follows the joins, not the audience's size; were the ids lost (Redis
 restarted), the destination's scheduled full sync sends them. Removals do not wait for a window: the refresher
 queues them at once (``sync.destinations_holding``).
+
+A push also catches up with the refresher (``push_catch_up``): when it runs it refreshes its own audience for the
+leads marked since the refresher's last pass, so someone who opted in a second before a push goes with it rather
+than a whole window later.
 """
 
 from __future__ import annotations
@@ -22,13 +26,16 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from audiences.models import Destination
+from audiences.services import audience_refresh
 from audiences.sync import leads_to_add
 from audiences.sync.platforms import platform_named
 from common.db import among
 from common.locks import redis_connection
+from leads.marks import marks_pending
 
 _LOST_AFTER = 300  # seconds after its due time a queued push's flag lapses, should its task have been lost
 _PENDING_LAPSE = 86_400  # seconds the joins of a destination nobody pushes are kept (its full sync sends them)
+_CATCH_UP_LIMIT = 20_000  # marked leads a push refreshes its audience for; any beyond wait for the refresher
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +135,16 @@ def push_started(destination_pk: int) -> list[int]:
     cache.set(_pushing_key(destination_pk), timezone.now().timestamp(), timeout=_LOST_AFTER)
     cache.delete_many([_queued_key(destination_pk), _joined_key(destination_pk)])
     return _pending_take(destination_pk)
+
+
+def push_catch_up(destination: Destination) -> list[int]:
+    """Leads marked and not yet refreshed who now join this destination: the push refreshes its own audience for
+    them (their marks stay for the refresher, which finds them members already and the ledger holding them)."""
+    marked = marks_pending(limit=_CATCH_UP_LIMIT)
+    if not marked:
+        return []
+    audience_refresh(audience=destination.audience, lead_ids=marked)
+    return list(leads_to_add(destination).filter(pk__in=among(marked)).values_list("pk", flat=True))
 
 
 def push_finished(destination_pk: int, *, last_request: dt.datetime | None) -> None:

@@ -128,11 +128,18 @@ def destination_push(*, destination_pk: int) -> str | None:
     lead_ids = push.push_started(destination_pk)
     last_request = None
     try:
-        if destination is None or not lead_ids:
-            return None  # switched off (its next full sync, once on again, sends them) or nobody left to send
+        if destination is None:
+            return None  # switched off: its next full sync, once on again, sends them
         if destination.wait_until is not None and destination.wait_until > timezone.now():
             push.push_return(destination_pk, lead_ids)
             return "waiting"  # the schedule takes it up when the platform's pause is over
+        try:
+            lead_ids = sorted(set(lead_ids) | set(push.push_catch_up(destination)))
+        except DatabaseError:
+            push.push_return(destination_pk, lead_ids)  # the retry carries them
+            raise
+        if not lead_ids:
+            return None  # nobody left to send
         try:
             run = sync.destination_sync(destination=destination, lead_ids=lead_ids)
         except sync.SyncInProgress:

@@ -121,10 +121,10 @@ def gunicorn(workers: int = 4) -> Iterator[int]:
 
 
 @contextmanager
-def inbox_flusher() -> Iterator[None]:
+def inbox_flusher(*, interval: float = 0.5) -> Iterator[None]:
     """The capture inbox's flusher, running beside the server for the whole load as it would in production."""
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "capture_inbox_flush", "--follow", "--interval", "0.5"],
+        [sys.executable, "manage.py", "capture_inbox_flush", "--follow", "--interval", str(interval)],
         cwd=ROOT,
         env=server_env(),
         stdout=subprocess.DEVNULL,

@@ -29,7 +29,7 @@ from django.views.decorators.http import require_http_methods
 from common.http import client_ip
 from fulfilment.models import Access, Deliverable, LibrarySignIn
 from fulfilment.services import download_record, fulfilment_settings, library_of
-from funnels.api import FixedWindowThrottle
+from funnels.capture.throttles import FixedWindowThrottle
 from leads.mail import address_undeliverable
 from leads.models import Lead
 from leads.normalization import normalize_email

@@ -8,46 +8,31 @@ for opt-ins, per e-mail address; bodies are JSON, at most ``API_MAX_BODY_BYTES``
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import logging
 import re
-import time
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
-from redis.exceptions import RedisError
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from common.errors import ApplicationError, ConflictError
-from common.parsers import BoundedJSONParser, holds_unstorable, loads_bounded
+from common.parsers import BoundedJSONParser, holds_unstorable
 from funnels import services
-from funnels.beacons import beacon_rows, throttled_push, window_count
-from funnels.intake import optin_entry, throttled_optin
+from funnels.capture import entries
+from funnels.capture.fast import beacon_answer, cors_allow, optin_answer
+from funnels.capture.throttles import CaptureEmailThrottle, CaptureIPThrottle, OptinIPThrottle
 from funnels.schema_fields import EmailText, Honeypot, PublicKey, SubmissionId
 from funnels.snapshots import FunnelSnapshot, funnel_snapshot, live_origins
-from funnels.splits import variant_for
 from funnels.tracking import attribution_from_url
-from leads import inbox
 from leads.contracts import Attribution
 from leads.models import Consent
 from leads.services import CaptureInvalid
-
-EVENT_PAST_LIMIT = dt.timedelta(days=7)
-EVENT_FUTURE_LIMIT = dt.timedelta(minutes=5)
-PROPERTIES_MAX_KEYS = 50
-PROPERTIES_MAX_BYTES = 4096
-
 
 COMMON_ERRORS = {
     401: OpenApiResponse(description="Unknown funnel key."),
@@ -56,9 +41,6 @@ COMMON_ERRORS = {
     413: OpenApiResponse(description="Body too large."),
     415: OpenApiResponse(description="Not JSON."),
 }
-
-
-logger = logging.getLogger(__name__)
 
 
 KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -72,105 +54,6 @@ class PayloadTooLarge(exceptions.APIException):
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
-
-
-class FixedWindowThrottle(BaseThrottle):
-    """At most N requests per identity in each fixed window, counted with one atomic increment.
-
-    DRF's SimpleRateThrottle keeps a list of every request time per identity and rewrites it on each request:
-    O(N) work and a lost-update race under concurrency. A counter per window is O(1) and exact in Redis.
-    """
-
-    scope = ""
-    _durations = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-    def __init__(self) -> None:
-        rate = settings.CAPTURE_THROTTLE_RATES[self.scope]
-        count, period = rate.split("/")
-        self.limit = int(count)
-        self.duration = self._durations[period[0]]
-        self.retry_after = 0
-
-    def identity(self, request: Request, view: APIView) -> str | None:
-        return self.get_ident(request)
-
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        ident = self.identity(request, view)
-        return True if ident is None else self.allow_ident(ident)
-
-    def allow_ident(self, ident: str) -> bool:
-        """Count one request of ``ident`` in the current window; whether it is within the limit (``wait()`` then
-        says how long until the next window)."""
-        now = int(time.time())
-        window = now // self.duration
-        key = self.window_key(ident, window)
-        if settings.REDIS_URL:  # one round trip: count, and start the window's expiry when it is new
-            try:
-                used = int(window_count()(keys=[cache.make_key(key)], args=[self.duration + 1]))
-            except RedisError:
-                # Redis is down: the capture keeps working (the database takes the writes) and goes unlimited until
-                # it is back, rather than turn every visitor away; the outage is logged.
-                logger.warning("capture throttle %s not counted: Redis is unreachable", self.scope)
-                return True
-        else:
-            cache.add(key, 0, timeout=self.duration + 1)
-            try:
-                used = cache.incr(key)
-            except ValueError:  # expired between add and incr: this request opens the window
-                cache.add(key, 1, timeout=self.duration + 1)
-                used = 1
-        self.retry_after = (window + 1) * self.duration - now
-        return used <= self.limit
-
-    def window_key(self, ident: str, window: int) -> str:
-        """The cache key counting ``ident``'s requests in ``window`` (the beacon fast path counts in the same one)."""
-        return f"throttle:{self.scope}:{ident}:{window}"
-
-    def wait(self) -> float | None:
-        return self.retry_after
-
-
-class CaptureIPThrottle(FixedWindowThrottle):
-    scope = "capture_ip"
-
-
-class OptinIPThrottle(FixedWindowThrottle):
-    """Limits sign-ups (opt-ins and checkout starts, on hosted pages and through the API) per client address: each
-    can send a lead-magnet e-mail to an address nobody verified."""
-
-    scope = "optin_ip"
-
-
-class CaptureEmailThrottle(FixedWindowThrottle):
-    """Limits opt-ins per address, keyed by a hash so the cache never holds the address itself."""
-
-    scope = "capture_email"
-
-    def identity(self, request: Request, view: APIView) -> str | None:
-        data = request.data
-        email = data.get("email") if isinstance(data, dict) else None
-        return email_identity(email) if isinstance(email, str) else None
-
-
-def email_identity(email: str) -> str | None:
-    """The throttle's key for an address: a hash (the cache never holds it), or None for a blank one."""
-    if not email.strip():
-        return None
-    # surrogatepass: a lone surrogate is hashed here like any text; validation then refuses the address
-    return hashlib.sha256(email.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def signup_wait(request: HttpRequest, email: str) -> int | None:
-    """For a sign-up on a hosted page: None when within the per-address and per-e-mail limits (counting it), else
-    the seconds until the client may try again."""
-    by_ip = OptinIPThrottle()
-    if not by_ip.allow_ident(by_ip.get_ident(cast(Request, request))):
-        return int(by_ip.wait() or 1)
-    ident = email_identity(email)
-    by_email = CaptureEmailThrottle()
-    if ident is not None and not by_email.allow_ident(ident):
-        return int(by_email.wait() or 1)
-    return None
 
 
 class StrictSerializer(serializers.Serializer):
@@ -246,14 +129,7 @@ class _CaptureApi(APIView):
     @classmethod
     def _cors(cls, response: Any, origin: str) -> None:
         if origin.rstrip("/").lower() in live_origins():
-            cls.cors_allow(response, origin)
-
-    @staticmethod
-    def cors_allow(response: Any, origin: str) -> None:
-        response["Access-Control-Allow-Origin"] = origin
-        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-        response["Access-Control-Allow-Headers"] = "Content-Type"
-        response["Access-Control-Max-Age"] = "600"
+            cors_allow(response, origin)
 
     def get_throttles(self) -> list[Any]:
         if self.request.method == "OPTIONS":
@@ -262,9 +138,10 @@ class _CaptureApi(APIView):
 
 
 class OptinApi(_CaptureApi):
-    """Opt-ins. With the inbox on, one that is certainly valid takes the fast path (funnels.intake): no serializers, no
-    database, one Redis round trip, and a 202 (it is written within about a second). The answer is the same for a new
-    and a known address. Everything else, errors included, takes the full path and is written before the answer."""
+    """Opt-ins. With the inbox on, one that is certainly valid takes the fast path (funnels.capture.fast): no
+    serializers, no database, one Redis round trip, and a 202 (it is written within about a second). The answer is the
+    same for a new and a known address. Everything else, errors included, takes the full path and is written before
+    the answer."""
 
     throttle_classes = [CaptureIPThrottle, OptinIPThrottle, CaptureEmailThrottle]
 
@@ -328,27 +205,15 @@ class OptinApi(_CaptureApi):
             raise exceptions.ValidationError({"step": ["This funnel has no such opt-in step."]})
         visitor_is_new = "visitor_id" not in data  # made here for this submission: no earlier visits to link
         visitor_id = data.get("visitor_id") or services.visitor_for_submission(funnel=funnel, submission_id=data["id"])
-        visit = services.Visit(
-            step=step,
-            visitor_id=visitor_id,
-            variant=variant_for(visitor_id=visitor_id, step_id=step.pk, variants=list(step.variants.all())),
-        )
         ticked = set(data.get("consents", []))
-        asked = {
-            purpose
-            for purpose, text in (
-                (Consent.Purpose.MARKETING_EMAIL, step.consent_email_text),
-                (Consent.Purpose.AD_AUDIENCES, step.consent_ads_text),
-            )
-            if text
-        }
-        if ticked - asked:
+        asked = entries.consents_asked(step)
+        if ticked - asked.keys():
             raise exceptions.ValidationError(
-                {"consents": [f"This step does not ask for {', '.join(sorted(ticked - asked))} consent."]}
+                {"consents": [f"This step does not ask for {', '.join(sorted(ticked - asked.keys()))} consent."]}
             )
         try:
             capture = services.funnel_optin(
-                visit=visit,
+                visit=entries.visit_for(step, visitor_id),
                 submission_id=data["id"],
                 email=data["email"],
                 first_name=data.get("first_name", ""),
@@ -356,7 +221,7 @@ class OptinApi(_CaptureApi):
                 phone=data.get("phone", ""),
                 consents={purpose: purpose in ticked for purpose in asked},
                 attribution=_attribution(data, timezone.now()),
-                source=f"api {funnel.slug} / {step.slug}",
+                source=entries.api_source(funnel, step),
                 visitor_is_new=visitor_is_new,
             )
         except CaptureInvalid as invalid:
@@ -365,14 +230,14 @@ class OptinApi(_CaptureApi):
             raise Conflict({conflict.field or "id": [conflict.message]}) from conflict
         except ApplicationError as refused:
             raise exceptions.ValidationError({refused.field or "non_field_errors": [refused.message]}) from refused
-        next_slug = snapshot.next_slug(step, "accept")
-        next_url = f"/f/{funnel.slug}/{next_slug}/" if next_slug else ""
-        body = self.OutputSerializer({"recorded": capture.optin_recorded, "next_url": next_url}).data
+        body = self.OutputSerializer(
+            {"recorded": capture.optin_recorded, "next_url": entries.next_url(snapshot, step)}
+        ).data
         return Response(body, status=status.HTTP_201_CREATED if capture.optin_recorded else status.HTTP_200_OK)
 
 
 class EventsApi(_CaptureApi):
-    """Event beacons. With the inbox on, a batch that is certainly valid takes the fast path (funnels.beacons):
+    """Event beacons. With the inbox on, a batch that is certainly valid takes the fast path (funnels.capture.fast):
     no serializers, no database, one Redis round trip. Everything else, errors included, takes the full path."""
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -396,10 +261,12 @@ class EventsApi(_CaptureApi):
         properties = serializers.DictField(required=False)
 
         def validate_properties(self, value: dict[str, Any]) -> dict[str, Any]:
-            if len(value) > PROPERTIES_MAX_KEYS:
-                raise serializers.ValidationError(f"At most {PROPERTIES_MAX_KEYS} properties.")
-            if len(json.dumps(value)) > PROPERTIES_MAX_BYTES:
-                raise serializers.ValidationError(f"Properties take at most {PROPERTIES_MAX_BYTES} bytes as JSON.")
+            if len(value) > entries.PROPERTIES_MAX_KEYS:
+                raise serializers.ValidationError(f"At most {entries.PROPERTIES_MAX_KEYS} properties.")
+            if len(json.dumps(value)) > entries.PROPERTIES_MAX_BYTES:
+                raise serializers.ValidationError(
+                    f"Properties take at most {entries.PROPERTIES_MAX_BYTES} bytes as JSON."
+                )
             if holds_unstorable(value):
                 raise serializers.ValidationError(
                     "Properties may not contain NUL characters or unpaired UTF-16 surrogates (\\u0000, \\ud800…)."
@@ -408,9 +275,9 @@ class EventsApi(_CaptureApi):
 
         def validate_occurred_at(self, value: dt.datetime) -> dt.datetime:
             now = timezone.now()
-            if value > now + EVENT_FUTURE_LIMIT:
+            if value > now + entries.EVENT_FUTURE_LIMIT:
                 raise serializers.ValidationError("This time is in the future; send the time the event happened.")
-            if value < now - EVENT_PAST_LIMIT:
+            if value < now - entries.EVENT_PAST_LIMIT:
                 raise serializers.ValidationError("Events older than 7 days are not accepted.")
             return value
 
@@ -422,7 +289,7 @@ class EventsApi(_CaptureApi):
     @extend_schema_serializer(component_name="EventsBatchShape")
     class InputSerializer(StrictSerializer):
         key = PublicKey(help_text="The funnel's public key.")
-        events = serializers.ListField(min_length=1, max_length=100)
+        events = serializers.ListField(min_length=1, max_length=entries.EVENTS_MAX)
 
     @extend_schema_serializer(component_name="EventsResult")
     class OutputSerializer(serializers.Serializer):
@@ -486,101 +353,3 @@ class EventsApi(_CaptureApi):
             self.OutputSerializer({"accepted": len(rows), "recorded": recorded, "duplicates": duplicates}).data,
             status=status.HTTP_202_ACCEPTED,
         )
-
-
-# A JSON escape of NUL or of half a surrogate pair: PostgreSQL stores neither, so the full path decides (and refuses).
-_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
-
-
-def _queueable(
-    request: HttpRequest, snapshot_for: Callable[..., FunnelSnapshot | None]
-) -> tuple[dict[str, Any], FunnelSnapshot, str | None] | None:
-    """A fast path's common checks: the JSON object, its live funnel and an allowed origin; ``None`` when unsure."""
-    if request.method != "POST" or not inbox.inbox_enabled() or request.content_type != "application/json":
-        return None
-    length = request.META.get("CONTENT_LENGTH") or ""
-    if not length.isdigit() or int(length) > settings.API_MAX_BODY_BYTES:
-        return None
-    body = request.body
-    if _UNSTORABLE.search(body):
-        return None
-    try:
-        data = loads_bounded(body)
-    except ValueError:
-        return None  # the full path answers it (a 400 naming what is wrong)
-    key = data.get("key") if isinstance(data, dict) else None
-    snapshot = snapshot_for(public_key=key) if isinstance(key, str) and len(key) <= 40 else None
-    origin = request.META.get("HTTP_ORIGIN")  # request.headers would copy every header first
-    if snapshot is None or not snapshot.live or (origin and origin.rstrip("/").lower() not in snapshot.origins):
-        return None
-    return data, snapshot, origin
-
-
-def _queued(body: bytes, origin: str | None) -> HttpResponse:
-    response = HttpResponse(body, status=202, content_type="application/json")
-    if origin:  # allowed by this live funnel, so by the live origins too
-        _CaptureApi.cors_allow(response, origin)
-    response["Vary"] = "Origin"
-    return response
-
-
-def _window(throttle: FixedWindowThrottle, ident: str) -> str:
-    """The cache key of ``ident``'s current window: the one the full path's throttle counts in."""
-    return cache.make_key(throttle.window_key(ident, int(time.time()) // throttle.duration))
-
-
-def beacon_answer(request: HttpRequest, *, snapshot_for: Callable[..., FunnelSnapshot | None]) -> HttpResponse | None:
-    """The beacon fast path: a 202 for a batch that is certainly valid, queued in one Redis round trip; ``None`` for
-    anything else, which the full path then answers (with every error explained).
-
-    ``snapshot_for`` finds the funnel: the API's loader, or (in front of Django) one that only reads what this process
-    already holds, so the fast path never needs the database.
-    """
-    checked = _queueable(request, snapshot_for)
-    if checked is None:
-        return None
-    data, snapshot, origin = checked
-    rows = beacon_rows(data=data, snapshot=snapshot, now=timezone.now())
-    if rows is None:
-        return None
-    throttle = CaptureIPThrottle()  # the same window and identity as the full path's, so both count together
-    counter = _window(throttle, throttle.get_ident(cast(Request, request)))
-    try:
-        pushed = throttled_push()(
-            keys=[counter, cache.make_key(inbox.INBOX_KEY)], args=[throttle.limit, throttle.duration + 1, *rows]
-        )
-    except RedisError:
-        return None  # Redis is down: the full path writes the batch to the database itself
-    if not pushed:
-        return None  # over the limit: the full path answers 429 with Retry-After
-    return _queued(b'{"accepted": %d, "recorded": null, "duplicates": null}' % len(rows), origin)
-
-
-def optin_answer(request: HttpRequest, *, snapshot_for: Callable[..., FunnelSnapshot | None]) -> HttpResponse | None:
-    """The opt-in fast path: a 202 for an opt-in that is certainly valid, queued in one Redis round trip with both of
-    its throttle windows counted; ``None`` for anything else, which the full path answers (and writes at once)."""
-    checked = _queueable(request, snapshot_for)
-    if checked is None:
-        return None
-    data, snapshot, origin = checked
-    entry = optin_entry(data=data, snapshot=snapshot, now=timezone.now())
-    if entry is None:
-        return None
-    by_ip, by_email = OptinIPThrottle(), CaptureEmailThrottle()
-    try:
-        pushed = throttled_optin()(
-            keys=[
-                _window(by_ip, by_ip.get_ident(cast(Request, request))),
-                _window(by_email, entry.email_identity),
-                cache.make_key(inbox.OPTIN_INBOX_KEY),
-            ],
-            args=[by_ip.limit, by_ip.duration + 1, by_email.limit, by_email.duration + 1, entry.row],
-        )
-    except RedisError:
-        return None  # Redis is down: the full path writes the opt-in to the database itself
-    if not pushed:
-        return None  # over a limit: the full path answers 429 with Retry-After
-    next_slug = snapshot.next_slug(entry.step, "accept")
-    next_url = f"/f/{snapshot.funnel.slug}/{next_slug}/" if next_slug else ""
-    body = {"recorded": None, "next_url": next_url}
-    return _queued(json.dumps(body).encode(), origin)

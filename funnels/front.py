@@ -4,7 +4,7 @@ Pages send beacons far more often than anything else, and neither a beacon nor a
 middleware gives a page (sessions, CSRF, users, messages): that work was most of their cost. So the WSGI application
 is wrapped in ``CaptureFront``, which takes only ``POST /api/v1/events`` and ``POST /api/v1/optins`` with the inbox on,
 an allowed host, a request that needs no https redirect, and a funnel whose snapshot this process already holds; it
-answers through the API's own fast paths (``funnels.api.beacon_answer`` and ``optin_answer``) and gives the response
+answers through the API's own fast paths (``funnels.capture.fast``) and gives the response
 the headers Django's security and frame middleware would. Anything else, and any doubt, goes to Django untouched
 (with the body it read handed on), so the front never answers what the API would answer differently, and it never
 touches the database.
@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 
-from funnels.api import beacon_answer, optin_answer
+from funnels.capture.fast import beacon_answer, optin_answer
 from funnels.snapshots import cached_snapshot
 
 # The routes named api-events and api-optins (a test keeps them in step), each with the API's fast path for it.

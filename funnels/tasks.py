@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from common.mail import permanent_refusal
 from funnels import selectors
+from funnels.capture import flush
 from funnels.delivery import lead_magnet_token
 from funnels.models import Step
 from leads import inbox
@@ -126,9 +127,7 @@ def lead_magnet_sweep() -> int:
 @shared_task(name="funnels.capture_inbox_flush", acks_late=True, ignore_result=True)
 def capture_inbox_flush() -> int:
     """Write accepted beacons and opt-ins (see leads.inbox); safe to run often and concurrently."""
-    from funnels import intake  # intake schedules this module's tasks
-
     if not inbox.inbox_enabled():
         return 0
-    events, optins = intake.capture_inbox_flush()
+    events, optins = flush.capture_inbox_flush()
     return events + optins

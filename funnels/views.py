@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from common.errors import ApplicationError
 from funnels import selectors, services
-from funnels.api import signup_wait
+from funnels.capture.throttles import signup_wait
 from funnels.delivery import lead_magnet_offer, lead_magnet_token
 from funnels.forms import AnswerForm, CheckoutForm, OptinForm
 from funnels.models import Step

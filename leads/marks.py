@@ -40,6 +40,11 @@ def marks_take(*, limit: int, settle_seconds: float = 0.0) -> Taken:
     return list(marks.values_list("lead_id", "marked_at")[:limit])
 
 
+def marks_pending(*, limit: int) -> list[int]:
+    """Leads marked and not yet refreshed (the oldest ``limit``), left for the refresher to take."""
+    return list(LeadMark.objects.order_by("marked_at").values_list("lead_id", flat=True)[:limit])
+
+
 def marks_clear(taken: Taken) -> int:
     """Clear the marks taken, unless a change has moved them since; returns how many were cleared."""
     if not taken:

@@ -155,3 +155,18 @@ def test_a_push_sends_only_the_people_who_joined_and_leaves_the_schedule_to_full
         assert tasks.destination_push(destination_pk=destination.pk) == "early"
     assert len(queued) == 1  # it runs when the window is over
     assert not SyncLedger.objects.filter(lead=earlier).exists()
+
+
+def test_a_push_takes_along_whoever_joined_since_the_refreshers_last_pass(destination):
+    Destination.objects.filter(pk=destination.pk).update(last_synced_at=days_ago(1))
+    planned = opted_in()
+    assert tasks.services.audiences_refresh_marked() == [planned.pk]  # refreshed, but the push not yet run
+    push.pushes_plan(push.destinations_joining(lead_ids=[planned.pk]))
+    just_now = opted_in()  # marked a moment before the push: not yet refreshed
+    stranger = opted_in(consent=False)  # marked too, but joins no destination
+    assert tasks.destination_push(destination_pk=destination.pk) == "succeeded"
+    assert set(SyncLedger.objects.values_list("lead_id", flat=True)) == {planned.pk, just_now.pk}
+    assert SyncBatch.objects.filter(kind="add").count() == 1  # one request for both
+    assert set(LeadMark.objects.values_list("lead_id", flat=True)) == {just_now.pk, stranger.pk}  # the refresher's
+    assert tasks.audiences_refresh_marked() == 2  # which finds the ledger holding the one who joined: no push
+    assert SyncBatch.objects.filter(kind="add").count() == 1

@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from funnels import intake
+from funnels.capture import flush as capture_flush
 from funnels.tasks import lead_magnet_sweep
 from leads import inbox
 from leads.models import Consent, ConversionOutbox, Event, Lead, LeadMark, Suppression, Touch
@@ -28,7 +28,7 @@ def queued(client, body):
 
 def flush(capture):
     with capture(execute=True):
-        return intake.capture_inbox_flush()[1]
+        return capture_flush.capture_inbox_flush()[1]
 
 
 def stored(email):
@@ -97,7 +97,7 @@ def test_a_returning_visitors_earlier_events_and_landing_are_linked(
         HTTP_ORIGIN="https://shop.example.com",
     )
     assert beacon.status_code == 202
-    intake.capture_inbox_flush()
+    capture_flush.capture_inbox_flush()
 
     queued(client, optin_body(funnel, visitor_id=visitor, url="https://shop.example.com/ebook"))
     assert flush(django_capture_on_commit_callbacks) == 1
@@ -207,7 +207,7 @@ def test_queued_optins_count_in_the_same_throttle_windows(client, live_funnel, s
 def test_the_sweep_still_finds_a_lead_magnet_whose_task_was_lost(client, live_funnel):
     funnel, _ = live_funnel
     queued(client, optin_body(funnel))
-    intake.capture_inbox_flush()  # the on-commit task never ran, as when the broker is down
+    capture_flush.capture_inbox_flush()  # the on-commit task never ran, as when the broker is down
     assert mail.outbox == []
     assert lead_magnet_sweep() == 1
     assert [m.to for m in mail.outbox] == [["ada@example.com"]]

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from funnels import beacons, intake
+from funnels.capture import flush, throttles
+from leads import inbox
 from leads.models import Lead
 from tests.conftest import CI
 from tests.funnels.test_api import optin_body, post
@@ -49,15 +50,15 @@ def private_redis(settings, tmp_path):
         }
     }
     settings.DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-    scripts = (intake.throttled_optin, beacons.throttled_push, beacons.window_count)
-    for script in scripts:  # registered once per process, on the Redis of the time: register them on this one
-        script.cache_clear()
+    # Scripts are registered once per process, on the Redis of the time: register them on this one.
+    inbox.scripts_forget()
+    throttles.window_count.cache_clear()
     yield server
     os.kill(server.pid, signal.SIGCONT)
     server.terminate()
     server.wait(timeout=10)
-    for script in scripts:
-        script.cache_clear()
+    inbox.scripts_forget()
+    throttles.window_count.cache_clear()
 
 
 def test_sign_ups_while_redis_is_away_are_written_and_the_queued_ones_land_after(
@@ -79,5 +80,5 @@ def test_sign_ups_while_redis_is_away_are_written_and_the_queued_ones_land_after
     assert set(Lead.objects.values_list("email", flat=True)) == {"api@example.com", "form@example.com"}
 
     with django_capture_on_commit_callbacks(execute=True):
-        intake.capture_inbox_flush()  # Redis is back: what was answered 202 is written
+        flush.capture_inbox_flush()  # Redis is back: what was answered 202 is written
     assert Lead.objects.filter(email="queued@example.com").exists()

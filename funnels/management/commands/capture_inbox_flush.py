@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from funnels import intake
+from funnels.capture import flush
 from leads import inbox
 
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         events = optins = 0
         while True:
-            written = intake.capture_inbox_flush()
+            written = flush.capture_inbox_flush()
             events, optins = events + written[0], optins + written[1]
             if not options["follow"]:
                 break
