@@ -17,7 +17,7 @@ from common.tasks import enqueue_on_commit
 from leads.marks import marks_clear, marks_take
 from leads.models import Lead
 from leads.services import lead_forget
-from offers.services import orders_client_forget
+from offers.orders import orders_client_forget
 
 
 @dataclass(frozen=True, slots=True)

@@ -361,8 +361,8 @@ def maintenance(funnel: Any, events: int) -> tuple[int, float]:
     from funnels.models import Step
     from leads.models import Lead
     from offers.models import Payment
+    from offers.orders import order_create
     from offers.payments import PageOrigin, payment_succeeded
-    from offers.services import order_create
 
     order_step = Step.objects.get(pk=ids["order"])
     offers = [offer for offer in (order_step.offer, order_step.bump_offer) if offer is not None]

@@ -50,8 +50,8 @@ from leads.models import Consent, Event, Lead, Stage, Tag, Task
 from leads.pipeline import leads_owner_set, leads_stage_move, note_add, task_add, task_done
 from leads.services import lead_capture
 from offers import payments
+from offers.books import dispute_close, dispute_record, refund_record
 from offers.models import Offer, Order, Payment, Refund
-from offers.services import dispute_close, dispute_record, refund_record
 from pipeline.services import pipeline_catch_up
 
 BOUNCES = 3000  # visitors who look at the opt-in page and leave

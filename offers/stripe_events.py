@@ -22,6 +22,7 @@ from common.errors import ApplicationError
 from integrations.errors import IntegrationPermanentError, IntegrationTransientError
 from integrations.stripe.amounts import from_stripe
 from leads.contracts import EventRefs
+from offers.books import dispute_close, dispute_record, payment_record_for_intent, refund_record
 from offers.models import Dispute, Order, Payment, StripeEvent
 from offers.payments import (
     chargeback_event_record,
@@ -32,7 +33,6 @@ from offers.payments import (
     refund_event_record,
     stripe_gateway,
 )
-from offers.services import dispute_close, dispute_record, payment_record_for_intent, refund_record
 
 
 def _payment_for(intent_id: str | None, metadata: dict[str, Any] | None = None) -> Payment | None:

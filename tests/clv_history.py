@@ -10,8 +10,8 @@ from django.utils import timezone
 from analytics import services
 from analytics.clv import BgNbd, GammaGamma
 from offers.models import Payment
+from offers.orders import order_create
 from offers.payments import payment_succeeded
-from offers.services import order_create
 from tests.analytics.test_clv import simulate
 from tests.factories import LeadFactory, OfferFactory
 

@@ -14,8 +14,8 @@ from integrations.errors import IntegrationPermanentError, IntegrationTransientE
 from leads.contracts import ClientContext
 from leads.models import Lead
 from offers.models import Coupon, Offer, Order, Payment
+from offers.orders import order_create
 from offers.payments.gateway import UNREACHABLE, PageOrigin, _customer_for, _metadata, stripe_gateway
-from offers.services import order_create
 
 # --- checkout: the buyer types the card on the page -------------------------------------------------------
 

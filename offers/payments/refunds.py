@@ -15,9 +15,9 @@ from integrations.errors import IntegrationPermanentError, IntegrationTransientE
 from leads.contracts import EventRefs
 from leads.models import Event
 from leads.services import event_record
+from offers.books import refund_record
 from offers.models import Dispute, Payment, Refund, RefundRequest
 from offers.payments.gateway import stripe_gateway
-from offers.services import refund_record
 
 # --- refunds asked for in the admin ---------------------------------------------------------------------
 

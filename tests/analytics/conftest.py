@@ -11,8 +11,8 @@ from funnels.models import Variant
 from leads.contracts import EventRefs
 from leads.services import event_record
 from offers.models import Payment
+from offers.orders import order_create
 from offers.payments import PageOrigin, payment_succeeded
-from offers.services import order_create
 from tests.factories import LeadFactory, UserFactory, ladder_funnel
 
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 from analytics import services, value
 from analytics.clv import ConstantSpend, fit_spend
 from analytics.models import ClvFit, CustomerValue
+from offers.books import refund_record
 from offers.payments import refund_event_record
-from offers.services import refund_record
 from tests.analytics.conftest import staff_client
 from tests.clv_history import BUYERS, buy
 

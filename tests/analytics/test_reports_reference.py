@@ -32,9 +32,10 @@ from funnels.selectors import CONVERSION_EVENTS
 from leads.contracts import EventRefs
 from leads.models import Event, Lead, Touch
 from leads.services import event_record
+from offers.books import dispute_close, dispute_record, refund_record
 from offers.models import Coupon, Order, OrderLine, Payment
+from offers.orders import order_create
 from offers.payments import PageOrigin, chargeback_event_record, payment_succeeded, refund_event_record
-from offers.services import dispute_close, dispute_record, order_create, refund_record
 from tests.factories import LeadFactory, OfferFactory, ladder_funnel
 
 pytestmark = pytest.mark.django_db

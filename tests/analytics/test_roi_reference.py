@@ -19,8 +19,8 @@ from leads.contracts import EventRefs
 from leads.models import Event, Lead, Touch
 from leads.services import event_record
 from offers.models import Order, Payment
+from offers.orders import order_create
 from offers.payments import payment_succeeded
-from offers.services import order_create
 from spend.models import AdAccount, CampaignDay, ClickCampaign, OtherCost
 from tests.analytics.test_reports_reference import at, in_range, local, money_back, reset
 from tests.factories import LeadFactory, ladder_funnel

@@ -14,8 +14,8 @@ from leads.contracts import EventRefs
 from leads.models import Touch
 from leads.services import event_record
 from offers.models import Payment
+from offers.orders import order_create
 from offers.payments import payment_succeeded
-from offers.services import order_create
 from spend.models import AdAccount, CampaignDay, OtherCost
 from tests.analytics.test_reports_reference import at
 from tests.factories import LeadFactory, UserFactory, ladder_funnel

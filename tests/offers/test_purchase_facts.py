@@ -106,7 +106,7 @@ def test_a_coupon_for_one_offer_discounts_only_its_line_and_the_conversions_carr
 
 
 def test_a_fixed_coupon_for_every_offer_is_spread_over_the_lines_in_proportion(db):
-    from offers.services import order_create
+    from offers.orders import order_create
     from tests.factories import LeadFactory, OfferFactory
 
     offers = [OfferFactory.create(amount_minor=700), OfferFactory.create(role="order_bump", amount_minor=1700)]

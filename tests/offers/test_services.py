@@ -4,9 +4,11 @@ import pytest
 from django.db import connection
 
 from common.errors import ApplicationError
+from offers.books import payment_record_for_intent, refund_record
+from offers.coupons import coupon_redeem
 from offers.models import Coupon, CouponRedemption, Order
+from offers.orders import order_create
 from offers.payments import payment_succeeded
-from offers.services import coupon_redeem, order_create, payment_record_for_intent, refund_record
 from tests.factories import CouponFactory, LeadFactory, OfferFactory, OrderFactory, days_ago
 
 

@@ -1,124 +1,17 @@
-"""Writes for offers, coupons, orders, payments and refunds."""
+"""The money on the books, as Stripe reports it: a payment made for a PaymentIntent Ladder had not recorded, refunds
+and lost disputes taken out of their order and its lines (each once, keyed by Stripe's id)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from common.errors import ApplicationError
 from common.money import Money, allocate
-from leads.models import Lead
-from offers.models import Coupon, CouponRedemption, Dispute, Offer, Order, OrderLine, Payment, Refund
-
-
-def coupon_discount(*, coupon: Coupon, subtotal: Money) -> Money:
-    """What ``coupon`` takes off ``subtotal``: never more than the subtotal, rounded half up."""
-    if coupon.kind == Coupon.Kind.PERCENT:
-        return subtotal.percent_of(coupon.percent_off or 0)
-    if coupon.currency != subtotal.currency:
-        raise ApplicationError(f"Coupon {coupon.code} is in {coupon.currency}; this order is in {subtotal.currency}.")
-    return Money(min(coupon.amount_off_minor or 0, subtotal.amount_minor), subtotal.currency)
-
-
-def coupon_line_discounts(*, coupon: Coupon, offers: Sequence[Offer], currency: str) -> list[int]:
-    """Each line's share of ``coupon``, in the order of ``offers``.
-
-    A coupon restricted to some offers discounts only those offers' lines (never the bump or the rest of the
-    order); one for every offer discounts every line. The discount is computed on the eligible lines' subtotal and
-    spread over them in proportion to their prices (``common.money.allocate``), so the shares add up exactly.
-    """
-    allowed = {offer.pk for offer in coupon.offers.all()}
-    eligible = [not allowed or offer.pk in allowed for offer in offers]
-    prices = [offer.amount_minor if ok else 0 for offer, ok in zip(offers, eligible, strict=True)]
-    if not any(prices):
-        return [0] * len(offers)
-    discount = coupon_discount(coupon=coupon, subtotal=Money(sum(prices), currency))
-    return allocate(discount.amount_minor, prices)
-
-
-def coupon_check_usable(*, coupon: Coupon, offers: Sequence[Offer], now: dt.datetime | None = None) -> None:
-    now = now or timezone.now()
-    if not coupon.is_active:
-        raise ApplicationError(f"Coupon {coupon.code} is no longer active.", field="coupon")
-    if coupon.valid_from and now < coupon.valid_from:
-        raise ApplicationError(f"Coupon {coupon.code} is not valid yet.", field="coupon")
-    if coupon.valid_until and now >= coupon.valid_until:
-        raise ApplicationError(f"Coupon {coupon.code} has expired.", field="coupon")
-    allowed = {offer.pk for offer in coupon.offers.all()}
-    if allowed and not allowed.intersection(offer.pk for offer in offers):
-        raise ApplicationError(f"Coupon {coupon.code} does not apply to this offer.", field="coupon")
-
-
-@transaction.atomic
-def coupon_redeem(*, coupon: Coupon, order: Order) -> CouponRedemption:
-    """Claim one redemption of ``coupon`` for ``order``.
-
-    The claim is a single conditional UPDATE, so concurrent buyers can never push the count past
-    ``max_redemptions``: the database decides who got the last one.
-    """
-    claimed = (
-        Coupon.objects.filter(pk=coupon.pk, is_active=True)
-        .filter(Q(max_redemptions__isnull=True) | Q(redemptions_count__lt=F("max_redemptions")))
-        .update(redemptions_count=F("redemptions_count") + 1)
-    )
-    if not claimed:
-        raise ApplicationError(f"Coupon {coupon.code} has been used up.", field="coupon")
-    return CouponRedemption.objects.create(coupon=coupon, order=order, discount_minor=order.discount_minor)
-
-
-@transaction.atomic
-def order_create(
-    *,
-    lead: Lead,
-    offers: Sequence[Offer],
-    funnel_id: int | None = None,
-    coupon: Coupon | None = None,
-    created_at: dt.datetime | None = None,
-) -> Order:
-    """A pending order with one line per offer; the total is computed here, never taken from a client."""
-    if not offers:
-        raise ApplicationError("An order needs at least one offer.")
-    currencies = {offer.currency for offer in offers}
-    if len(currencies) != 1:
-        raise ApplicationError(f"An order has one currency; these offers mix {', '.join(sorted(currencies))}.")
-    currency = currencies.pop()
-    created_at = created_at or timezone.now()
-    subtotal = Money(sum(offer.amount_minor for offer in offers), currency)
-    line_discounts = [0] * len(offers)
-    if coupon is not None:
-        coupon_check_usable(coupon=coupon, offers=offers, now=created_at)
-        line_discounts = coupon_line_discounts(coupon=coupon, offers=offers, currency=currency)
-    discount = Money(sum(line_discounts), currency)
-    order = Order.objects.create(
-        lead=lead,
-        funnel_id=funnel_id,
-        currency=currency,
-        subtotal_minor=subtotal.amount_minor,
-        discount_minor=discount.amount_minor,
-        total_minor=(subtotal - discount).amount_minor,
-        coupon=coupon,
-        created_at=created_at,
-    )
-    OrderLine.objects.bulk_create(
-        OrderLine(
-            order=order,
-            offer=offer,
-            role=offer.role,
-            description=offer.name,
-            amount_minor=offer.amount_minor,
-            discount_minor=line_discount,
-            currency=offer.currency,
-            created_at=created_at,
-        )
-        for offer, line_discount in zip(offers, line_discounts, strict=True)
-    )
-    if coupon is not None:
-        coupon_redeem(coupon=coupon, order=order)
-    return order
+from offers.models import Dispute, Order, OrderLine, Payment, Refund
 
 
 def payment_record_for_intent(
@@ -139,7 +32,6 @@ def payment_record_for_intent(
     return payment
 
 
-@transaction.atomic
 def refund_record(
     *,
     payment: Payment,
@@ -248,9 +140,3 @@ def dispute_close(*, dispute: Dispute, won: bool, closed_at: dt.datetime | None 
     locked.save(update_fields=["status", "closed_at", "allocation"])
     dispute.status, dispute.closed_at, dispute.allocation = locked.status, locked.closed_at, locked.allocation
     return True
-
-
-def orders_client_forget(*, lead_id: int) -> int:
-    """Erasure: the browser context each of a person's orders kept for conversions (address, user agent, click ids)
-    is dropped; the orders themselves stay for the books. Returns how many orders held one."""
-    return Order.objects.filter(lead_id=lead_id).exclude(client={}).update(client={})
