@@ -18,7 +18,7 @@ def _default_rule() -> dict[str, Any]:
 class Audience(models.Model):
     """A named group of leads to retarget or exclude, kept in sync with ad platforms through destinations.
 
-    ``rule`` says who belongs (see audiences/rules.py); the members are stored and kept current.
+    ``rule`` says who belongs (see audiences/rules/__init__.py); the members are stored and kept current.
     """
 
     name = models.CharField(max_length=200)

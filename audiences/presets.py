@@ -1,4 +1,4 @@
-"""Standard audiences a marketer starts from with one click, then edits: each returns a rule (see rules.py)."""
+"""Standard audiences a marketer starts from with one click, then edits: each returns a rule (see audiences/rules)."""
 
 from __future__ import annotations
 

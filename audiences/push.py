@@ -10,6 +10,10 @@ does not hold them already, so its cost follows the joins, not the audience's si
 restarted), the destination's scheduled full sync sends them. Removals do not wait for a window: the refresher
 queues them at once (``sync.destinations_holding``).
 
+A push starts ``AUDIENCE_PUSH_PREPARE_SECONDS`` before its slot, does its reading and hashing, and holds its request
+until the slot opens, so the time between two add requests is the window plus the request itself, not the push's
+preparation too.
+
 A push also catches up with the refresher (``push_catch_up``): when it runs it refreshes its own audience for the
 leads marked since the refresher's last pass, so someone who opted in a second before a push goes with it rather
 than a whole window later.
@@ -94,7 +98,7 @@ def pushes_plan(joining: dict[Destination, list[int]], *, now: dt.datetime | Non
         due = max(now, _last_sent(destination) + window)
         if count >= batch:
             due = now
-        countdown = (due - now).total_seconds()
+        countdown = max(0.0, (due - now).total_seconds() - push_prepare_seconds())
         if cache.add(_queued_key(destination.pk), due.timestamp(), timeout=int(countdown) + _LOST_AFTER):
             cache.set(_joined_key(destination.pk), count, timeout=None)
             pushes.append(Push(destination.pk, countdown))
@@ -118,6 +122,12 @@ def _joined_add(destination_pk: int, count: int) -> int:
     except ValueError:  # the counter lapsed or was never set
         cache.set(_joined_key(destination_pk), count, timeout=None)
         return count
+
+
+def push_prepare_seconds() -> float:
+    """How long before its slot a push starts: it refreshes, reads and hashes its rows first, then sends them the
+    moment the slot opens, so that work does not lengthen the time between two add requests."""
+    return float(settings.AUDIENCE_PUSH_PREPARE_SECONDS)
 
 
 def push_wait(destination: Destination, *, now: dt.datetime | None = None) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from celery import shared_task
 from django.db import DatabaseError
@@ -108,6 +109,7 @@ def destination_sync(*, destination_pk: int) -> str | None:
 
 
 PUSH_BUSY_SECONDS = 5  # a push that found its destination mid-sync tries again this much later
+PUSH_EARLY_SLACK = 0.1  # seconds a push may start earlier than planned (a timer's jitter) without going round again
 
 
 @shared_task(
@@ -122,9 +124,11 @@ PUSH_BUSY_SECONDS = 5  # a push that found its destination mid-sync tries again 
 def destination_push(*, destination_pk: int) -> str | None:
     """The people who joined since the last push, to one destination (``audiences.push`` plans when)."""
     destination = Destination.objects.select_related("audience").filter(pk=destination_pk, is_active=True).first()
-    if destination is not None and (wait := push.push_wait(destination)) > 0:
-        enqueue_on_commit(destination_push, countdown=wait, destination_pk=destination_pk)  # still the same push
+    wait = push.push_wait(destination) if destination is not None else 0.0
+    if wait > push.push_prepare_seconds() + PUSH_EARLY_SLACK:  # still the same push, which starts nearer its slot
+        enqueue_on_commit(destination_push, countdown=wait - push.push_prepare_seconds(), destination_pk=destination_pk)
         return "early"
+    send_at = time.time() + wait  # its rows are read meanwhile; the request leaves when the window is over
     lead_ids = push.push_started(destination_pk)
     last_request = None
     try:
@@ -141,7 +145,7 @@ def destination_push(*, destination_pk: int) -> str | None:
         if not lead_ids:
             return None  # nobody left to send
         try:
-            run = sync.destination_sync(destination=destination, lead_ids=lead_ids)
+            run = sync.destination_sync(destination=destination, lead_ids=lead_ids, not_before=send_at)
         except sync.SyncInProgress:
             # The running sync may have read its diff before these members joined: this push waits its turn.
             push.push_return(destination_pk, lead_ids)

@@ -60,7 +60,7 @@ def write_file(path: Path, rows: int) -> dict[str, int]:
 
 def known_leads(rows: int) -> None:
     """Every fifth address is a lead already (with a first name the import must keep)."""
-    from leads.services import leads_upsert
+    from leads.batches import leads_upsert
 
     emails = [f"person{n}@example.com" for n in range(0, rows, KNOWN_EVERY) if n % INVALID_EVERY != 7]
     for start in range(0, len(emails), 5000):

@@ -364,6 +364,8 @@ CELERY_BEAT_SCHEDULE["stripe-events-sweep"] = {"task": "offers.stripe_events_swe
 # to each destination at most once a window (AUDIENCE_PUSH_SECONDS) unless they fill a batch sooner.
 AUDIENCE_MARKED_SECONDS = env.float("AUDIENCE_MARKED_SECONDS", default=1.0)
 AUDIENCE_PUSH_SECONDS = env.int("AUDIENCE_PUSH_SECONDS", default=60)
+# A push starts this long before its slot, so its rows are ready and its request leaves the moment the window ends.
+AUDIENCE_PUSH_PREPARE_SECONDS = env.float("AUDIENCE_PUSH_PREPARE_SECONDS", default=0.75)
 CELERY_BEAT_SCHEDULE["audiences-refresh-marked"] = {
     "task": "audiences.refresh_marked",
     "schedule": AUDIENCE_MARKED_SECONDS,

@@ -1,4 +1,5 @@
-"""Walking the plans through the real code paths, then the pipeline facts and the audiences."""
+"""Walking the plans through the real code paths: visits, opt-ins, purchases, refunds and disputes; then the pipeline
+(``demo.pipeline``) and the audiences (``demo.audiences``)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,17 @@ import random
 import uuid
 from collections.abc import Callable
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from analytics.services import rollups_catch_up
 from analytics.value import clv_refresh
-from audiences.models import Audience, Destination
-from audiences.presets import presets
-from audiences.services import audience_refresh
-from audiences.sync import destination_sync
+from demo.audiences import ensure_demo_audiences
 from demo.fulfilment import ensure_demo_fulfilment
 from demo.imports import ensure_demo_import
 from demo.ladder import (
     AD_CONSENT_WORDING,
     DEMO_DOMAIN,
-    EEA,
     EMAIL_CONSENT_WORDING,
     FIRST_NAMES,
     LAST_NAMES,
@@ -34,6 +30,7 @@ from demo.ladder import (
     _ensure_users,
     _Plan,
 )
+from demo.pipeline import seed_pipeline
 from demo.plans import _ascii, _plan, _visitor
 from demo.spend import ensure_demo_spend
 from funnels.models import Variant
@@ -46,13 +43,11 @@ from funnels.services import (
 )
 from funnels.splits import variant_for
 from leads.contracts import Attribution, ConsentAnswer
-from leads.models import Consent, Event, Lead, Stage, Tag, Task
-from leads.pipeline import leads_owner_set, leads_stage_move, note_add, task_add, task_done
+from leads.models import Consent, Event, Lead, Stage, Tag
 from leads.services import lead_capture
 from offers import payments
 from offers.books import dispute_close, dispute_record, refund_record
 from offers.models import Offer, Order, Payment, Refund
-from pipeline.services import pipeline_catch_up
 
 BOUNCES = 3000  # visitors who look at the opt-in page and leave
 PROGRESS_TOTAL = LEAD_COUNT + BOUNCES + LEAD_COUNT + 1
@@ -76,7 +71,7 @@ def demo_seed(*, progress: Callable[[int, str], None] | None = None) -> dict[str
     rollups_catch_up()
     clv_refresh()  # the nightly lifetime-value fit, so the leads show their predictions at once
     with transaction.atomic():
-        _ensure_audiences(ladder)  # after the fit: the value audience is built from its predictions
+        ensure_demo_audiences(ladder)  # after the fit: the value audience is built from its predictions
     report(1, "reports")
     return {
         "leads": Lead.objects.filter(email__endswith="@" + DEMO_DOMAIN).count(),
@@ -316,138 +311,5 @@ def _seed_history(ladder: Ladder, users: dict[str, object], report: Callable[[in
         )
         report(1, "visitors")
 
-    _seed_pipeline(plans, leads, users, stages, tags, rng)
+    seed_pipeline(plans, leads, users, stages, tags, rng)
     report(len(leads), "pipeline")
-
-
-def _seed_pipeline(
-    plans: list[_Plan],
-    leads: list[Lead],
-    users: dict[str, object],
-    stages: dict[str, Stage],
-    tags: dict[str, Tag],
-    rng: random.Random,
-) -> None:
-    """What sales and time did to the leads: when each opted in, tags and withdrawals; then the pipeline's rules
-    read the event log (scores, last activity, automatic stage moves) and the sales team works the leads through
-    the same services the admin uses: owners, moves, notes and tasks."""
-    consents, tag_links = [], []
-    for lead, plan in zip(leads, plans, strict=True):
-        lead.created_at = plan.created_at  # created_at is set on insert; move it to when the lead opted in
-        lead.postal_code = f"{rng.randrange(10000, 99999)}"
-        if plan.ad_consent and plan.withdrew_ads:
-            consents.append(
-                Consent(
-                    lead=lead,
-                    purpose="ad_audiences",
-                    status="withdrawn",
-                    wording="Withdrawn by e-mail request.",
-                    source="admin",
-                    legal_basis=Consent.LegalBasis.CONSENT,
-                    eea=plan.country in EEA,
-                    occurred_at=plan.created_at + dt.timedelta(days=3),
-                )
-            )
-        tag_links.append(Lead.tags.through(lead=lead, tag=tags["ebook"]))
-        if plan.bought:
-            tag_links.append(Lead.tags.through(lead=lead, tag=tags["buyer"]))
-        if len(plan.bought) >= 4:
-            tag_links.append(Lead.tags.through(lead=lead, tag=tags["vip"]))
-        if plan.refund:
-            tag_links.append(Lead.tags.through(lead=lead, tag=tags["refunded"]))
-    Lead.objects.bulk_update(leads, ["created_at", "postal_code"], batch_size=500)
-    Consent.objects.bulk_create(consents, batch_size=1000)
-    Lead.tags.through.objects.bulk_create(tag_links, batch_size=1000)
-    pipeline_catch_up()  # the stage and scoring rules over the whole log, as beat would have applied them
-    _work_the_leads(plans, leads, users, stages, rng)
-
-
-def _work_the_leads(
-    plans: list[_Plan], leads: list[Lead], users: dict[str, object], stages: dict[str, Stage], rng: random.Random
-) -> None:
-    """Sales at work: owners for the leads worth a call, moves by hand, notes, tasks (some overdue, some done)."""
-    sellers = [users["sales"], users["sales2"]]
-    now = timezone.now()
-    by_stage = dict(Lead.objects.filter(pk__in=[lead.pk for lead in leads]).values_list("pk", "stage__name"))
-    for lead, plan in zip(leads, plans, strict=True):
-        stage = by_stage.get(lead.pk)
-        worth_a_call = stage in ("Customer", "Won") or (stage == "New" and rng.random() < 0.15)
-        if not worth_a_call or rng.random() < 0.35:
-            continue
-        seller = sellers[lead.pk % 2]
-        one = Lead.objects.filter(pk=lead.pk)
-        leads_owner_set(leads=one, owner_id=seller.pk)  # type: ignore[attr-defined]
-        called = min(plan.created_at + dt.timedelta(days=rng.randrange(1, 6)), now)
-        roll = rng.random()
-        if stage == "New" and roll < 0.5:
-            move = "Engaged" if roll < 0.35 else "Lost"
-            leads_stage_move(leads=one, to_stage=stages[move], by_id=seller.pk, reason="after a call", now=called)  # type: ignore[attr-defined]
-        elif stage == "Customer" and roll < 0.4:
-            move = "Qualified" if roll < 0.25 else "Proposal"
-            leads_stage_move(leads=one, to_stage=stages[move], by_id=seller.pk, reason="after a call", now=called)  # type: ignore[attr-defined]
-        if rng.random() < 0.5:
-            note_add(lead=lead, author_id=seller.pk, body=rng.choice(NOTES))  # type: ignore[attr-defined]
-        if stage in ("New", "Customer") and rng.random() < 0.6:
-            due = now + dt.timedelta(days=rng.randrange(-6, 8), hours=rng.randrange(0, 8))
-            task = task_add(
-                lead=lead,
-                title=rng.choice(TASKS),
-                due_at=due,
-                kind=rng.choice(list(Task.Kind.values)),
-                assignee_id=seller.pk,  # type: ignore[attr-defined]
-                created_by_id=seller.pk,  # type: ignore[attr-defined]
-            )
-            if due < now and rng.random() < 0.5:
-                task_done(task=task, now=due)
-
-
-NOTES = (
-    "Called: interested in the course bundle.",
-    "Left a voicemail; will try again Thursday.",
-    "Asked about a team licence for three people.",
-    "Bought the tripwire, wants to know if the course has a payment plan.",
-    "Not now: revisit next quarter.",
-)
-TASKS = (
-    "Call about the course",
-    "Send the payment-plan details",
-    "Follow up on the workshop booking",
-    "Check in after the tripwire",
-)
-
-
-DEMO_AUDIENCES = (
-    "optin_no_tripwire",
-    "tripwire_not_core",
-    "abandoned_checkout",
-    "recent_customers",
-    "top_revenue",
-    "lapsed_buyers",
-    "top_predicted_value",
-)
-VALUE_BASED = {"top_predicted_value"}  # previewed as a value-based (LOOKALIKE_VALUE) Meta audience
-
-
-def _ensure_audiences(ladder: Ladder) -> None:
-    """The standard audiences, built from the demo's history, each synced once to a sandbox destination; the top
-    predicted value audience's sandbox previews a value-based Meta audience (each member's predicted value)."""
-    for preset in presets(days=30):
-        if preset.key not in DEMO_AUDIENCES:
-            continue
-        audience, created = Audience.objects.get_or_create(
-            slug=preset.key.replace("_", "-"),
-            defaults={"name": preset.name, "description": preset.description, "rule": preset.rule},
-        )
-        destination, _ = Destination.objects.get_or_create(
-            audience=audience,
-            platform=Destination.Platform.SANDBOX,
-            account_id="",
-            defaults={
-                "name": "Sandbox preview",
-                "value_based": preset.key in VALUE_BASED,
-                "value_currency": settings.REPORTS_CURRENCY if preset.key in VALUE_BASED else "",
-            },
-        )
-        if created:
-            audience_refresh(audience=audience)
-            destination_sync(destination=destination)

@@ -9,7 +9,8 @@ in one transaction: an interrupted seed leaves nothing half-made.
 
 from __future__ import annotations
 
-from demo.history import BOUNCES, DEMO_AUDIENCES, PROGRESS_TOTAL, demo_seed
+from demo.audiences import DEMO_AUDIENCES
+from demo.history import BOUNCES, PROGRESS_TOTAL, demo_seed
 from demo.ladder import (
     AD_CONSENT_WORDING,
     CAMPAIGNS,

@@ -31,8 +31,8 @@ from funnels.schema_fields import EmailText, Honeypot, PublicKey, SubmissionId
 from funnels.snapshots import FunnelSnapshot, funnel_snapshot, live_origins
 from funnels.tracking import attribution_from_url
 from leads.contracts import Attribution
+from leads.identity import CaptureInvalid
 from leads.models import Consent
-from leads.services import CaptureInvalid
 
 COMMON_ERRORS = {
     401: OpenApiResponse(description="Unknown funnel key."),

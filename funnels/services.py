@@ -19,9 +19,11 @@ from funnels.selectors import funnel_graph
 from funnels.splits import variant_for
 from funnels.validation import Problem, blocking_problems, graph_problems
 from leads import selectors as lead_selectors
+from leads.batches import events_record_batch
 from leads.contracts import Attribution, Capture, ClientContext, ConsentAnswer, EventRefs
+from leads.identity import CaptureInvalid
 from leads.models import Consent, Event, Lead
-from leads.services import CaptureInvalid, event_record, events_record_batch, lead_capture
+from leads.services import event_record, lead_capture
 from offers import payments
 from offers.models import Offer, Order, Payment
 from offers.selectors import current_order

@@ -32,8 +32,8 @@ from funnels.pages import page_content
 from funnels.splits import variant_for
 from funnels.tracking import attribution_from, client_context, visitor_cookie_set, visitor_id_from
 from leads import selectors as lead_selectors
+from leads.identity import CaptureInvalid
 from leads.models import Consent
-from leads.services import CaptureInvalid
 from offers import payments
 from offers.models import Order
 from offers.selectors import current_order

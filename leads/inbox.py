@@ -26,10 +26,10 @@ from django_redis import get_redis_connection
 
 from common.locks import Lock, LockLost
 from leads import selectors
+from leads.batches import events_record_batch, optins_record_batch
 from leads.contracts import ATTRIBUTION_FIELDS, Attribution, ConsentAnswer, EventRefs, Identity, QueuedOptin
 from leads.marks import leads_mark_changed
 from leads.models import Event
-from leads.services import events_record_batch, optins_record_batch
 
 logger = logging.getLogger(__name__)
 

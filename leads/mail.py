@@ -13,9 +13,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from common.db import rows_insert
+from leads.identity import email_fingerprint
 from leads.models import UndeliverableAddress
 from leads.normalization import normalize_email
-from leads.services import email_fingerprint
 
 BLOCKING = {"bounced": "bounced", "complained": "complained", "rejected": "rejected"}
 

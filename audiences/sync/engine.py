@@ -61,6 +61,7 @@ def destination_sync(
     uploader: AudienceUploader | None = None,
     progress: Callable[[int], None] | None = None,
     lead_ids: Sequence[int] | None = None,
+    not_before: float | None = None,
 ) -> SyncRun:
     """Send what changed, holding the destination's lock (renewed after every batch) whoever asks: the scheduled
     task, the admin's "Sync now", ``audience_sync``. A dry run counts and previews the first rows, sends nothing,
@@ -68,7 +69,8 @@ def destination_sync(
 
     With ``lead_ids`` (a push: people who just joined) only those of them still to be added are sent: no removals,
     no resending of changed members and no full diff, so the run costs what the joins do, whatever the audience's
-    size; the destination's schedule (``last_synced_at``) is left to full syncs."""
+    size; the destination's schedule (``last_synced_at``) is left to full syncs. ``not_before`` (a Unix time) holds
+    the first request until then: a push reads and hashes its rows first, then sends them the moment its slot opens."""
     if dry_run:
         return _destination_sync(destination=destination, dry_run=True, uploader=uploader, progress=progress)
     with _locked(destination) as lock:
@@ -78,7 +80,9 @@ def destination_sync(
             if progress is not None:
                 progress(sent)
 
-        return _destination_sync(destination=destination, uploader=uploader, progress=renewing, lead_ids=lead_ids)
+        return _destination_sync(
+            destination=destination, uploader=uploader, progress=renewing, lead_ids=lead_ids, not_before=not_before
+        )
 
 
 def _destination_sync(
@@ -88,6 +92,7 @@ def _destination_sync(
     uploader: AudienceUploader | None = None,
     progress: Callable[[int], None] | None = None,
     lead_ids: Sequence[int] | None = None,
+    not_before: float | None = None,
 ) -> SyncRun:
     full = lead_ids is None
     if full:
@@ -118,6 +123,9 @@ def _destination_sync(
             try:
                 rows_to_add = upload_rows(adds, platform=destination.platform, value_currency=currency)
                 for rows, last in with_last(chunked(rows_to_add, uploader.batch_size)):
+                    if not_before is not None:  # the rows are read and hashed: wait for the slot, then send
+                        time.sleep(max(0.0, not_before - time.time()))
+                        not_before = None
                     batch_send(
                         run, uploader, SyncBatch.Kind.ADD, rows, SyncLedger.State.ADDED, last=last, recorder=recorder
                     )

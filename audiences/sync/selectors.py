@@ -6,9 +6,9 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from analytics.models import CustomerValue
 from audiences.models import Audience, Destination, SyncLedger
-from audiences.rules import granted_now
 from common.db import among
 from leads.models import Consent, Lead
+from leads.selectors import granted_now
 
 
 def eligible_leads(audience: Audience) -> QuerySet[Lead]:

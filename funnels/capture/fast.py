@@ -33,8 +33,8 @@ from funnels.snapshots import FunnelSnapshot
 from funnels.tracking import attribution_from_url
 from leads import inbox
 from leads.contracts import ConsentAnswer, QueuedOptin
+from leads.identity import CaptureInvalid, identity_normalize
 from leads.models import Consent
-from leads.services import CaptureInvalid, identity_normalize
 
 EVENT_FIELDS = frozenset(
     {"id", "type", "name", "visitor_id", "step", "occurred_at", "properties", "url", "referrer", "fbc"}

@@ -16,9 +16,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from common.errors import ApplicationError
+from leads.identity import NAME_MAX
 from leads.models import LeadImport
 from leads.normalization import normalize_country, normalize_email, normalize_phone, normalize_tag
-from leads.services import NAME_MAX
 
 # Lead fields a column can fill; "" ignores the column.
 FIELDS: dict[str, str] = {

@@ -20,6 +20,8 @@ from django.utils import timezone
 from common.db import insert_ignoring_conflicts, rows_insert
 from common.errors import ApplicationError
 from common.tasks import enqueue_on_commit
+from leads.batches import leads_upsert
+from leads.identity import EEA_COUNTRIES, email_fingerprint
 from leads.imports.reading import (
     MAX_BYTES,
     ImportInvalid,
@@ -34,7 +36,6 @@ from leads.imports.reading import (
 from leads.marks import leads_mark_changed
 from leads.models import Consent, Event, ImportProblem, Lead, LeadImport, Suppression, Tag
 from leads.normalization import normalize_country, normalize_tag
-from leads.services import EEA_COUNTRIES, email_fingerprint, leads_upsert
 
 CHUNK = 2000  # rows a transaction
 PREVIEW_ROWS = 10

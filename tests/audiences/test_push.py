@@ -51,18 +51,19 @@ def test_someone_who_joins_is_pushed_at_once_when_the_destination_has_not_synced
 
 def test_joins_within_the_window_wait_for_its_end_as_one_push(destination, settings):
     settings.AUDIENCE_PUSH_SECONDS = 60
+    settings.AUDIENCE_PUSH_PREPARE_SECONDS = 0.75  # a push starts this much before its slot, to have its rows ready
     now = timezone.now()
     Destination.objects.filter(pk=destination.pk).update(last_synced_at=now - dt.timedelta(seconds=20))
     destination.refresh_from_db()
     [first] = push.pushes_plan({destination: [1, 2, 3]}, now=now)
     assert first.destination_pk == destination.pk
-    assert first.countdown == pytest.approx(40, abs=0.01)  # sixty seconds after the last sync
+    assert first.countdown == pytest.approx(40 - 0.75, abs=0.01)  # its slot: sixty seconds after the last sync
     assert push.pushes_plan({destination: [4]}, now=now + dt.timedelta(seconds=10)) == []  # it goes with the first
     push.push_started(destination.pk)  # the push reads its diff: later joins get a push of their own
     Destination.objects.filter(pk=destination.pk).update(last_synced_at=now + dt.timedelta(seconds=41))
     destination.refresh_from_db()
     [second] = push.pushes_plan({destination: [5]}, now=now + dt.timedelta(seconds=45))
-    assert second.countdown == pytest.approx(56, abs=0.01)
+    assert second.countdown == pytest.approx(56 - 0.75, abs=0.01)
 
 
 def test_joins_that_fill_a_batch_are_pushed_without_waiting(destination):
@@ -131,7 +132,8 @@ def test_marks_are_taken_oldest_first_up_to_the_limit():
     assert Consent.objects.count() == 0
 
 
-def test_a_push_planned_while_another_runs_waits_a_window_from_that_ones_start(destination):
+def test_a_push_planned_while_another_runs_waits_a_window_from_that_ones_start(destination, settings):
+    settings.AUDIENCE_PUSH_PREPARE_SECONDS = 0
     now = timezone.now()
     destination.last_synced_at = now - dt.timedelta(minutes=5)
     push.push_started(destination.pk)  # a push reads its diff now; its sync has not finished
@@ -170,3 +172,16 @@ def test_a_push_takes_along_whoever_joined_since_the_refreshers_last_pass(destin
     assert set(LeadMark.objects.values_list("lead_id", flat=True)) == {just_now.pk, stranger.pk}  # the refresher's
     assert tasks.audiences_refresh_marked() == 2  # which finds the ledger holding the one who joined: no push
     assert SyncBatch.objects.filter(kind="add").count() == 1
+
+
+def test_a_push_reads_its_rows_before_its_slot_and_sends_them_when_the_window_ends(destination, settings):
+    settings.AUDIENCE_PUSH_SECONDS = 60
+    settings.AUDIENCE_PUSH_PREPARE_SECONDS = 0.75
+    synced_at = timezone.now() - dt.timedelta(seconds=59.6)  # the slot opens in 0.4 s: within the preparation
+    Destination.objects.filter(pk=destination.pk).update(last_synced_at=synced_at)
+    lead = opted_in()
+    tasks.services.audiences_refresh_marked()
+    push.pushes_plan(push.destinations_joining(lead_ids=[lead.pk]))
+    assert tasks.destination_push(destination_pk=destination.pk) == "succeeded"  # not sent round again as early
+    [batch] = SyncBatch.objects.filter(kind="add")
+    assert batch.created_at >= synced_at + dt.timedelta(seconds=60)  # the request left when the window was over

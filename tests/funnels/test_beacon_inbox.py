@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from leads import inbox
+from leads.batches import events_record_batch
 from leads.models import Event, Lead, LeadMark
-from leads.services import events_record_batch
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db, pytest.mark.usefixtures("inbox_on")]
 ORIGIN = "https://shop.example.com"

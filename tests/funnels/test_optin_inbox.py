@@ -11,8 +11,9 @@ from django.utils import timezone
 from funnels.capture import flush as capture_flush
 from funnels.tasks import lead_magnet_sweep
 from leads import inbox
+from leads.identity import email_fingerprint
 from leads.models import Consent, ConversionOutbox, Event, Lead, LeadMark, Suppression, Touch
-from leads.services import email_fingerprint, lead_forget
+from leads.services import lead_forget
 from tests.funnels.conftest import ADS_WORDING, EMAIL_WORDING
 from tests.funnels.test_api import BAD_OPTIN_FIELDS, nothing_stored, optin_body, post
 

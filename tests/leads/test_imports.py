@@ -13,9 +13,9 @@ import pytest
 from audiences.models import AudienceMember
 from audiences.services import audience_refresh
 from leads import imports
+from leads.identity import email_fingerprint
 from leads.imports import Basis, ImportInvalid, writing
 from leads.models import Consent, Event, ImportProblem, Lead, LeadImport, Suppression, Tag
-from leads.services import email_fingerprint
 from tests.factories import AudienceFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,9 @@ from django.test import Client
 
 from fulfilment.emails import emails_send
 from fulfilment.models import BuyerEmail
+from leads.identity import email_fingerprint
 from leads.mail import address_undeliverable
 from leads.models import UndeliverableAddress
-from leads.services import email_fingerprint
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db

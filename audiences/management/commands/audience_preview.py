@@ -13,7 +13,9 @@ class Command(BaseCommand):
     help = "Count (and with --ids list) the leads a rule selects, saving nothing."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--rule", required=True, help="A JSON file holding the rule (see audiences/rules.py).")
+        parser.add_argument(
+            "--rule", required=True, help="A JSON file holding the rule (see audiences/rules/__init__.py)."
+        )
         parser.add_argument("--ids", action="store_true", help="Also print each member's e-mail, one per line.")
 
     def handle(self, *args: Any, **options: Any) -> None:
