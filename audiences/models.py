@@ -8,7 +8,7 @@ from django.db import models
 
 from audiences.rules import rule_problems
 from common.fields import EncryptedTextField
-from integrations.google_audiences import customer_id_normalized
+from integrations.google.datamanager import customer_id_normalized
 
 
 def _default_rule() -> dict[str, Any]:

@@ -217,7 +217,7 @@ def measure(leads: int) -> list[dict[str, object]]:
     from audiences.rules import rule_members
     from audiences.services import audience_refresh, audiences_refresh_marked
     from audiences.sync import chunked, leads_to_add, upload_rows
-    from integrations.audience_upload import SandboxUploader
+    from integrations.sandbox.upload import SandboxUploader
     from leads.marks import leads_mark_changed
     from leads.models import Event, Lead, LeadMark
     from offers.models import OrderLine

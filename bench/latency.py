@@ -122,13 +122,13 @@ def _client(port: int, key: str, run: str, worker: int, rate: float, seconds: fl
 def _setup(graph_url: str, steps: list[int]) -> dict[str, str]:
     """Fresh leads, the ten audiences and their Meta destinations, each synced once (its platform audience made);
     returns each audience's name → the stand-in's audience id."""
+    from django.conf import settings
     from django.db import connection
 
     from audiences.models import Audience, Destination
     from audiences.sync import destination_sync
-    from integrations import meta_audiences
 
-    meta_audiences.GRAPH_URL = graph_url
+    settings.META_GRAPH_URL = graph_url  # the destinations' first syncs, made here, reach the stand-in
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE leads_lead CASCADE")  # each run measures the same growth from empty
     Audience.objects.filter(slug__startswith="latency-").delete()

@@ -105,15 +105,16 @@ def measure(members: int, delta_adds: int, delta_removes: int) -> list[dict[str,
 
     from audiences.models import Audience, Destination
     from audiences.services import audience_refresh
-    from integrations import meta_audiences
+    from integrations.meta import audiences as meta_audiences
     from leads.models import Consent, Lead
     from tests.fakes.meta_graph import MetaGraphFake
 
     graph = MetaGraphFake(access_token=TOKEN)
-    meta_audiences.GRAPH_URL = graph.url
     audience = Audience.objects.get(slug="bench-sync")
     Destination.objects.filter(audience=audience).delete()  # each run starts from an empty ledger
-    remote = meta_audiences.audience_create(access_token=TOKEN, ad_account_id="1234567890", name="Bench")
+    remote = meta_audiences.audience_create(
+        access_token=TOKEN, ad_account_id="1234567890", name="Bench", graph_url=graph.url
+    )
     destination = Destination.objects.create(
         audience=audience,
         name="Bench Meta",

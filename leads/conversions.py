@@ -26,16 +26,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from common.locks import Lock, LockLost
-from integrations.conversions import (
-    EVENT_NAMES,
-    Conversion,
-    GoogleConversionSender,
-    MetaConversionSender,
-    too_old,
-)
+from integrations.conversions import EVENT_NAMES, Conversion, too_old
 from integrations.errors import IntegrationCredentialsError, IntegrationError, IntegrationTransientError
-from integrations.google_audiences import customer_id_normalized
+from integrations.google.conversions import GoogleConversionSender
+from integrations.google.datamanager import customer_id_normalized
 from integrations.identifiers import GoogleHasher, MetaHasher
+from integrations.meta.conversions import MetaConversionSender
 from integrations.protocols import Person
 from leads.models import Consent, ConversionDelivery, ConversionDestination, ConversionOutbox, Event, Lead, Touch
 from leads.selectors import granted_now
@@ -113,12 +109,14 @@ def sender_for(destination: ConversionDestination) -> Any:
             pixel_id=destination.remote_id.strip(),
             app_secret=settings.META_APP_SECRET,
             test_event_code=destination.test_event_code.strip(),
+            graph_url=settings.META_GRAPH_URL or None,
         )
     return GoogleConversionSender(
         credentials=destination.credentials,
         customer_id=customer_id_normalized(destination.account_id),
         conversion_action_id=destination.remote_id.strip(),
         login_customer_id=customer_id_normalized(destination.login_customer_id),
+        endpoint=settings.GOOGLE_DATAMANAGER_URL or None,
     )
 
 

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.errors import IntegrationPermanentError, IntegrationTransientError
-from integrations.webhook_upload import signed_post
+from integrations.webhook.upload import signed_post
 from leads import scoring
 from leads.log import log_read
 from leads.models import Lead, ScoreEvent, Stage, StageMove

@@ -25,7 +25,7 @@ from integrations.errors import (
     IntegrationTransientError,
     failure_kind,
 )
-from integrations.meta_insights import MetaSpendReader
+from integrations.meta.insights import MetaSpendReader
 from spend.models import AdAccount, CampaignDay, ClickCampaign, SpendImport
 
 WINDOW_DAYS = 31
@@ -46,12 +46,18 @@ class SpendReader(Protocol):
 def reader_for(account: AdAccount) -> SpendReader:
     if account.platform == AdAccount.Platform.META:
         return MetaSpendReader(
-            access_token=account.credentials, ad_account_id=account.account_id, app_secret=settings.META_APP_SECRET
+            access_token=account.credentials,
+            ad_account_id=account.account_id,
+            app_secret=settings.META_APP_SECRET,
+            graph_url=settings.META_GRAPH_URL or None,
         )
-    from integrations.google_spend import GoogleSpendReader
+    from integrations.google.spend import GoogleSpendReader
 
     return GoogleSpendReader(
-        credentials=account.credentials, customer_id=account.account_id, login_customer_id=account.login_customer_id
+        credentials=account.credentials,
+        customer_id=account.account_id,
+        login_customer_id=account.login_customer_id,
+        endpoint=settings.GOOGLE_ADS_ENDPOINT or None,
     )
 
 

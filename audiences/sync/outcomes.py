@@ -12,11 +12,11 @@ from django.utils import timezone
 from audiences.models import Destination, SyncBatch, SyncLedger, SyncRun
 from audiences.sync.pausing import run_failed
 from audiences.sync.platforms import uploader_for
-from integrations import google_audiences
 from integrations.errors import (
     IntegrationBlockedError,
     IntegrationError,
 )
+from integrations.google import datamanager as google_audiences
 
 REQUEST_SETTLE_LIMIT = dt.timedelta(days=2)  # a request the platform has not settled by then is sent again
 

@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from audiences.models import Destination
-from integrations import google_ads_audiences, google_audiences, meta_audiences
-from integrations.audience_upload import AudienceUploader, SandboxUploader
+from integrations.audience_upload import AudienceUploader
 from integrations.errors import IntegrationPermanentError
+from integrations.google import ads as google_ads_audiences
+from integrations.google import datamanager as google_audiences
 from integrations.identifiers import GoogleHasher, MetaHasher
+from integrations.meta import audiences as meta_audiences
 from integrations.protocols import Hasher
-from integrations.webhook_upload import WebhookUploader
+from integrations.sandbox.upload import SandboxUploader
+from integrations.webhook.upload import WebhookUploader
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,19 @@ def _remote_audience(destination: Destination, create: Callable[[], str]) -> str
     return destination.remote_audience_id
 
 
+# Where each platform's API is: its own, unless settings name a stand-in (the demo's loopback fakes, or a test's).
+def _graph_url() -> str | None:
+    return settings.META_GRAPH_URL or None
+
+
+def _datamanager_endpoint() -> str | None:
+    return settings.GOOGLE_DATAMANAGER_URL or None
+
+
+def _ads_endpoint() -> str | None:
+    return settings.GOOGLE_ADS_ENDPOINT or None
+
+
 def _description(destination: Destination) -> str:
     return f"Kept in step by Ladder from the audience {destination.audience.slug!r}."
 
@@ -89,6 +105,7 @@ def _meta(destination: Destination) -> AudienceUploader:
             description=_description(destination),
             app_secret=settings.META_APP_SECRET,
             value_based=destination.value_based,
+            graph_url=_graph_url(),
         ),
     )
     return meta_audiences.MetaUploader(
@@ -96,12 +113,16 @@ def _meta(destination: Destination) -> AudienceUploader:
         audience_id=audience_id,
         app_secret=settings.META_APP_SECRET,
         value_based=destination.value_based,
+        graph_url=_graph_url(),
     )
 
 
 def _meta_verify(destination: Destination) -> None:
     meta_audiences.credentials_check(
-        access_token=destination.credentials, ad_account_id=destination.account_id, app_secret=settings.META_APP_SECRET
+        access_token=destination.credentials,
+        ad_account_id=destination.account_id,
+        app_secret=settings.META_APP_SECRET,
+        graph_url=_graph_url(),
     )
 
 
@@ -123,19 +144,32 @@ def _google(destination: Destination) -> AudienceUploader:
                 login_customer_id=login,
                 name=name,
                 description=description,
+                endpoint=_ads_endpoint(),
             ),
         )
         return google_ads_audiences.GoogleAdsUploader(
-            credentials=destination.credentials, customer_id=customer_id, user_list=user_list, login_customer_id=login
+            credentials=destination.credentials,
+            customer_id=customer_id,
+            user_list=user_list,
+            login_customer_id=login,
+            endpoint=_ads_endpoint(),
         )
     user_list_id = _remote_audience(
         destination,
         lambda: google_audiences.user_list_create(
-            credentials=destination.credentials, customer_id=customer_id, name=name, description=description
+            credentials=destination.credentials,
+            customer_id=customer_id,
+            name=name,
+            description=description,
+            endpoint=_datamanager_endpoint(),
         ),
     )
     return google_audiences.GoogleUploader(
-        credentials=destination.credentials, customer_id=customer_id, user_list_id=user_list_id, login_customer_id=login
+        credentials=destination.credentials,
+        customer_id=customer_id,
+        user_list_id=user_list_id,
+        login_customer_id=login,
+        endpoint=_datamanager_endpoint(),
     )
 
 
@@ -143,10 +177,15 @@ def _google_verify(destination: Destination) -> None:
     customer_id, login = _google_ids(destination)
     if destination.google_api == Destination.GoogleApi.GOOGLE_ADS:
         google_ads_audiences.credentials_check(
-            credentials=destination.credentials, customer_id=customer_id, login_customer_id=login
+            credentials=destination.credentials,
+            customer_id=customer_id,
+            login_customer_id=login,
+            endpoint=_ads_endpoint(),
         )
     elif customer_id:
-        google_audiences.credentials_check(credentials=destination.credentials, customer_id=customer_id)
+        google_audiences.credentials_check(
+            credentials=destination.credentials, customer_id=customer_id, endpoint=_datamanager_endpoint()
+        )
 
 
 platform_register(Destination.Platform.SANDBOX, Platform(connect=lambda destination: SandboxUploader()))

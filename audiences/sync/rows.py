@@ -12,8 +12,8 @@ from analytics.models import CustomerValue
 from audiences.models import Destination
 from audiences.sync.platforms import platform_named
 from common.money import currency_exponent
-from integrations import meta_audiences
 from integrations.audience_upload import UploadRow
+from integrations.meta import audiences as meta_audiences
 from integrations.protocols import Hasher, Person
 from leads.models import Lead
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audiences.models import Audience, AudienceMember, Destination, SyncLedger, SyncRun
 from audiences.sync import lead_hashes
-from integrations import meta_audiences
+from integrations.meta import audiences as meta_audiences
 from leads.models import Consent, Lead
 from tests import celery_worker
 from tests.fakes.meta_graph import MetaGraphFake
@@ -52,11 +52,9 @@ def destination(graph):
     AudienceMember.objects.bulk_create(
         [AudienceMember(audience=audience, lead=lead, since=now) for lead in leads], batch_size=5_000
     )
-    meta_audiences.GRAPH_URL = graph.url
-    try:
-        remote = meta_audiences.audience_create(access_token=TOKEN, ad_account_id="1234567890", name="Everyone")
-    finally:
-        meta_audiences.GRAPH_URL = None
+    remote = meta_audiences.audience_create(
+        access_token=TOKEN, ad_account_id="1234567890", name="Everyone", graph_url=graph.url
+    )
     return Destination.objects.create(
         audience=audience,
         name="Meta",

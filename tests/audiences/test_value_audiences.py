@@ -15,7 +15,7 @@ from audiences.presets import presets
 from audiences.rules import rule_members, rule_problems
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync
-from integrations import meta_audiences
+from integrations.meta import audiences as meta_audiences
 from tests.clv_history import buy
 from tests.factories import AudienceFactory, ConsentFactory
 from tests.fakes.meta_graph import MetaGraphFake

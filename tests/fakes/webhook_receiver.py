@@ -8,7 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from integrations.webhook_upload import signature_valid
+from integrations.webhook.upload import signature_valid
 
 
 class Receiver:

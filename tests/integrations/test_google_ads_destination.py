@@ -7,13 +7,14 @@ import logging
 
 import grpc
 import pytest
+from django.conf import settings as django_settings
 from django.utils import timezone
 
 from audiences.models import Destination, SyncBatch
 from audiences.services import audience_refresh
 from audiences.sync import destination_credentials_check, destination_sync, lead_hashes
 from audiences.tasks import destinations_requests_check
-from integrations import google_ads_audiences
+from integrations.google import ads as google_ads_audiences
 from tests.factories import AudienceFactory, ConsentFactory
 from tests.factories import opted_in_member as member
 from tests.fakes.google_ads_grpc import GoogleAdsFake
@@ -27,10 +28,10 @@ OPTED_IN = {"event": {"type": "optin", "within_days": 7}}
 
 
 @pytest.fixture
-def ads(monkeypatch):
+def ads(monkeypatch, settings):
     fake = GoogleAdsFake(access_token=ACCESS, developer_token=DEVELOPER)
     monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", str(fake.cert_path))  # trust the stand-in's certificate
-    monkeypatch.setattr(google_ads_audiences, "ENDPOINT", fake.endpoint)
+    settings.GOOGLE_ADS_ENDPOINT = fake.endpoint
     monkeypatch.setattr("audiences.sync.batches.time.sleep", lambda seconds: None)
     yield fake
     fake.stop()
@@ -94,7 +95,11 @@ def test_a_removal_goes_in_the_next_job(ads, destination):
 def with_list(destination):
     """The destination's list made already, so a scripted failure meets the upload itself."""
     destination.remote_audience_id = google_ads_audiences.user_list_create(
-        credentials=CREDENTIALS, customer_id="1234567890", name="Warm leads", description=""
+        credentials=CREDENTIALS,
+        customer_id="1234567890",
+        name="Warm leads",
+        description="",
+        endpoint=django_settings.GOOGLE_ADS_ENDPOINT,  # the stand-in's, as the fixture set it
     )
     destination.save()
 
@@ -163,10 +168,10 @@ def test_invalid_argument_fails_the_run_without_retrying(ads, destination):
 
 def test_a_malformed_member_fails_alone_through_partial_failure(ads, destination):
     list_name = google_ads_audiences.user_list_create(
-        credentials=CREDENTIALS, customer_id="1234567890", name="x", description=""
+        credentials=CREDENTIALS, customer_id="1234567890", name="x", description="", endpoint=ads.endpoint
     )
     uploader = google_ads_audiences.GoogleAdsUploader(
-        credentials=CREDENTIALS, customer_id="1234567890", user_list=list_name
+        credentials=CREDENTIALS, customer_id="1234567890", user_list=list_name, endpoint=ads.endpoint
     )
     from integrations.audience_upload import UploadRow
 
@@ -232,7 +237,10 @@ def test_a_jobs_status_is_asked_once_for_all_its_batches(ads, destination):
         member(f"person{n}@example.com")
     audience_refresh(audience=destination.audience)
     uploader = google_ads_audiences.GoogleAdsUploader(
-        credentials=CREDENTIALS, customer_id="1234567890", user_list=destination.remote_audience_id
+        credentials=CREDENTIALS,
+        customer_id="1234567890",
+        user_list=destination.remote_audience_id,
+        endpoint=ads.endpoint,
     )
     uploader.batch_size = 1  # three batches, one job
     destination_sync(destination=destination, uploader=uploader)

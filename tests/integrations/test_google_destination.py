@@ -13,9 +13,9 @@ from audiences.models import Destination, SyncBatch, SyncLedger
 from audiences.services import audience_refresh
 from audiences.sync import destination_credentials_check, destination_sync, lead_hashes
 from audiences.tasks import destinations_requests_check
-from integrations import google_audiences
 from integrations.audience_upload import UploadRow
 from integrations.errors import IntegrationPermanentError
+from integrations.google import datamanager as google_audiences
 from tests.factories import AudienceFactory, ConsentFactory
 from tests.factories import opted_in_member as member
 from tests.fakes.google_dm import GoogleDataManagerFake
@@ -28,9 +28,9 @@ OPTED_IN = {"event": {"type": "optin", "within_days": 7}}
 
 
 @pytest.fixture
-def google(monkeypatch):
+def google(monkeypatch, settings):
     fake = GoogleDataManagerFake(access_token=TOKEN)
-    monkeypatch.setattr(google_audiences, "ENDPOINT", fake.url)
+    settings.GOOGLE_DATAMANAGER_URL = fake.url
     monkeypatch.setattr("audiences.sync.batches.time.sleep", lambda seconds: None)  # retries without the waiting
     yield fake
     fake.stop()
@@ -161,8 +161,12 @@ def test_a_member_who_leaves_is_removed_without_consent_and_nothing_is_sent_twic
 
 
 def test_requests_carry_at_most_10000_members_and_a_member_without_identifiers_is_not_sent(google, destination):
-    list_id = google_audiences.user_list_create(credentials=TOKEN, customer_id=CUSTOMER, name="Big", description="")
-    uploader = google_audiences.GoogleUploader(credentials=TOKEN, customer_id=CUSTOMER, user_list_id=list_id)
+    list_id = google_audiences.user_list_create(
+        credentials=TOKEN, customer_id=CUSTOMER, name="Big", description="", endpoint=google.url
+    )
+    uploader = google_audiences.GoogleUploader(
+        credentials=TOKEN, customer_id=CUSTOMER, user_list_id=list_id, endpoint=google.url
+    )
     rows = [UploadRow(key=str(n), hashes={"email_address": f"{n:064x}"}) for n in range(10_001)]
 
     with pytest.raises(IntegrationPermanentError, match="At most 10000 members"):
@@ -185,7 +189,9 @@ def test_the_stand_in_refuses_what_google_refuses(google):
     from google.ads import datamanager_v1 as dm
     from google.api_core import exceptions
 
-    list_id = google_audiences.user_list_create(credentials=TOKEN, customer_id=CUSTOMER, name="x", description="")
+    list_id = google_audiences.user_list_create(
+        credentials=TOKEN, customer_id=CUSTOMER, name="x", description="", endpoint=google.url
+    )
     client = dm.IngestionServiceClient(
         credentials=google_audiences.credentials_from(TOKEN),
         transport="rest",

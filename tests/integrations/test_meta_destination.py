@@ -14,8 +14,8 @@ from audiences.services import audience_refresh
 from audiences.sync import destination_reconcile, destination_sync, lead_hashes
 from audiences.tasks import destination_sync as sync_task
 from audiences.tasks import destinations_credentials_check, destinations_reconcile, destinations_sync_due
-from integrations import meta_audiences
 from integrations.audience_upload import UploadRow
+from integrations.meta import audiences as meta_audiences
 from tests.factories import AudienceFactory, ConsentFactory
 from tests.factories import opted_in_member as member
 from tests.fakes.meta_graph import MetaGraphFake
@@ -365,11 +365,11 @@ def test_the_daily_check_pauses_a_destination_whose_token_has_expired(graph, des
     assert destinations_credentials_check() == 0  # paused destinations are not checked again
 
 
-def test_meta_graph_url_points_only_ladders_sessions_at_a_stand_in(monkeypatch, destination):
+def test_meta_graph_url_points_only_ladders_sessions_at_a_stand_in(monkeypatch, settings, destination):
     stand_in = MetaGraphFake(access_token=TOKEN)
     try:
         monkeypatch.setattr(FacebookSession, "GRAPH", "http://127.0.0.1:9")  # nothing listens there
-        monkeypatch.setattr(meta_audiences, "GRAPH_URL", stand_in.url)  # what META_GRAPH_URL sets at start-up
+        settings.META_GRAPH_URL = stand_in.url
         member("ada@example.com")
         audience_refresh(audience=destination.audience)
         assert destination_sync(destination=destination).status == "succeeded"

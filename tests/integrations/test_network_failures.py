@@ -12,12 +12,16 @@ from audiences.models import Destination, SyncRun
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync
 from common.logscrub import MASK, scrub
-from integrations import google_ads_audiences, google_audiences, meta_audiences
 from integrations.audience_upload import UploadRow
-from integrations.conversions import Conversion, GoogleConversionSender, MetaConversionSender
+from integrations.conversions import Conversion
 from integrations.errors import IntegrationTransientError, failure_kind
+from integrations.google import ads as google_ads_audiences
+from integrations.google import datamanager as google_audiences
+from integrations.google.conversions import GoogleConversionSender
+from integrations.meta import audiences as meta_audiences
+from integrations.meta.conversions import MetaConversionSender
 from integrations.stripe.gateway import StripeGateway
-from integrations.webhook_upload import WebhookUploader
+from integrations.webhook.upload import WebhookUploader
 from tests.factories import AudienceFactory
 from tests.factories import opted_in_member as member
 
@@ -32,12 +36,13 @@ def closed_port() -> int:
 
 
 @pytest.fixture
-def nowhere(monkeypatch):
+def nowhere(monkeypatch, settings):
     """Every platform's address points at a port nothing listens on."""
     port = closed_port()
     monkeypatch.setattr(FacebookSession, "GRAPH", f"http://127.0.0.1:{port}")
-    monkeypatch.setattr(google_audiences, "ENDPOINT", f"http://127.0.0.1:{port}")
-    monkeypatch.setattr(google_ads_audiences, "ENDPOINT", f"127.0.0.1:{port}")
+    settings.META_GRAPH_URL = f"http://127.0.0.1:{port}"
+    settings.GOOGLE_DATAMANAGER_URL = f"http://127.0.0.1:{port}"
+    settings.GOOGLE_ADS_ENDPOINT = f"127.0.0.1:{port}"
     monkeypatch.setattr("audiences.sync.batches.time.sleep", lambda seconds: None)
     return port
 
@@ -82,7 +87,12 @@ def test_conversions_unreachable_are_transient(nowhere):
     with pytest.raises(IntegrationTransientError) as caught:
         MetaConversionSender(access_token=TOKEN, pixel_id="1234").send([a_conversion()])
     assert clean(caught.value, TOKEN).startswith("Meta could not be reached: connection refused")
-    google = GoogleConversionSender(credentials="ya29." + "g" * 40, customer_id="1234567890", conversion_action_id="55")
+    google = GoogleConversionSender(
+        credentials="ya29." + "g" * 40,
+        customer_id="1234567890",
+        conversion_action_id="55",
+        endpoint=f"http://127.0.0.1:{nowhere}",
+    )
     with pytest.raises(IntegrationTransientError) as caught:
         google.send([a_conversion()])
     assert clean(caught.value, "ya29").startswith("Google could not be reached: connection refused")
@@ -90,7 +100,10 @@ def test_conversions_unreachable_are_transient(nowhere):
 
 def test_google_unreachable_is_transient(nowhere):
     uploader = google_audiences.GoogleUploader(
-        credentials="ya29." + "g" * 40, customer_id="1234567890", user_list_id="77"
+        credentials="ya29." + "g" * 40,
+        customer_id="1234567890",
+        user_list_id="77",
+        endpoint=f"http://127.0.0.1:{nowhere}",
     )
     with pytest.raises(IntegrationTransientError) as caught:
         uploader.add([UploadRow(key="1", hashes={"email_address": "a" * 64})], last=True)
@@ -99,6 +112,7 @@ def test_google_unreachable_is_transient(nowhere):
         credentials='{"developer_token": "dev-token-secret", "access_token": "ya29.ads-secret"}',
         customer_id="1234567890",
         user_list="customers/1234567890/userLists/9",
+        endpoint=f"127.0.0.1:{nowhere}",
     )
     with pytest.raises(IntegrationTransientError) as caught:
         ads.add([UploadRow(key="1", hashes={"email_address": "a" * 64})], last=True)

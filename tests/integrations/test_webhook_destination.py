@@ -9,7 +9,7 @@ from audiences.models import Destination, SyncLedger
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync, lead_hashes, uploader_for
 from integrations.errors import IntegrationPermanentError
-from integrations.webhook_upload import signature_header, signature_valid
+from integrations.webhook.upload import signature_header, signature_valid
 from leads.models import Consent
 from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, days_ago
 from tests.fakes.webhook_receiver import Receiver

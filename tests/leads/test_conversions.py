@@ -8,7 +8,6 @@ import logging
 import pytest
 from django.utils import timezone
 
-from integrations import google_audiences
 from leads import conversions
 from leads.contracts import Attribution, ClientContext, ConsentAnswer
 from leads.models import ConversionDelivery, ConversionDestination, ConversionOutbox, Event
@@ -34,9 +33,9 @@ def graph(conversions_graph):
 
 
 @pytest.fixture
-def google(monkeypatch):
+def google(settings):
     fake = GoogleDataManagerFake(access_token=GOOGLE_TOKEN)
-    monkeypatch.setattr(google_audiences, "ENDPOINT", fake.url)
+    settings.GOOGLE_DATAMANAGER_URL = fake.url
     yield fake
     fake.stop()
 

@@ -11,7 +11,6 @@ import grpc
 import pytest
 from django.utils import timezone
 
-from integrations import google_ads_audiences
 from integrations.errors import IntegrationTransientError
 from spend import services
 from spend.models import AdAccount, CampaignDay, ClickCampaign, SpendImport
@@ -27,10 +26,10 @@ DAY = dt.date(2026, 11, 20)
 
 
 @pytest.fixture
-def ads(monkeypatch):
+def ads(monkeypatch, settings):
     fake = GoogleAdsFake(access_token=ACCESS, developer_token=DEVELOPER)
     monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", str(fake.cert_path))  # trust the stand-in's certificate
-    monkeypatch.setattr(google_ads_audiences, "ENDPOINT", fake.endpoint)
+    settings.GOOGLE_ADS_ENDPOINT = fake.endpoint
     yield fake
     fake.stop()
 

@@ -7,12 +7,12 @@ import logging
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from integrations import meta_audiences
 from integrations.errors import IntegrationTransientError
-from integrations.meta_insights import MetaSpendReader
+from integrations.meta.insights import MetaSpendReader
 from spend import services
 from spend.models import AdAccount, CampaignDay, SpendImport
 from tests.factories import UserFactory
@@ -26,9 +26,9 @@ DAY = dt.date(2026, 11, 20)
 
 
 @pytest.fixture
-def graph(monkeypatch):
+def graph(settings):
     fake = MetaGraphFake(access_token=TOKEN)
-    monkeypatch.setattr(meta_audiences, "GRAPH_URL", fake.url)
+    settings.META_GRAPH_URL = fake.url
     yield fake
     fake.stop()
 
@@ -65,7 +65,9 @@ def stored():
 
 def import_days(account, since=DAY, until=DAY):
     account.refresh_from_db()
-    reader = MetaSpendReader(access_token=TOKEN, ad_account_id=ACCOUNT, poll_seconds=0.01)
+    reader = MetaSpendReader(
+        access_token=TOKEN, ad_account_id=ACCOUNT, poll_seconds=0.01, graph_url=django_settings.META_GRAPH_URL
+    )
     return services.spend_import(account=account, since=since, until=until, reader=reader)
 
 

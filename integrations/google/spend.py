@@ -17,8 +17,8 @@ from typing import Any
 from common.money import Money, UnknownCurrency, currency_exponent
 from integrations.ad_spend import AccountInfo, CampaignDay
 from integrations.errors import IntegrationPermanentError
-from integrations.google_ads_audiences import ADS_FAILURES, ads_error, client_for
-from integrations.google_audiences import customer_id_normalized
+from integrations.google.ads import ADS_FAILURES, ads_error, client_for
+from integrations.google.datamanager import customer_id_normalized
 
 ACCOUNT_QUERY = "SELECT customer.descriptive_name, customer.currency_code, customer.time_zone FROM customer"
 DAYS_QUERY = (
@@ -33,11 +33,15 @@ CLICK_DAYS = 90  # click_view answers for one day at a time, at most 90 days bac
 
 
 class GoogleSpendReader:
-    def __init__(self, *, credentials: str, customer_id: str, login_customer_id: str = "") -> None:
+    def __init__(
+        self, *, credentials: str, customer_id: str, login_customer_id: str = "", endpoint: str | None = None
+    ) -> None:
         self.customer_id = customer_id_normalized(customer_id)
         if not self.customer_id:
             raise IntegrationPermanentError("A Google Ads customer id is ten digits, e.g. 123-456-7890.")
-        self._client = client_for(credentials, login_customer_id=customer_id_normalized(login_customer_id))
+        self._client = client_for(
+            credentials, login_customer_id=customer_id_normalized(login_customer_id), endpoint=endpoint
+        )
         self._service = self._client.get_service("GoogleAdsService")
 
     def account(self) -> AccountInfo:

@@ -59,12 +59,13 @@ class MetaUploader:
         api_version: str | None = None,
         timeout: float = 60.0,
         value_based: bool = False,
+        graph_url: str | None = None,
     ) -> None:
         if not access_token:
             raise IntegrationCredentialsError("This Meta destination has no access token; add one on the destination.")
         self.audience_id = audience_id
         self.schema = [*SCHEMA, VALUE] if value_based else SCHEMA
-        self._api = graph_api(access_token, app_secret, api_version, timeout)
+        self._api = graph_api(access_token, app_secret, api_version, timeout, graph_url=graph_url)
         self._session_new()  # one upload session per run of adds
 
     def add(self, rows: list[UploadRow], *, last: bool = False) -> UploadResult:
@@ -162,10 +163,13 @@ def audience_create(
     description: str = "",
     app_secret: str = "",
     value_based: bool = False,
+    graph_url: str | None = None,
 ) -> str:
     """Create a customer-file Custom Audience in the ad account and return its id; ``value_based`` makes it a
     customer-value audience (``is_value_based``), whose members carry a LOOKALIKE_VALUE."""
-    account = AdAccount(f"act_{_account_number(ad_account_id)}", api=graph_api(access_token, app_secret))
+    account = AdAccount(
+        f"act_{_account_number(ad_account_id)}", api=graph_api(access_token, app_secret, graph_url=graph_url)
+    )
     params: dict[str, Any] = {
         "name": name[:200],
         "description": description[:500],
@@ -183,13 +187,15 @@ def audience_create(
     return str(created["id"])
 
 
-def credentials_check(*, access_token: str, ad_account_id: str, app_secret: str = "") -> str:
+def credentials_check(
+    *, access_token: str, ad_account_id: str, app_secret: str = "", graph_url: str | None = None
+) -> str:
     """Whether the token can reach the ad account (reads its id and name); returns the account's name.
 
     Raises IntegrationCredentialsError for an expired token or one without access (Meta's reason in the message).
     """
     account_number = _account_number(ad_account_id)
-    account = AdAccount(f"act_{account_number}", api=graph_api(access_token, app_secret))
+    account = AdAccount(f"act_{account_number}", api=graph_api(access_token, app_secret, graph_url=graph_url))
     try:
         found = account.api_get(fields=["id", "name"])
     except FacebookRequestError as error:
@@ -210,17 +216,19 @@ def _account_number(ad_account_id: str) -> str:
     return number
 
 
-# Where the Graph API is: Meta's (the SDK's FacebookSession.GRAPH), unless set at start-up from META_GRAPH_URL to point
-# the SDK elsewhere (the loopback fake, for the demo).
-GRAPH_URL: str | None = None
-
-
 def graph_api(
-    access_token: str, app_secret: str, api_version: str | None = None, timeout: float = 60.0
+    access_token: str,
+    app_secret: str,
+    api_version: str | None = None,
+    timeout: float = 60.0,
+    *,
+    graph_url: str | None = None,
 ) -> FacebookAdsApi:
+    """The SDK's API object for one token. ``graph_url`` points it at another Graph API than Meta's (a stand-in, as
+    the demo's; the caller passes ``META_GRAPH_URL``): for this session only, since the SDK reads it from there."""
     session = FacebookSession(access_token=access_token, app_secret=app_secret or None, timeout=timeout)
-    if GRAPH_URL:
-        session.GRAPH = GRAPH_URL  # this session only: the SDK reads the address from its session
+    if graph_url:
+        session.GRAPH = graph_url
     return FacebookAdsApi(session, api_version=api_version)
 
 

@@ -27,7 +27,7 @@ from facebook_business.exceptions import FacebookRequestError
 from common.money import Money, UnknownCurrency
 from integrations.ad_spend import AccountInfo, CampaignDay
 from integrations.errors import IntegrationPermanentError, IntegrationTransientError, unreachable
-from integrations.meta_audiences import _account_number, graph_api, meta_error
+from integrations.meta.audiences import _account_number, graph_api, meta_error
 
 PURCHASE = "offsite_conversion.fb_pixel_purchase"
 FIELDS = [
@@ -58,9 +58,10 @@ class MetaSpendReader:
         poll_seconds: float = 2.0,
         max_wait: float = 3600.0,
         sleep: Callable[[float], None] = time.sleep,
+        graph_url: str | None = None,
     ) -> None:
         self.account_id = f"act_{_account_number(ad_account_id)}"
-        self._api = graph_api(access_token, app_secret)
+        self._api = graph_api(access_token, app_secret, graph_url=graph_url)
         self.poll_seconds, self.max_wait, self._sleep = poll_seconds, max_wait, sleep
 
     def account(self) -> AccountInfo:

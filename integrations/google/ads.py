@@ -1,6 +1,6 @@
 """Google Customer Match through the Google Ads API (``google-ads``), for developer tokens already allowlisted.
 
-Google requires the Data Manager API (``integrations.google_audiences``) for new Customer Match integrations since
+Google requires the Data Manager API (``integrations.google.datamanager``) for new Customer Match integrations since
 2026-04-01; existing eligible integrations may keep the Google Ads API, and a destination chooses this path only for
 them. The credentials are a JSON object: the OAuth fields (``client_id``, ``client_secret``, ``refresh_token``, or an
 ``access_token`` for trials) and the ``developer_token``.
@@ -38,7 +38,7 @@ from integrations.errors import (
     IntegrationTransientError,
     unreachable,
 )
-from integrations.google_audiences import (
+from integrations.google.datamanager import (
     GOOGLE_FAILURES,
     MAX_MEMBERS,
     MEMBERSHIP_DAYS,
@@ -48,7 +48,6 @@ from integrations.google_audiences import (
 )
 
 VERSION = "v26"
-ENDPOINT: str | None = None  # a stand-in for googleads.googleapis.com (GOOGLE_ADS_ENDPOINT, set in audiences.apps)
 _TRANSIENT_GRPC = {
     grpc.StatusCode.RESOURCE_EXHAUSTED,
     grpc.StatusCode.UNAVAILABLE,
@@ -63,8 +62,9 @@ _JOB_NAME = re.compile(r"customers/[0-9]+/offlineUserDataJobs/[0-9]+")
 _JOB_STATUS = {"SUCCESS": "succeeded", "FAILED": "failed", "PENDING": "processing", "RUNNING": "processing"}
 
 
-def client_for(secret: str, *, login_customer_id: str = "") -> GoogleAdsClient:
-    """A client from the destination's JSON: the OAuth credentials and the developer token."""
+def client_for(secret: str, *, login_customer_id: str = "", endpoint: str | None = None) -> GoogleAdsClient:
+    """A client from the destination's JSON: the OAuth credentials and the developer token. ``endpoint`` (host:port,
+    TLS) points it at another Google Ads API than Google's (a stand-in; the caller passes ``GOOGLE_ADS_ENDPOINT``)."""
     try:
         info = json.loads(secret or "{}")
     except ValueError:
@@ -78,7 +78,7 @@ def client_for(secret: str, *, login_customer_id: str = "") -> GoogleAdsClient:
     return GoogleAdsClient(
         credentials=credentials,
         developer_token=info["developer_token"],
-        endpoint=ENDPOINT,
+        endpoint=endpoint,
         login_customer_id=login_customer_id or None,
         use_proto_plus=True,
         version=VERSION,
@@ -151,10 +151,16 @@ def _call(method: Any, **request: Any) -> Any:
 
 
 def user_list_create(
-    *, credentials: str, customer_id: str, name: str, description: str, login_customer_id: str = ""
+    *,
+    credentials: str,
+    customer_id: str,
+    name: str,
+    description: str,
+    login_customer_id: str = "",
+    endpoint: str | None = None,
 ) -> str:
     """The CRM-based Customer Match list; answers its resource name."""
-    client = client_for(credentials, login_customer_id=login_customer_id)
+    client = client_for(credentials, login_customer_id=login_customer_id, endpoint=endpoint)
     operation = client.get_type("UserListOperation")
     user_list = operation.create
     user_list.name = name[:200]
@@ -166,8 +172,10 @@ def user_list_create(
     return str(answer.results[0].resource_name)
 
 
-def credentials_check(*, credentials: str, customer_id: str, login_customer_id: str = "") -> None:
-    client = client_for(credentials, login_customer_id=login_customer_id)
+def credentials_check(
+    *, credentials: str, customer_id: str, login_customer_id: str = "", endpoint: str | None = None
+) -> None:
+    client = client_for(credentials, login_customer_id=login_customer_id, endpoint=endpoint)
     service = client.get_service("GoogleAdsService")
     _call(lambda **r: list(service.search(**r)), customer_id=customer_id, query="SELECT customer.id FROM customer")
 
@@ -179,8 +187,16 @@ class GoogleAdsUploader:
     records_payload = False
     batch_size = MAX_MEMBERS
 
-    def __init__(self, *, credentials: str, customer_id: str, user_list: str, login_customer_id: str = "") -> None:
-        self._client = client_for(credentials, login_customer_id=login_customer_id)
+    def __init__(
+        self,
+        *,
+        credentials: str,
+        customer_id: str,
+        user_list: str,
+        login_customer_id: str = "",
+        endpoint: str | None = None,
+    ) -> None:
+        self._client = client_for(credentials, login_customer_id=login_customer_id, endpoint=endpoint)
         self._jobs = self._client.get_service("OfflineUserDataJobService")
         self.customer_id, self.user_list = customer_id, user_list
         self._job = ""

@@ -49,7 +49,6 @@ from integrations.errors import (
 SCOPE = "https://www.googleapis.com/auth/datamanager"
 MAX_MEMBERS = 10_000  # Data Manager's limit per ingest or remove request
 MEMBERSHIP_DAYS = 540  # Google's longest Customer Match membership
-ENDPOINT: str | None = None  # a stand-in for Google's endpoint (GOOGLE_DATAMANAGER_URL, set in audiences.apps)
 BLOCKING_REASONS = frozenset(
     {"TERMS_AND_CONDITIONS_NOT_SIGNED", "DENIED_CONSENT", "NO_CONSENT", "UNKNOWN_CONSENT", "INVALID_CONSENT"}
 )
@@ -86,8 +85,10 @@ def credentials_from(secret: str) -> Credentials:
         raise IntegrationCredentialsError(f"The Google credentials are not a usable OAuth JSON ({reason}).") from None
 
 
-def client_options() -> dict[str, str]:
-    return {"api_endpoint": ENDPOINT} if ENDPOINT else {}
+def client_options(endpoint: str | None) -> dict[str, str]:
+    """The client's options: ``endpoint`` points it at another Data Manager API than Google's (a stand-in; the caller
+    passes ``GOOGLE_DATAMANAGER_URL``)."""
+    return {"api_endpoint": endpoint} if endpoint else {}
 
 
 def product_account(customer_id: str) -> dm.ProductAccount:
@@ -171,10 +172,12 @@ def _first_line(text: object) -> str:
     return str(text).strip().splitlines()[0][:300] if str(text).strip() else "no message"
 
 
-def user_list_create(*, credentials: str, customer_id: str, name: str, description: str) -> str:
+def user_list_create(
+    *, credentials: str, customer_id: str, name: str, description: str, endpoint: str | None = None
+) -> str:
     """Create the first-party Customer Match list (contact ids, 540-day membership); answers its id."""
     client = dm.UserListServiceClient(
-        credentials=credentials_from(credentials), transport="rest", client_options=client_options()
+        credentials=credentials_from(credentials), transport="rest", client_options=client_options(endpoint)
     )
     user_list = dm.UserList(
         display_name=name[:200],
@@ -198,10 +201,10 @@ def user_list_create(*, credentials: str, customer_id: str, name: str, descripti
     return str(created.id)
 
 
-def credentials_check(*, credentials: str, customer_id: str) -> None:
+def credentials_check(*, credentials: str, customer_id: str, endpoint: str | None = None) -> None:
     """Ask Google for one of the account's user lists: raises the integration error if the token cannot."""
     client = dm.UserListServiceClient(
-        credentials=credentials_from(credentials), transport="rest", client_options=client_options()
+        credentials=credentials_from(credentials), transport="rest", client_options=client_options(endpoint)
     )
     try:
         pager = client.list_user_lists(
@@ -236,9 +239,10 @@ class GoogleUploader:
         user_list_id: str,
         login_customer_id: str = "",
         timeout: float = 60.0,
+        endpoint: str | None = None,
     ) -> None:
         self._client = dm.IngestionServiceClient(
-            credentials=credentials_from(credentials), transport="rest", client_options=client_options()
+            credentials=credentials_from(credentials), transport="rest", client_options=client_options(endpoint)
         )
         self._destination = dm.Destination(
             operating_account=product_account(customer_id),
