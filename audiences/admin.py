@@ -17,14 +17,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import slugify
 
-from audiences import tasks
 from audiences.charts import size_chart
 from audiences.health import COLOURS, Health, destination_health, run_summary, worst
 from audiences.models import Audience, AudienceMember, AudienceSize, Destination, SyncBatch, SyncRun
 from audiences.presets import presets
 from audiences.rules import rule_members, rule_problems
-from audiences.services import audience_refresh
-from audiences.sync import SyncInProgress, credentials_verify, destination_sync
+from audiences.sync import credentials_verify, destination_busy, destination_sync
 from common.admin import ReadOnlyAdminMixin
 from common.forms import SecretFieldForm
 from common.tasks import enqueue_on_commit
@@ -230,7 +228,7 @@ class AudienceAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Audience, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        enqueue_on_commit(tasks.audience_refresh, audience_pk=obj.pk)  # the due-refresh task catches up if lost
+        enqueue_on_commit("audiences.refresh", audience_pk=obj.pk)  # the due-refresh task catches up if lost
 
     @admin.display(description="Rule")
     def rule_status(self, obj: Audience) -> SafeString:
@@ -261,13 +259,14 @@ class AudienceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rebuild the selected audiences now", permissions=["change"])
     def refresh_now(self, request: HttpRequest, queryset: Any) -> None:
+        """Queued, not run in the request: a rebuild of a large audience takes longer than a page should wait."""
         for audience in queryset:
-            result = audience_refresh(audience=audience)
-            if result is None:
-                audience.refresh_from_db()
-                self.message_user(request, f"{audience}: {audience.rule_error}", messages.ERROR)
-            else:
-                self.message_user(request, f"{audience}: {result.size} members (+{result.added}, −{result.removed}).")
+            enqueue_on_commit("audiences.refresh", audience_pk=audience.pk)
+            self.message_user(
+                request,
+                f"{audience}: rebuild queued. Its member count and “Refreshed” update here when it is done (usually "
+                "within a minute); a rule that no longer validates is shown on the audience.",
+            )
 
 
 class SyncBatchInline(admin.TabularInline):
@@ -343,24 +342,29 @@ class DestinationAdmin(admin.ModelAdmin):
         due = self._health(obj).next_run
         return "paused until switched on" if due is None else f"{timezone.localtime(due):%Y-%m-%d %H:%M}"
 
-    def _run(self, request: HttpRequest, queryset: Any, *, dry_run: bool) -> None:
+    @admin.action(description="Sync the selected destinations now", permissions=["change"])
+    def sync_now(self, request: HttpRequest, queryset: Any) -> None:
+        """Queued, not run in the request: a first sync of a large audience sends for minutes. Its run reports back
+        in the sync runs (and the health column here)."""
         for destination in queryset.select_related("audience"):
-            try:
-                run = destination_sync(destination=destination, dry_run=dry_run)
-            except SyncInProgress as busy:
-                self.message_user(request, busy.message, messages.WARNING)
+            if destination_busy(destination):
+                busy = f"{destination} is being synced right now; try again in a minute."
+                self.message_user(request, busy, messages.WARNING)
                 continue
-            verb = "would send" if dry_run else "sent"
-            text = f"{destination}: {run.to_add} to add, {run.to_remove} to remove; {verb} {run.sent or run.to_add}."
+            enqueue_on_commit("audiences.sync", destination_pk=destination.pk)
+            runs = reverse("admin:audiences_syncrun_changelist") + f"?destination__id__exact={destination.pk}"
+            self.message_user(
+                request,
+                format_html('{}: sync queued. <a href="{}">Its run</a> shows what was sent.', destination, runs),
+            )
+
+    @admin.action(description="Dry run: count and preview, send nothing", permissions=["change"])
+    def dry_run(self, request: HttpRequest, queryset: Any) -> None:
+        """Counted in the request (it sends nothing and previews a few rows), so the answer is on the page."""
+        for destination in queryset.select_related("audience"):
+            run = destination_sync(destination=destination, dry_run=True)
+            text = f"{destination}: {run.to_add} to add, {run.to_remove} to remove; would send {run.to_add}."
             if run.status == SyncRun.Status.FAILED:
                 self.message_user(request, f"{destination}: {run.error}", messages.ERROR)
             else:
                 self.message_user(request, text)
-
-    @admin.action(description="Sync the selected destinations now", permissions=["change"])
-    def sync_now(self, request: HttpRequest, queryset: Any) -> None:
-        self._run(request, queryset, dry_run=False)
-
-    @admin.action(description="Dry run: count and preview, send nothing", permissions=["change"])
-    def dry_run(self, request: HttpRequest, queryset: Any) -> None:
-        self._run(request, queryset, dry_run=True)

@@ -57,6 +57,12 @@ class Lock:
             self._if_ours(_RELEASE, lambda: cache.delete(self.key))
             self.held = False
 
+    def taken(self) -> bool:
+        """Whether anyone holds the lock now (a glance: it may be taken or lapse a moment later)."""
+        if settings.REDIS_URL:
+            return bool(redis_connection().exists(cache.make_key(self.key)))
+        return cache.get(self.key) is not None
+
     def _if_ours(self, script: str, local: object) -> bool:
         if settings.REDIS_URL:
             return bool(redis_connection().eval(script, 1, cache.make_key(self.key), self.token, self.lapse))

@@ -11,6 +11,7 @@ does to the destination; ``outcomes`` follows requests applied later; ``platform
 from audiences.sync.engine import (
     PREVIEW_ROWS,
     SyncInProgress,
+    destination_busy,
     destination_lock,
     destination_reconcile,
     destination_sync,
@@ -32,6 +33,7 @@ __all__ = [
     "SyncInProgress",
     "chunked",
     "credentials_verify",
+    "destination_busy",
     "destination_credentials_check",
     "destination_lock",
     "destination_reconcile",

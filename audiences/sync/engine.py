@@ -39,6 +39,11 @@ def destination_lock(destination: Destination) -> Lock:
     return Lock(f"audiences:sync:{destination.pk}", lapse=settings.AUDIENCE_SYNC_LOCK_SECONDS)
 
 
+def destination_busy(destination: Destination) -> bool:
+    """Whether a run holds the destination now (the admin says so rather than queue a sync that would wait)."""
+    return destination_lock(destination).taken()
+
+
 def _locked(destination: Destination) -> Lock:
     """The destination's lock, taken; a run still "running" then belongs to an owner whose lock lapsed (a worker that
     died) and is closed as interrupted. Raises SyncInProgress when another run holds the lock."""

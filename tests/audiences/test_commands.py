@@ -63,7 +63,7 @@ def test_sync_of_an_unknown_audience_names_the_known_ones():
         run("audience_sync", "nope")
 
 
-def test_destination_actions_and_health(admin_client):
+def test_destination_actions_and_health(admin_client, django_capture_on_commit_callbacks):
     audience = AudienceFactory.create()
     destination = Destination.objects.create(audience=audience, name="Preview", platform="sandbox")
     lead = LeadFactory.create()
@@ -73,7 +73,10 @@ def test_destination_actions_and_health(admin_client):
     dry = admin_client.post(changelist, {"action": "dry_run", "_selected_action": [destination.pk]}, follow=True)
     assert "1 to add, 0 to remove; would send 1." in dry.content.decode()
     assert SyncLedger.objects.count() == 0
-    admin_client.post(changelist, {"action": "sync_now", "_selected_action": [destination.pk]})
+    with django_capture_on_commit_callbacks(execute=True) as queued:  # a sync is queued, not run in the request
+        page = admin_client.post(changelist, {"action": "sync_now", "_selected_action": [destination.pk]}, follow=True)
+    assert "sync queued." in page.content.decode()
+    assert len(queued) == 1
     assert SyncLedger.objects.count() == 1
     page = admin_client.get(changelist).content.decode()
     assert "1 accepted, 0 invalid" in page

@@ -73,3 +73,14 @@ def test_a_lapsed_owner_neither_renews_nor_releases_the_next_owners_lock():
     second.renew()
     second.release()
     assert Lock("tests:lock", lapse=60).acquire()
+
+
+def test_anyone_can_see_whether_a_lock_is_taken_without_taking_it():
+    glance = Lock("tests:glance", lapse=60)
+    assert not glance.taken()
+    owner = Lock("tests:glance", lapse=60)
+    assert owner.acquire()
+    assert glance.taken()  # held by another owner
+    assert not glance.acquire()
+    owner.release()
+    assert not glance.taken()
