@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from common.money import currency_exponent
 
-META_MAX_AGE = dt.timedelta(days=7)  # Meta refuses a request holding any older event
-GOOGLE_MAX_AGE = dt.timedelta(days=90)  # Google Ads' longest click-through conversion window
 EVENT_NAMES = {"optin": "Lead", "purchase": "Purchase"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Conversion:
-    """One conversion to report: who (hashed per platform), when, from which click and browser, and for how much."""
+    """One conversion to report: who (hashed as the receiving platform asks), when, from which click and browser, and
+    for how much."""
 
     event_id: str
     name: str  # Meta's standard event name: Lead, Purchase
     occurred_at: dt.datetime
-    meta_hashes: dict[str, str] = field(default_factory=dict)  # EMAIL, PHONE, FN, LN, CT, ST, ZIP, COUNTRY
-    google_hashes: dict[str, str] = field(default_factory=dict)  # email_address, phone_number, address parts
+    hashes: dict[str, str] = field(default_factory=dict)  # the platform's own keys (its ``Hasher``'s answer)
     external_id: str = ""  # Ladder's id for the person, hashed before it leaves
     client_ip: str = ""
     user_agent: str = ""
@@ -47,8 +46,14 @@ class Delivered:
     messages: list[str] = field(default_factory=list)
 
 
-def too_old(conversion: Conversion, *, platform: str, now: dt.datetime) -> bool:
-    return now - conversion.occurred_at > (META_MAX_AGE if platform == "meta" else GOOGLE_MAX_AGE)
+class ConversionSender(Protocol):
+    """What each platform's conversions client offers: its request size and sending. Each client class also says the
+    oldest event its platform takes (``max_age``, and ``max_age_text`` for a person): Meta refuses a whole request
+    holding an older one, so the caller drops those first."""
+
+    batch_size: int
+
+    def send(self, conversions: list[Conversion]) -> Delivered: ...
 
 
 def major_units(value_minor: int, currency: str) -> float:

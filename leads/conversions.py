@@ -18,7 +18,6 @@ import datetime as dt
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -26,13 +25,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from common.locks import Lock, LockLost
-from integrations.conversions import EVENT_NAMES, Conversion, too_old
+from integrations.conversions import EVENT_NAMES, Conversion, ConversionSender
 from integrations.errors import IntegrationCredentialsError, IntegrationError, IntegrationTransientError
 from integrations.google.conversions import GoogleConversionSender
 from integrations.google.datamanager import customer_id_normalized
 from integrations.identifiers import GoogleHasher, MetaHasher
 from integrations.meta.conversions import MetaConversionSender
-from integrations.protocols import Person
+from integrations.protocols import Hasher, Person
 from leads.models import Consent, ConversionDelivery, ConversionDestination, ConversionOutbox, Event, Lead, Touch
 from leads.selectors import granted_now
 
@@ -102,15 +101,27 @@ def conversions_dispatch() -> int:
     return sent
 
 
-def sender_for(destination: ConversionDestination) -> Any:
-    if destination.platform == ConversionDestination.Platform.META:
-        return MetaConversionSender(
-            access_token=destination.credentials,
-            pixel_id=destination.remote_id.strip(),
-            app_secret=settings.META_APP_SECRET,
-            test_event_code=destination.test_event_code.strip(),
-            graph_url=settings.META_GRAPH_URL or None,
-        )
+@dataclass(frozen=True, slots=True)
+class ConversionPlatform:
+    """How to report conversions to one platform: its client for a destination, and how it hashes people."""
+
+    sender: Callable[[ConversionDestination], ConversionSender]
+    hasher: Callable[[], Hasher]
+    max_age: dt.timedelta  # older events are dropped, never sent
+    max_age_text: str
+
+
+def _meta_sender(destination: ConversionDestination) -> ConversionSender:
+    return MetaConversionSender(
+        access_token=destination.credentials,
+        pixel_id=destination.remote_id.strip(),
+        app_secret=settings.META_APP_SECRET,
+        test_event_code=destination.test_event_code.strip(),
+        graph_url=settings.META_GRAPH_URL or None,
+    )
+
+
+def _google_sender(destination: ConversionDestination) -> ConversionSender:
     return GoogleConversionSender(
         credentials=destination.credentials,
         customer_id=customer_id_normalized(destination.account_id),
@@ -120,10 +131,31 @@ def sender_for(destination: ConversionDestination) -> Any:
     )
 
 
+# One entry a platform, keyed by ``ConversionDestination.platform``: nothing else here asks which platform it is.
+CONVERSION_PLATFORMS: dict[str, ConversionPlatform] = {
+    ConversionDestination.Platform.META: ConversionPlatform(
+        sender=_meta_sender,
+        hasher=MetaHasher,
+        max_age=MetaConversionSender.max_age,
+        max_age_text=MetaConversionSender.max_age_text,
+    ),
+    ConversionDestination.Platform.GOOGLE: ConversionPlatform(
+        sender=_google_sender,
+        hasher=GoogleHasher,
+        max_age=GoogleConversionSender.max_age,
+        max_age_text=GoogleConversionSender.max_age_text,
+    ),
+}
+
+
+def sender_for(destination: ConversionDestination) -> ConversionSender:
+    return CONVERSION_PLATFORMS[destination.platform].sender(destination)
+
+
 def conversions_send(
     *,
     destination: ConversionDestination,
-    sender: Any = None,
+    sender: ConversionSender | None = None,
     now: dt.datetime | None = None,
     limit: int = 10_000,
     after_batch: Callable[[], None] | None = None,
@@ -138,7 +170,7 @@ def conversions_send(
     )
     if not due:
         return SendSummary()
-    conversions, dropped = _conversions(due, platform=destination.platform, now=now)
+    conversions, dropped = _conversions(due, platform=CONVERSION_PLATFORMS[destination.platform], now=now)
     try:
         sender = sender or sender_for(destination)
     except IntegrationError as error:
@@ -166,7 +198,7 @@ def conversions_send(
 
 
 def _conversions(
-    due: list[ConversionDelivery], *, platform: str, now: dt.datetime
+    due: list[ConversionDelivery], *, platform: ConversionPlatform, now: dt.datetime
 ) -> tuple[dict[int, Conversion], int]:
     """Each sendable delivery's conversion; the others are dropped here with their reason."""
     events = Event.objects.in_bulk([delivery.event_id for delivery in due])
@@ -178,7 +210,7 @@ def _conversions(
         .values_list("pk", flat=True)
     )
     clicks = {touch.lead_id: touch for touch in Touch.objects.filter(lead_id__in=lead_ids, kind=Touch.Kind.LAST)}
-    hasher = GoogleHasher() if platform == ConversionDestination.Platform.GOOGLE else MetaHasher()
+    hasher = platform.hasher()
     out: dict[int, Conversion] = {}
     drops: dict[str, list[ConversionDelivery]] = {}
     for delivery in due:
@@ -193,9 +225,8 @@ def _conversions(
             )
             continue
         conversion = _conversion(event, lead, delivery.client, clicks.get(lead.pk), hasher)
-        if too_old(conversion, platform=platform, now=now):
-            limit = "seven days (Meta)" if platform == ConversionDestination.Platform.META else "90 days (Google)"
-            drops.setdefault(f"Older than the platform accepts: {limit}.", []).append(delivery)
+        if now - conversion.occurred_at > platform.max_age:
+            drops.setdefault(f"Older than the platform accepts: {platform.max_age_text}.", []).append(delivery)
             continue
         out[delivery.pk] = conversion
     for reason, deliveries in drops.items():
@@ -203,9 +234,7 @@ def _conversions(
     return out, sum(len(deliveries) for deliveries in drops.values())
 
 
-def _conversion(
-    event: Event, lead: Lead, client: dict[str, str], click: Touch | None, hasher: MetaHasher | GoogleHasher
-) -> Conversion:
+def _conversion(event: Event, lead: Lead, client: dict[str, str], click: Touch | None, hasher: Hasher) -> Conversion:
     identity = {name: getattr(lead, name) for name in IDENTITY_FIELDS}
     hashes = hasher.hashes(Person(**identity, phone_is_stored=True))
     purchase = event.type == Event.Type.PURCHASE
@@ -213,8 +242,7 @@ def _conversion(
         event_id=event.idempotency_key,
         name=EVENT_NAMES[event.type],
         occurred_at=event.occurred_at,
-        meta_hashes=hashes if isinstance(hasher, MetaHasher) else {},
-        google_hashes=hashes if isinstance(hasher, GoogleHasher) else {},
+        hashes=hashes,
         external_id=str(lead.public_id),
         client_ip=client.get("ip", ""),
         user_agent=client.get("user_agent", ""),

@@ -22,6 +22,8 @@ GOOGLE_BATCH = 2_000  # Data Manager's limit per IngestEvents request
 class GoogleConversionSender:
     platform = "google"
     batch_size = GOOGLE_BATCH
+    max_age = dt.timedelta(days=90)  # Google Ads' longest click-through conversion window
+    max_age_text = "90 days (Google)"
 
     def __init__(
         self,
@@ -71,7 +73,7 @@ class GoogleConversionSender:
             event.event_device_info = dm.DeviceInfo(
                 user_agent=conversion.user_agent or None, ip_address=conversion.client_ip or None
             )
-        identifiers = google_audiences.identifiers_of(conversion.google_hashes)
+        identifiers = google_audiences.identifiers_of(conversion.hashes)
         if identifiers:
             event.user_data = dm.UserData(user_identifiers=identifiers)
         if conversion.gclid or conversion.gbraid or conversion.wbraid:

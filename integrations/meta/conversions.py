@@ -2,9 +2,11 @@
 with the same id and name is deduplicated with it; fbc, fbp, client IP and user agent go in clear, as Meta asks;
 external_id is hashed here. action_source is website when the conversion has the browser's user agent (Meta requires
 it for website events), else system_generated. Meta refuses a whole request if any event is older than seven days, so
-the caller drops those first (integrations.conversions.too_old). test_event_code routes to Test Events."""
+the caller drops those first (``max_age``). test_event_code routes to Test Events."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import requests
 from facebook_business.adobjects.adspixel import AdsPixel
@@ -43,6 +45,8 @@ _META_FIELDS = {
 class MetaConversionSender:
     platform = "meta"
     batch_size = META_BATCH
+    max_age = dt.timedelta(days=7)  # Meta refuses a request holding any older event
+    max_age_text = "seven days (Meta)"
 
     def __init__(
         self,
@@ -88,7 +92,7 @@ class MetaConversionSender:
             fbp=conversion.fbp or None,
         )
         for key, attribute in _META_FIELDS.items():
-            if value := conversion.meta_hashes.get(key):
+            if value := conversion.hashes.get(key):
                 setattr(user, attribute, [value])
         if conversion.external_id:
             user.external_ids = [sha256_hex(conversion.external_id)]  # as the audiences' EXTERN_ID

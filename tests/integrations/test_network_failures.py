@@ -71,13 +71,12 @@ def test_meta_audiences_unreachable_is_transient_and_says_nothing_of_the_request
     clean(caught.value, TOKEN)
 
 
-def a_conversion() -> Conversion:
+def a_conversion(hashes: dict[str, str]) -> Conversion:
     return Conversion(
         event_id="ev-1",
         name="Lead",
         occurred_at=dt.datetime.now(dt.UTC),
-        meta_hashes={"EMAIL": "a" * 64},
-        google_hashes={"email_address": "a" * 64},
+        hashes=hashes,
         user_agent="Mozilla/5.0",
         gclid="gclid-secret",
     )
@@ -85,7 +84,7 @@ def a_conversion() -> Conversion:
 
 def test_conversions_unreachable_are_transient(nowhere):
     with pytest.raises(IntegrationTransientError) as caught:
-        MetaConversionSender(access_token=TOKEN, pixel_id="1234").send([a_conversion()])
+        MetaConversionSender(access_token=TOKEN, pixel_id="1234").send([a_conversion({"EMAIL": "a" * 64})])
     assert clean(caught.value, TOKEN).startswith("Meta could not be reached: connection refused")
     google = GoogleConversionSender(
         credentials="ya29." + "g" * 40,
@@ -94,7 +93,7 @@ def test_conversions_unreachable_are_transient(nowhere):
         endpoint=f"http://127.0.0.1:{nowhere}",
     )
     with pytest.raises(IntegrationTransientError) as caught:
-        google.send([a_conversion()])
+        google.send([a_conversion({"email_address": "a" * 64})])
     assert clean(caught.value, "ya29").startswith("Google could not be reached: connection refused")
 
 
