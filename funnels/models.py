@@ -6,7 +6,7 @@ from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models import F, Q
 
-from common.money import CURRENCY_CHOICES
+from common.fields import CurrencyField
 from offers.models import Offer
 
 
@@ -21,7 +21,7 @@ class Funnel(models.Model):
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True, help_text="Part of the page address: /f/{slug}/{step}/.")
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="USD")
+    currency = CurrencyField(default="USD")
     default_country = models.CharField(
         max_length=2, blank=True, help_text="ISO country used for phone numbers typed without +country code."
     )

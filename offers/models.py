@@ -7,8 +7,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 
-from common.fields import URLField
-from common.money import CURRENCY_CHOICES, format_money
+from common.fields import CurrencyField, URLField
+from common.money import format_money
 
 _CURRENCY_FORMAT = Q(currency__regex=r"^[A-Z]{3}$")
 
@@ -45,7 +45,7 @@ class Offer(models.Model):
     amount_minor = models.BigIntegerField(
         validators=[MinValueValidator(0)], help_text="Price in minor units: 700 is $7.00, 700 is ¥700."
     )
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="USD")
+    currency = CurrencyField(default="USD")
     asset_file = models.FileField(
         upload_to="lead-magnets/",
         blank=True,
@@ -85,7 +85,7 @@ class Coupon(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     percent_off = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1–100, for percent coupons.")
     amount_off_minor = models.BigIntegerField(null=True, blank=True, help_text="Minor units, for fixed coupons.")
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, blank=True)
+    currency = CurrencyField(blank=True)
     offers = models.ManyToManyField(Offer, blank=True, related_name="coupons", help_text="Empty: every offer.")
     valid_from = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)
@@ -140,7 +140,7 @@ class Order(models.Model):
     lead = models.ForeignKey("leads.Lead", on_delete=models.PROTECT, related_name="orders")
     funnel_id = models.BigIntegerField(null=True, blank=True, help_text="The funnel the order was placed in.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    currency = CurrencyField()
     subtotal_minor = models.BigIntegerField(default=0)
     discount_minor = models.BigIntegerField(default=0)
     total_minor = models.BigIntegerField(default=0)
@@ -202,7 +202,7 @@ class OrderLine(models.Model):
     discount_minor = models.BigIntegerField(default=0, help_text="The coupon's share of this line.")
     refunded_minor = models.BigIntegerField(default=0, help_text="Refunds allocated to this line.")
     chargeback_minor = models.BigIntegerField(default=0, help_text="Lost disputes allocated to this line.")
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    currency = CurrencyField()
     created_at = models.DateTimeField()
 
     class Meta:
@@ -284,7 +284,7 @@ class Payment(models.Model):
     stripe_payment_intent_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     stripe_payment_method_id = models.CharField(max_length=100, blank=True)
     amount_minor = models.BigIntegerField()
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    currency = CurrencyField()
     status = models.CharField(max_length=30, choices=Status.choices)
     failure_code = models.CharField(max_length=100, blank=True)
     failure_message = models.CharField(max_length=255, blank=True, help_text="What the buyer was told.")
@@ -315,7 +315,7 @@ class Refund(models.Model):
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     stripe_refund_id = models.CharField(max_length=100, unique=True)
     amount_minor = models.BigIntegerField()
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    currency = CurrencyField()
     reason = models.CharField(max_length=100, blank=True)
     allocation = models.JSONField(
         default=list, blank=True, editable=False, help_text="How much of the refund each order line bore."
@@ -344,7 +344,7 @@ class Dispute(models.Model):
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="disputes")
     stripe_dispute_id = models.CharField(max_length=100, unique=True)
     amount_minor = models.BigIntegerField()
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    currency = CurrencyField()
     reason = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=5, choices=Status.choices, default=Status.OPEN)
     allocation = models.JSONField(
@@ -406,7 +406,7 @@ class RefundRequest(models.Model):
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refund_requests")
     amount_minor = models.BigIntegerField()
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    currency = CurrencyField()
     reason = models.CharField(max_length=30, choices=Reason.choices, default=Reason.REQUESTED_BY_CUSTOMER)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     error = models.CharField(max_length=500, blank=True)

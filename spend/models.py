@@ -6,8 +6,7 @@ from __future__ import annotations
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from common.fields import EncryptedTextField
-from common.money import CURRENCY_CHOICES
+from common.fields import CurrencyField, EncryptedTextField
 
 
 class AdAccount(models.Model):
@@ -60,7 +59,7 @@ class CampaignDay(models.Model):
     campaign_id = models.CharField(max_length=64)
     campaign_name = models.CharField(max_length=300, blank=True)
     day = models.DateField()
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    currency = CurrencyField()
     spend_minor = models.BigIntegerField(validators=[MinValueValidator(0)])
     impressions = models.BigIntegerField(default=0)
     clicks = models.BigIntegerField(default=0)
@@ -105,7 +104,7 @@ class OtherCost(models.Model):
         max_length=200, blank=True, help_text="As in utm_campaign, when the cost belongs to one campaign."
     )
     amount_minor = models.BigIntegerField(validators=[MinValueValidator(0)])
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    currency = CurrencyField()
     description = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
