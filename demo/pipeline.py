@@ -12,7 +12,8 @@ from demo.ladder import (
     _Plan,
 )
 from leads.models import Consent, Lead, Stage, Tag, Task
-from leads.pipeline import leads_owner_set, leads_stage_move, note_add, task_add, task_done
+from leads.pipeline import leads_owner_set, leads_stage_move, leads_tag, note_add, task_add, task_done
+from leads.services import consents_record
 from pipeline.services import pipeline_catch_up
 
 
@@ -27,7 +28,8 @@ def seed_pipeline(
     """What sales and time did to the leads: when each opted in, tags and withdrawals; then the pipeline's rules
     read the event log (scores, last activity, automatic stage moves) and the sales team works the leads through
     the same services the admin uses: owners, moves, notes and tasks."""
-    consents, tag_links = [], []
+    consents: list[Consent] = []
+    tagged: dict[str, list[int]] = {name: [] for name in tags}
     for lead, plan in zip(leads, plans, strict=True):
         lead.created_at = plan.created_at  # created_at is set on insert; move it to when the lead opted in
         lead.postal_code = f"{rng.randrange(10000, 99999)}"
@@ -44,16 +46,17 @@ def seed_pipeline(
                     occurred_at=plan.created_at + dt.timedelta(days=3),
                 )
             )
-        tag_links.append(Lead.tags.through(lead=lead, tag=tags["ebook"]))
+        tagged["ebook"].append(lead.pk)
         if plan.bought:
-            tag_links.append(Lead.tags.through(lead=lead, tag=tags["buyer"]))
+            tagged["buyer"].append(lead.pk)
         if len(plan.bought) >= 4:
-            tag_links.append(Lead.tags.through(lead=lead, tag=tags["vip"]))
+            tagged["vip"].append(lead.pk)
         if plan.refund:
-            tag_links.append(Lead.tags.through(lead=lead, tag=tags["refunded"]))
-    Lead.objects.bulk_update(leads, ["created_at", "postal_code"], batch_size=500)
-    Consent.objects.bulk_create(consents, batch_size=1000)
-    Lead.tags.through.objects.bulk_create(tag_links, batch_size=1000)
+            tagged["refunded"].append(lead.pk)
+    Lead.objects.bulk_update(leads, ["created_at", "postal_code"], batch_size=500)  # the history's own dates
+    consents_record(consents=consents)  # withdrawals, as the admin records them
+    for name, lead_ids in tagged.items():  # as the lead list's "Add a tag" action does
+        leads_tag(leads=Lead.objects.filter(pk__in=lead_ids), tag_id=tags[name].pk, add=True)
     pipeline_catch_up()  # the stage and scoring rules over the whole log, as beat would have applied them
     _work_the_leads(plans, leads, users, stages, rng)
 

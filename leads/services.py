@@ -145,6 +145,16 @@ def consents_granted(
 
 
 @transaction.atomic
+def consents_record(*, consents: Sequence[Consent]) -> list[Consent]:
+    """Record consents given or withdrawn outside a capture (the admin, a withdrawal by phone or e-mail), each as its
+    own append-only row, and mark their leads so the audiences hear of it now: someone who withdrew ad consent is
+    taken out of every destination at the refresher's next pass, not at the audience's next full rebuild."""
+    recorded = Consent.objects.bulk_create(consents, batch_size=1000)
+    leads_mark_changed(lead_ids=[consent.lead_id for consent in recorded])
+    return recorded
+
+
+@transaction.atomic
 def lead_capture(
     *,
     email: str,

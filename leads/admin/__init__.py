@@ -32,6 +32,7 @@ from leads.models import (
     UndeliverableAddress,
 )
 from leads.pipeline import note_add, task_add, task_change
+from leads.services import consents_record
 
 
 class TouchInline(admin.StackedInline):
@@ -302,6 +303,9 @@ class ConsentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def save_model(self, request: HttpRequest, obj: Consent, form: Any, change: bool) -> None:
+        consents_record(consents=[obj])  # only ever added (no change permission); the audiences are told
 
 
 from leads.admin import conversions  # noqa: E402, F401  (registers the conversion admins)

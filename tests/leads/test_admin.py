@@ -127,3 +127,34 @@ def test_notes_are_append_only(admin_client, admin_user):
         ("Called, no answer.", "sam"),
         ("Left a voicemail.", admin_user.username),
     ]
+
+
+def test_a_withdrawal_recorded_in_the_admin_reaches_the_audiences_at_once(admin_client):
+    from audiences.models import AudienceMember
+    from audiences.tasks import audiences_refresh_marked
+    from leads.models import Consent, LeadMark
+    from tests.factories import AudienceFactory
+
+    lead = LeadFactory.create()
+    ConsentFactory.create(lead=lead, purpose="ad_audiences", occurred_at=timezone.now() - dt.timedelta(days=1))
+    audience = AudienceFactory.create(rule={"lead": {"consent": "ad_audiences"}})
+    LeadMark.objects.all().delete()
+    audiences_refresh_marked()  # nothing marked: nothing changes
+    AudienceMember.objects.create(audience=audience, lead=lead, since=timezone.now())
+    url = reverse("admin:leads_consent_add")
+    data = form_data(admin_client, url)
+    data.update(
+        lead=lead.pk,
+        purpose="ad_audiences",
+        status="withdrawn",
+        wording="Withdrawn by phone.",
+        source="admin",
+        legal_basis="consent",
+        occurred_at_0=timezone.localdate().isoformat(),
+        occurred_at_1="00:00:00",
+    )
+    assert admin_client.post(url, data).status_code == 302
+    assert Consent.objects.filter(lead=lead, status="withdrawn").exists()
+    assert LeadMark.objects.filter(lead=lead).exists()  # the audiences are told
+    audiences_refresh_marked()
+    assert not AudienceMember.objects.filter(audience=audience, lead=lead).exists()
