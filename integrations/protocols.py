@@ -4,15 +4,18 @@ An audience destination (``AudienceUploader`` in ``audience_upload``) adds and r
 what only some platforms can do is a capability of its own, checked with ``isinstance`` rather than by probing for
 attributes: a full replace (Meta), requests applied later and asked about (Google), a sync applied as one job when
 it closes (the Google Ads API), and payloads worth keeping (the sandbox). Hashers turn one ``Person`` into a
-platform's hashed identifiers.
+platform's hashed identifiers. A payment provider is a ``PaymentGateway``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from integrations.audience_upload import UploadResult, UploadRow
+
+if TYPE_CHECKING:  # the provider's answers, as values (the gateway module imports the provider's client)
+    from integrations.stripe.gateway import Intent, RefundResult
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,3 +64,38 @@ class KeepsPayloads(Protocol):
     """Sends nothing anywhere: each batch's payload is kept instead, to show what would have been sent."""
 
     records_payload: bool
+
+
+class PaymentGateway(Protocol):
+    """What the money flows ask of a payment provider (Stripe, ``integrations.stripe.gateway.StripeGateway``). Every
+    call that creates something takes the caller's idempotency key, so a retry or a double click charges once."""
+
+    def customer_create(self, *, email: str, name: str, lead_ref: str, idempotency_key: str) -> str: ...
+
+    def checkout_intent_create(
+        self, *, amount_minor: int, currency: str, customer_id: str, metadata: dict[str, str], idempotency_key: str
+    ) -> Intent: ...
+
+    def off_session_charge(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        customer_id: str,
+        payment_method_id: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> Intent: ...
+
+    def intent_retrieve(self, intent_id: str) -> Intent: ...
+
+    def refund_create(
+        self,
+        *,
+        payment_intent_id: str,
+        amount_minor: int,
+        currency: str,
+        reason: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> RefundResult: ...

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from integrations.protocols import PaymentGateway
 from integrations.stripe.gateway import StripeGateway
 from offers.models import Order, Payment
 
@@ -17,7 +18,7 @@ def payments_enabled() -> bool:
     return bool(settings.STRIPE_SECRET_KEY and settings.STRIPE_PUBLISHABLE_KEY)
 
 
-def stripe_gateway() -> StripeGateway:
+def stripe_gateway() -> PaymentGateway:
     return StripeGateway(
         api_key=settings.STRIPE_SECRET_KEY,
         api_base=settings.STRIPE_API_BASE,
@@ -34,7 +35,7 @@ def _metadata(payment: Payment) -> dict[str, str]:
     return data
 
 
-def _customer_for(order: Order, gateway: StripeGateway) -> str:
+def _customer_for(order: Order, gateway: PaymentGateway) -> str:
     """The lead's Stripe customer: the one an earlier order made, or a new one (keyed by the lead)."""
     if order.stripe_customer_id:
         return order.stripe_customer_id
