@@ -67,6 +67,7 @@ print(funnel.public_key, *funnel.steps.filter(kind="optin").order_by("position")
 """.replace("__ORIGIN__", ORIGIN).replace("__MAGNETS__", str(MAGNETS))
 CLIENTS = 8
 FLUSH_SECONDS = 0.2  # the capture inbox flusher's interval: README's recipe where joins must reach the platforms fast
+AUDIENCE_WORKERS = 8  # audiences-queue processes: a push mostly waits on the platform, and ten fall due together
 DRAIN_SECONDS = 180.0  # how long after the load every joined person may take to arrive before they count as lost
 WINDOW = 60.0
 
@@ -161,7 +162,7 @@ def _workers(graph_url: str) -> list[subprocess.Popen[bytes]]:
     common = ["-l", level, "-P", "prefork", "--without-heartbeat", "--without-mingle", "--without-gossip"]
     celery = [sys.executable, "-m", "celery", "-A", "config", "worker"]
     general = [*celery, "-n", "general@%h", "-Q", "celery", "-c", "2", "-B", "-s", str(schedule), *common]
-    audiences = [*celery, "-n", "audiences@%h", "-Q", "audiences", "-c", "4", *common]
+    audiences = [*celery, "-n", "audiences@%h", "-Q", "audiences", "-c", str(AUDIENCE_WORKERS), *common]
     return [subprocess.Popen(command, cwd=harness.ROOT, env=env) for command in (general, audiences)]
 
 

@@ -183,7 +183,6 @@ def credentials_check(
 class GoogleAdsUploader:
     """One sync, one OfflineUserDataJob: created at its first operation, run by ``close``."""
 
-    platform = "google"
     records_payload = False
     batch_size = MAX_MEMBERS
 

@@ -20,7 +20,6 @@ GOOGLE_BATCH = 2_000  # Data Manager's limit per IngestEvents request
 
 
 class GoogleConversionSender:
-    platform = "google"
     batch_size = GOOGLE_BATCH
     max_age = dt.timedelta(days=90)  # Google Ads' longest click-through conversion window
     max_age_text = "90 days (Google)"

@@ -227,7 +227,6 @@ class RequestOutcome:
 
 
 class GoogleUploader:
-    platform = "google"
     records_payload = False
     batch_size = MAX_MEMBERS
 

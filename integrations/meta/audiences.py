@@ -46,7 +46,6 @@ RESTRICTED_SUBCODE = 1713230
 
 
 class MetaUploader:
-    platform = "meta"
     records_payload = False
     batch_size = ADD_BATCH
 

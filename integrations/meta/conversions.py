@@ -43,7 +43,6 @@ _META_FIELDS = {
 
 
 class MetaConversionSender:
-    platform = "meta"
     batch_size = META_BATCH
     max_age = dt.timedelta(days=7)  # Meta refuses a request holding any older event
     max_age_text = "seven days (Meta)"

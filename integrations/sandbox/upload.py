@@ -23,7 +23,6 @@ class SandboxUploader:
     """Sends nothing anywhere: accepts what a platform would accept, and the sync records each batch's payload
     so the marketer can see exactly what would have been sent (Meta's multi-key schema)."""
 
-    platform = "sandbox"
     records_payload = True
 
     def __init__(self, *, batch_size: int = 10_000) -> None:

@@ -53,7 +53,6 @@ def signature_valid(secret: str, body: bytes, header: str, *, tolerance: int = 3
 
 
 class WebhookUploader:
-    platform = "webhook"
     records_payload = False
 
     def __init__(
