@@ -68,11 +68,18 @@ class GoogleSpendReader:
                 yield str(row.click_view.gclid), str(row.campaign.id)
 
     def _rows(self, query: str) -> Iterator[Any]:
+        """The query's rows. Each stream is read to its end before any row is handed on: a stream left half-read
+        would be cancelled by its finalizer whenever the garbage collector ran, which can happen while another call
+        on the same channel holds gRPC's locks, and then neither finishes (a hang seen in the test suite)."""
         try:
-            for batch in self._service.search_stream(customer_id=self.customer_id, query=query):
-                yield from batch.results
+            rows = [
+                row
+                for batch in self._service.search_stream(customer_id=self.customer_id, query=query)
+                for row in batch.results
+            ]
         except ADS_FAILURES as error:
             raise ads_error(error) from None
+        return iter(rows)
 
 
 def _campaign_day(row: Any) -> CampaignDay:
