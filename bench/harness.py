@@ -170,6 +170,21 @@ class LoadResult:
 RequestFactory = Callable[[int, int], tuple[str, str, bytes | None, dict[str, str]]]
 
 
+def send(port: int, method: str, path: str, body: bytes | str | None, headers: dict[str, str]) -> int:
+    """One request on a fresh connection to the local server, its body read; its status, or 0 when the connection
+    failed."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    except OSError:
+        return 0
+    finally:
+        conn.close()
+
+
 def _client(port: int, make: RequestFactory, worker: int, seconds: float, queue: mp.Queue) -> None:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -179,16 +194,7 @@ def _client(port: int, make: RequestFactory, worker: int, seconds: float, queue:
     while time.monotonic() < end:
         method, path, body, headers = make(worker, n)
         started = time.perf_counter()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        try:
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            status = response.status
-        except OSError:
-            status = 0
-        finally:
-            conn.close()
+        status = send(port, method, path, body, headers)
         latencies.append(time.perf_counter() - started)
         statuses[status] = statuses.get(status, 0) + 1
         if 200 <= status < 300:

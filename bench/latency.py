@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import http.client
 import json
 import multiprocessing as mp
 import os
@@ -103,18 +102,9 @@ def _client(port: int, key: str, run: str, worker: int, rate: float, seconds: fl
             }
         )
         at = time.time()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        try:
-            conn.request(
-                "POST", "/api/v1/optins", body=body, headers={"Content-Type": "application/json", "Origin": ORIGIN}
-            )
-            response = conn.getresponse()
-            response.read()
-            status = response.status
-        except OSError:
-            status = 0
-        finally:
-            conn.close()
+        status = harness.send(
+            port, "POST", "/api/v1/optins", body, {"Content-Type": "application/json", "Origin": ORIGIN}
+        )
         sent.append((number, at, status))
         n += 1
     queue.put(sent)
