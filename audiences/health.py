@@ -1,4 +1,5 @@
-"""How each destination's syncs are doing, for the admin: a state, a sentence, the last success and the next run."""
+"""How each destination's syncs are doing, for the admin: a state, a sentence, the last success and the next run.
+A paused or waiting connection holds back every destination on it, and says so on each."""
 
 from __future__ import annotations
 
@@ -31,25 +32,32 @@ class Health:
 
 def destination_health(destination: Destination, *, now: dt.datetime | None = None) -> Health:
     now = now or timezone.now()
+    connection = destination.connection
     runs = destination.runs.filter(dry_run=False)
     last = runs.first()
     success = runs.filter(status=SyncRun.Status.SUCCEEDED).first()
+    waiting = connection.wait_until is not None and connection.wait_until > now
     next_run = None
-    if destination.is_active:  # when a pause ends, else when the schedule comes round, and never in the past
-        due = destination.wait_until or now
-        if destination.wait_until is None and destination.last_synced_at is not None:
+    if destination.is_active and connection.is_active and not connection.paused_reason:
+        # when the connection's wait ends, at once after a failure, else when the schedule comes round
+        due = connection.wait_until if waiting else now
+        if not waiting and not connection.failures and destination.last_synced_at is not None:
             due = destination.last_synced_at + dt.timedelta(minutes=destination.schedule_minutes)
-        next_run = max(due, now)
-    if last is None:
-        state, text = ("never", "Not synced yet.") if destination.is_active else ("off", "Switched off; never synced.")
-    elif last.status == SyncRun.Status.FAILED and not destination.is_active:
-        state, text = "paused", f"Paused: {last.error}"
-    elif last.status == SyncRun.Status.FAILED and destination.wait_until is not None and destination.wait_until > now:
-        state, text = "waiting", f"Waiting until {destination.wait_until:%H:%M}: {last.error}"
+        next_run = max(due or now, now)
+    if connection.paused_reason:
+        state, text = "paused", f"Paused: {connection.paused_reason}"
+    elif not destination.is_active and last is not None and last.status == SyncRun.Status.FAILED:
+        state, text = "paused", f"Paused: {last.error}"  # the platform blocked the audience: switched off for it
+    elif not destination.is_active:
+        state, text = "off", "Switched off; never synced." if last is None else "Switched off."
+    elif not connection.is_active:
+        state, text = "off", f"Its connection {connection.name!r} is switched off."
+    elif last is None:
+        state, text = "never", "Not synced yet."
+    elif last.status == SyncRun.Status.FAILED and waiting:
+        state, text = "waiting", f"Waiting until {timezone.localtime(connection.wait_until):%H:%M}: {last.error}"
     elif last.status == SyncRun.Status.FAILED:
         state, text = "failing", f"Failed: {last.error}"
-    elif not destination.is_active:
-        state, text = "off", "Switched off."
     else:
         state = "ok"
         text = f"OK at {run_summary(last)}"

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from audiences.models import Destination
 from audiences.services import audience_refresh
-from audiences.sync import leads_to_add
+from audiences.sync import destinations_sending, leads_to_add
 from audiences.sync.platforms import platform_named
 from common.db import among
 from common.locks import redis_connection
@@ -70,9 +70,7 @@ def destinations_joining(*, lead_ids: Sequence[int], now: dt.datetime | None = N
         return {}
     now = now or timezone.now()
     joining = {}
-    for destination in (
-        Destination.objects.filter(is_active=True).exclude(wait_until__gt=now).select_related("audience")
-    ):
+    for destination in destinations_sending(now):
         joined = list(leads_to_add(destination).filter(pk__in=among(lead_ids)).values_list("pk", flat=True))
         if joined:
             joining[destination] = joined

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from audiences.conversions import conversions_forget
 from audiences.models import Audience, AudienceMember, AudienceSize, SyncLedger
 from audiences.rules import RuleInvalid, rule_members
 from common.db import among
@@ -114,6 +115,7 @@ def lead_erase(*, lead: Lead) -> list[int]:
         )
         AudienceMember.objects.filter(lead=lead).delete()
         orders_client_forget(lead_id=lead.pk)  # the browser context kept for conversions
+        conversions_forget(lead_id=lead.pk)
         lead_forget(lead=lead)
         for destination_pk in holding:
             enqueue_on_commit("audiences.sync", destination_pk=destination_pk)

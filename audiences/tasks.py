@@ -10,7 +10,7 @@ from django.db import DatabaseError
 from django.db.models import Max
 from django.utils import timezone
 
-from audiences import push, services, sync
+from audiences import connections, conversions, push, services, sync
 from audiences.models import Audience, Destination, SyncBatch, SyncRun
 from audiences.sync.platforms import PLATFORMS
 from common.locks import Lock, LockLost
@@ -67,14 +67,15 @@ def audience_refresh(*, audience_pk: int) -> int | None:
 
 @shared_task(name="audiences.sync_due", acks_late=True, ignore_result=True)
 def destinations_sync_due() -> int:
-    """Beat, every minute: queue each active destination whose schedule has come round."""
+    """Beat, every minute: queue each destination that may send and whose schedule has come round, or whose
+    connection's wait after a failure is over (the pushes held back during the wait go with this sync)."""
     now = timezone.now()
     due = [
         d.pk
-        for d in Destination.objects.filter(is_active=True).exclude(wait_until__gt=now)  # rate-limited: not yet
-        if d.wait_until is not None  # a failed attempt whose pause is over
-        or d.last_synced_at is None
+        for d in sync.destinations_sending(now)
+        if d.last_synced_at is None
         or d.last_synced_at + dt.timedelta(minutes=d.schedule_minutes) <= now
+        or d.connection.failures > 0  # its connection's wait is over: try again now
     ]
     for pk in due:
         destination_sync.delay(destination_pk=pk)
@@ -97,11 +98,11 @@ def destination_sync(*, destination_pk: int) -> str | None:
     dies mid-sync (even by ``kill -9``) holds the destination only that long: the schedule then takes it up again,
     and the new run sends what the ledger does not yet hold. A run that loses the database (a restart, a failover)
     releases its lock and is retried with a backoff; the retry closes it and sends what was left."""
-    destination = Destination.objects.select_related("audience").filter(pk=destination_pk).first()
+    destination = Destination.objects.select_related("audience", "connection").filter(pk=destination_pk).first()
     if destination is None:
         return None
-    if destination.wait_until is not None and destination.wait_until > timezone.now():
-        return "waiting"  # the platform asked for a pause; the schedule takes it up when it is over
+    if not destination.connection.sending():
+        return "waiting"  # paused, or the platform asked for a pause: the schedule takes it up when it is over
     try:
         return sync.destination_sync(destination=destination).status
     except sync.SyncInProgress:
@@ -123,7 +124,9 @@ PUSH_EARLY_SLACK = 0.1  # seconds a push may start earlier than planned (a timer
 )
 def destination_push(*, destination_pk: int) -> str | None:
     """The people who joined since the last push, to one destination (``audiences.push`` plans when)."""
-    destination = Destination.objects.select_related("audience").filter(pk=destination_pk, is_active=True).first()
+    destination = (
+        Destination.objects.select_related("audience", "connection").filter(pk=destination_pk, is_active=True).first()
+    )
     wait = push.push_wait(destination) if destination is not None else 0.0
     if wait > push.push_prepare_seconds() + PUSH_EARLY_SLACK:  # still the same push, which starts nearer its slot
         enqueue_on_commit(destination_push, countdown=wait - push.push_prepare_seconds(), destination_pk=destination_pk)
@@ -134,9 +137,9 @@ def destination_push(*, destination_pk: int) -> str | None:
     try:
         if destination is None:
             return None  # switched off: its next full sync, once on again, sends them
-        if destination.wait_until is not None and destination.wait_until > timezone.now():
+        if not destination.connection.sending():
             push.push_return(destination_pk, lead_ids)
-            return "waiting"  # the schedule takes it up when the platform's pause is over
+            return "waiting"  # the schedule takes it up when the connection's pause is over
         try:
             lead_ids = sorted(set(lead_ids) | set(push.push_catch_up(destination)))
         except DatabaseError:
@@ -163,19 +166,25 @@ def destination_push(*, destination_pk: int) -> str | None:
 
 
 @shared_task(name="audiences.credentials_check", acks_late=True, ignore_result=True)
-def destinations_credentials_check() -> int:
-    """Beat, daily: each active destination's token with its platform; returns how many were paused."""
-    destinations = Destination.objects.filter(is_active=True).select_related("audience")
-    return sum(1 for d in destinations if sync.destination_credentials_check(destination=d) is not None)
+def connections_credentials_check() -> int:
+    """Beat, daily: each switched-on connection's credentials with its platform; returns how many were paused (a
+    paused one whose credentials work again resumes)."""
+    return connections.connections_check()
+
+
+@shared_task(name="audiences.conversions_dispatch", acks_late=True, ignore_result=True)
+def conversions_dispatch() -> int:
+    """Beat, every ten seconds: the outbox fanned out to the conversion destinations, then each one's due deliveries
+    sent (``conversions.conversions_dispatch``: one run at a time; a run that dies leaves its work for the next)."""
+    return conversions.conversions_dispatch()
 
 
 @shared_task(name="audiences.reconcile", acks_late=True, ignore_result=True)
 def destinations_reconcile() -> int:
     """Beat, weekly: each active destination that has a full replace (Meta) is replaced with what its ledger holds."""
     replaceable = [name for name, platform in PLATFORMS.items() if platform.full_replace]
-    destinations = Destination.objects.filter(is_active=True, platform__in=replaceable)
     reconciled = 0
-    for destination in destinations.select_related("audience"):
+    for destination in sync.destinations_sending().filter(connection__platform__in=replaceable):
         try:
             reconciled += bool(sync.destination_reconcile(destination=destination).sent)
         except sync.SyncInProgress:
@@ -191,7 +200,7 @@ def destinations_requests_check() -> int:
         is_active=True, runs__batches__remote_status=SyncBatch.RemoteStatus.PROCESSING
     ).distinct()
     put_back = 0
-    for destination in pending.select_related("audience"):
+    for destination in pending.select_related("audience", "connection"):
         lock = sync.destination_lock(destination)
         if not lock.acquire():
             continue  # a sync is under way; it asks first itself

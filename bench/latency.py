@@ -116,7 +116,7 @@ def _setup(graph_url: str, steps: list[int]) -> dict[str, str]:
     from django.conf import settings
     from django.db import connection
 
-    from audiences.models import Audience, Destination
+    from audiences.models import Audience, Connection, Destination
     from audiences.sync import destination_sync
 
     settings.META_GRAPH_URL = graph_url  # the destinations' first syncs, made here, reach the stand-in
@@ -129,11 +129,10 @@ def _setup(graph_url: str, steps: list[int]) -> dict[str, str]:
         opted_in = {"event": {"type": "optin", "step": step}}
         rules[f"optin-{number}"] = opted_in
         rules[f"ads-{number}"] = {"all": [opted_in, {"lead": {"consent": "ad_audiences"}}]}
+    account = Connection.objects.create(name="Meta", platform="meta", account_id="act_1234567890", credentials=TOKEN)
     for tag, rule in rules.items():
         audience = Audience.objects.create(slug=f"latency-{tag}", name=f"Latency {tag}", rule=rule)
-        destination = Destination.objects.create(
-            audience=audience, name=f"Meta {tag}", platform="meta", account_id="act_1234567890", credentials=TOKEN
-        )
+        destination = Destination.objects.create(audience=audience, name=f"Meta {tag}", connection=account)
         destination_sync(destination=destination)
         destination.refresh_from_db()
         remote[tag] = destination.remote_audience_id

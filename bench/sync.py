@@ -103,7 +103,7 @@ def measure(members: int, delta_adds: int, delta_removes: int) -> list[dict[str,
     from django.db import connection
     from django.utils import timezone
 
-    from audiences.models import Audience, Destination
+    from audiences.models import Audience, Connection, Destination
     from audiences.services import audience_refresh
     from integrations.meta import audiences as meta_audiences
     from leads.models import Consent, Lead
@@ -115,13 +115,11 @@ def measure(members: int, delta_adds: int, delta_removes: int) -> list[dict[str,
     remote = meta_audiences.audience_create(
         access_token=TOKEN, ad_account_id="1234567890", name="Bench", graph_url=graph.url
     )
+    account = Connection.objects.create(
+        name="Bench Meta", platform="meta", account_id="act_1234567890", credentials=TOKEN
+    )
     destination = Destination.objects.create(
-        audience=audience,
-        name="Bench Meta",
-        platform="meta",
-        account_id="act_1234567890",
-        credentials=TOKEN,
-        remote_audience_id=remote,
+        audience=audience, name="Bench Meta", connection=account, remote_audience_id=remote
     )
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE audiences_syncledger")

@@ -374,7 +374,7 @@ CELERY_BEAT_SCHEDULE["audiences-refresh-due"] = {"task": "audiences.refresh_due"
 CELERY_BEAT_SCHEDULE["audiences-sync-due"] = {"task": "audiences.sync_due", "schedule": 60.0}
 # Each active destination's credentials against its platform, daily: an expired token pauses it, saying why.
 CELERY_BEAT_SCHEDULE["audiences-credentials-check"] = {"task": "audiences.credentials_check", "schedule": 86400.0}
-CELERY_BEAT_SCHEDULE["conversions-dispatch"] = {"task": "leads.conversions_dispatch", "schedule": 10.0}
+CELERY_BEAT_SCHEDULE["conversions-dispatch"] = {"task": "audiences.conversions_dispatch", "schedule": 10.0}
 # Lost list imports queued again; uploads deleted a month after their import finished.
 CELERY_BEAT_SCHEDULE["imports-tidy"] = {"task": "leads.imports_tidy", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["audiences-requests-check"] = {"task": "audiences.requests_check", "schedule": 600.0}

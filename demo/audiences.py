@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from audiences.models import Audience, Destination
+from audiences.models import Audience, Connection, Destination
 from audiences.presets import presets
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync
@@ -34,10 +34,12 @@ def ensure_demo_audiences(ladder: Ladder) -> None:
             slug=preset.key.replace("_", "-"),
             defaults={"name": preset.name, "description": preset.description, "rule": preset.rule},
         )
+        sandbox, _ = Connection.objects.get_or_create(
+            name="Sandbox", platform=Connection.Platform.SANDBOX, defaults={"account_id": ""}
+        )
         destination, _ = Destination.objects.get_or_create(
             audience=audience,
-            platform=Destination.Platform.SANDBOX,
-            account_id="",
+            connection=sandbox,
             defaults={
                 "name": "Sandbox preview",
                 "value_based": preset.key in VALUE_BASED,

@@ -25,7 +25,6 @@ from leads.identity import EEA_COUNTRIES, email_fingerprint, identity_normalize,
 from leads.marks import leads_mark_changed
 from leads.models import (
     Consent,
-    ConversionDelivery,
     ConversionOutbox,
     Event,
     Lead,
@@ -255,10 +254,6 @@ def lead_forget(*, lead: Lead) -> Lead:
     for optin in Event.objects.filter(lead=lead, type=Event.Type.OPTIN, properties__has_key="submitted"):
         optin.properties.pop("submitted", None)
         optin.save(update_fields=["properties"])
-    conversions = Event.objects.filter(lead=lead).values("pk")
-    ConversionOutbox.objects.filter(event__in=conversions).delete()
-    ConversionDelivery.objects.filter(event__in=conversions, status=ConversionDelivery.Status.PENDING).update(
-        status=ConversionDelivery.Status.DROPPED, reason="The person was erased.", client={}, finished_at=lead.erased_at
-    )
+    ConversionOutbox.objects.filter(event__lead=lead).delete()  # the deliveries made of it: see audiences.conversions
     leads_mark_changed(lead_ids=[lead.pk])
     return lead

@@ -36,8 +36,9 @@ MARKETER: dict[tuple[str, str], tuple[str, ...]] = {
     ("leads", "note"): ("add", "view"),  # notes are append-only
     ("leads", "tag"): ALL,
     ("leads", "stage"): VIEW,
-    ("leads", "conversiondestination"): ALL,  # server-side conversions, as the README says
-    ("leads", "conversiondelivery"): VIEW,
+    ("audiences", "connection"): ALL,  # the accounts audiences and conversions are sent to
+    ("audiences", "conversiondestination"): ALL,  # server-side conversions, as the README says
+    ("audiences", "conversiondelivery"): VIEW,
     ("analytics", "report"): VIEW,  # analytics.view_report: the dashboard, the report pages and the reports API
     ("analytics", "exchangerate"): ALL,
     ("spend", "adaccount"): ALL,

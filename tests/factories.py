@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
-from audiences.models import Audience, Destination
+from audiences.models import Audience, Connection, ConversionDestination, Destination
 from funnels.models import Funnel, Route, Step
 from leads import scoring
 from leads.models import Consent, Event, Lead
@@ -155,14 +155,42 @@ class AudienceFactory(factory.django.DjangoModelFactory[Audience]):
     slug = factory.Sequence(lambda n: f"audience-{n}")
 
 
+class ConnectionFactory(factory.django.DjangoModelFactory[Connection]):
+    class Meta:
+        model = Connection
+
+    name = factory.Sequence(lambda n: f"Meta account {n}")
+    platform = Connection.Platform.META
+    account_id = factory.Sequence(lambda n: f"act_{n}")
+
+
 class DestinationFactory(factory.django.DjangoModelFactory[Destination]):
     class Meta:
         model = Destination
 
     audience = factory.SubFactory(AudienceFactory)
     name = "Meta prospects"
-    platform = Destination.Platform.META
-    account_id = factory.Sequence(lambda n: f"act_{n}")
+    connection = factory.SubFactory(ConnectionFactory)
+
+
+CONNECTION_FIELDS = ("platform", "account_id", "login_customer_id", "google_api", "endpoint_url", "credentials")
+
+
+def _own_connection(fields: dict[str, Any]) -> Connection:
+    """A connection made of the connection's fields among ``fields`` (taken out of them)."""
+    own = {name: fields.pop(name) for name in CONNECTION_FIELDS if name in fields}
+    return Connection.objects.create(name=f"{fields.get('name', 'Sender')} account", **own)
+
+
+def destination_make(**fields: Any) -> Destination:
+    """A destination with a connection of its own, from the fields a destination once held itself (platform,
+    account, credentials, …); the rest are the destination's."""
+    return Destination.objects.create(connection=_own_connection(fields), **fields)
+
+
+def conversion_destination_make(**fields: Any) -> ConversionDestination:
+    """A conversion destination with a connection of its own, made as ``destination_make`` makes one."""
+    return ConversionDestination.objects.create(connection=_own_connection(fields), **fields)
 
 
 def ladder_funnel(*, currency: str = "USD") -> tuple[Funnel, dict[str, Step]]:

@@ -3,9 +3,10 @@
 Who may be uploaded: members of the audience, not erased, whose latest ad-audience consent is a grant. The diff
 is two queries (``selectors``): members the ledger does not hold as added (to add), and ledger rows held as added
 whose lead is no longer eligible (to remove, in mirror mode). Rows (``rows``) go out in the destination's batch size
-(``batches``); the ledger records each accepted batch, so a failed batch is simply part of the next diff and the
-ledger converges. ``engine`` runs a sync under the destination's lock; ``pausing`` decides what a platform's error
-does to the destination; ``outcomes`` follows requests applied later; ``platforms`` makes each platform's client.
+(``batches``); the ledger records each accepted batch, so a failed batch is simply part of the next diff and the ledger
+converges. ``engine`` runs a sync under the destination's lock; ``pausing`` records a platform's error on the run (what
+the connection does next is ``audiences.connections``); ``outcomes`` follows requests applied later; ``platforms`` makes
+each platform's client.
 """
 
 from audiences.sync.engine import (
@@ -17,11 +18,11 @@ from audiences.sync.engine import (
     destination_sync,
 )
 from audiences.sync.outcomes import requests_outcome_check
-from audiences.sync.pausing import destination_credentials_check
-from audiences.sync.platforms import credentials_verify, uploader_for
+from audiences.sync.platforms import uploader_for
 from audiences.sync.rows import chunked, lead_hashes, upload_rows, with_last
 from audiences.sync.selectors import (
     destinations_holding,
+    destinations_sending,
     eligible_leads,
     leads_to_add,
     ledger_maybe_changed,
@@ -32,13 +33,12 @@ __all__ = [
     "PREVIEW_ROWS",
     "SyncInProgress",
     "chunked",
-    "credentials_verify",
     "destination_busy",
-    "destination_credentials_check",
     "destination_lock",
     "destination_reconcile",
     "destination_sync",
     "destinations_holding",
+    "destinations_sending",
     "eligible_leads",
     "lead_hashes",
     "leads_to_add",

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from audiences.connections import connection_succeeded
 from audiences.models import AudienceMember, Destination, SyncBatch, SyncLedger, SyncRun
 from audiences.sync.batches import Recorder, batch_send
 from audiences.sync.outcomes import requests_outcome_check
@@ -172,8 +173,9 @@ def _destination_sync(
     run.finished_at = timezone.now()
     run.save()
     if run.status == SyncRun.Status.SUCCEEDED and not dry_run:
-        schedule = {"last_synced_at": run.finished_at} if full else {}
-        Destination.objects.filter(pk=destination.pk).update(wait_until=None, **schedule)
+        connection_succeeded(destination.connection)
+        if full:
+            Destination.objects.filter(pk=destination.pk).update(last_synced_at=run.finished_at)
     return run
 
 
@@ -223,7 +225,7 @@ def _destination_reconcile(*, destination: Destination, uploader: Any = None) ->
         batch_size = uploader.batch_size
         if not isinstance(uploader, Replaceable):
             raise IntegrationPermanentError(
-                f"{destination.get_platform_display()} destinations have no full replace; their syncs send differences."
+                f"{destination.platform_display} destinations have no full replace; their syncs send differences."
             )
         held = SyncLedger.objects.filter(destination=destination, state=SyncLedger.State.ADDED).order_by("lead_id")
         rows = (UploadRow(key=str(entry.lead_id), hashes=entry.hashes) for entry in held.iterator(chunk_size=2000))

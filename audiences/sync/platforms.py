@@ -1,9 +1,9 @@
 """The platforms audiences sync to, in one registry keyed by ``Destination.platform``.
 
 Each entry says how to reach the platform for a destination (its client, with the platform audience made on the first
-sync), how to ask whether its credentials still reach the account, how it hashes people and how many rows one
-request takes. Nothing else in the sync asks which platform it talks to: adding a platform is a package under
-``integrations`` and one ``platform_register`` line here.
+sync), how it hashes people and how many rows one request takes (how a connection's credentials are checked is in
+``audiences.connections``). Nothing else in the sync asks which platform it talks to: adding a platform is a package
+under ``integrations`` and one ``platform_register`` line here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from audiences.models import Destination
+from audiences.models import Connection, Destination
 from integrations.audience_upload import AudienceUploader
 from integrations.errors import IntegrationPermanentError
 from integrations.google import ads as google_ads_audiences
@@ -30,7 +30,6 @@ class Platform:
     connect: Callable[[Destination], AudienceUploader]
     hasher: Callable[[], Hasher] = MetaHasher  # Meta's multi-key schema unless the platform has its own
     batch_size: int = 10_000
-    verify: Callable[[Destination], None] | None = None  # None: nothing to ask (the credentials are ours)
     full_replace: bool = False  # the weekly reconcile replaces the platform's audience with the ledger's
 
 
@@ -50,14 +49,6 @@ def platform_named(name: str) -> Platform:
 
 def uploader_for(destination: Destination) -> AudienceUploader:
     return platform_named(destination.platform).connect(destination)
-
-
-def credentials_verify(destination: Destination) -> None:
-    """Ask the destination's platform whether its credentials reach its account: raises the platform's integration
-    error if not. The destination need not be saved."""
-    verify = platform_named(destination.platform).verify
-    if verify is not None:
-        verify(destination)
 
 
 def _remote_audience(destination: Destination, create: Callable[[], str]) -> str:
@@ -86,11 +77,11 @@ def _description(destination: Destination) -> str:
 
 
 def _webhook(destination: Destination) -> AudienceUploader:
-    if not destination.endpoint_url.startswith("https://") and not settings.WEBHOOK_DESTINATIONS_ALLOW_HTTP:
+    if not destination.connection.endpoint_url.startswith("https://") and not settings.WEBHOOK_DESTINATIONS_ALLOW_HTTP:
         raise IntegrationPermanentError("The webhook's URL must use https://; change it on the destination.")
     return WebhookUploader(
-        url=destination.endpoint_url,
-        secret=destination.credentials,
+        url=destination.connection.endpoint_url,
+        secret=destination.connection.credentials,
         audience=destination.remote_audience_id or destination.audience.slug,
     )
 
@@ -99,8 +90,8 @@ def _meta(destination: Destination) -> AudienceUploader:
     audience_id = _remote_audience(
         destination,
         lambda: meta_audiences.audience_create(
-            access_token=destination.credentials,
-            ad_account_id=destination.account_id,
+            access_token=destination.connection.credentials,
+            ad_account_id=destination.connection.account_id,
             name=destination.audience.name,
             description=_description(destination),
             app_secret=settings.META_APP_SECRET,
@@ -109,7 +100,7 @@ def _meta(destination: Destination) -> AudienceUploader:
         ),
     )
     return meta_audiences.MetaUploader(
-        access_token=destination.credentials,
+        access_token=destination.connection.credentials,
         audience_id=audience_id,
         app_secret=settings.META_APP_SECRET,
         value_based=destination.value_based,
@@ -117,29 +108,20 @@ def _meta(destination: Destination) -> AudienceUploader:
     )
 
 
-def _meta_verify(destination: Destination) -> None:
-    meta_audiences.credentials_check(
-        access_token=destination.credentials,
-        ad_account_id=destination.account_id,
-        app_secret=settings.META_APP_SECRET,
-        graph_url=_graph_url(),
-    )
-
-
 def _google_ids(destination: Destination) -> tuple[str, str]:
     normalized = google_audiences.customer_id_normalized
-    return normalized(destination.account_id), normalized(destination.login_customer_id)
+    return normalized(destination.connection.account_id), normalized(destination.connection.login_customer_id)
 
 
 def _google(destination: Destination) -> AudienceUploader:
     """Customer Match through the Data Manager API, or the Google Ads API for allowlisted developer tokens."""
     customer_id, login = _google_ids(destination)
     name, description = destination.audience.name, _description(destination)
-    if destination.google_api == Destination.GoogleApi.GOOGLE_ADS:
+    if destination.connection.google_api == Connection.GoogleApi.GOOGLE_ADS:
         user_list = _remote_audience(
             destination,
             lambda: google_ads_audiences.user_list_create(
-                credentials=destination.credentials,
+                credentials=destination.connection.credentials,
                 customer_id=customer_id,
                 login_customer_id=login,
                 name=name,
@@ -148,7 +130,7 @@ def _google(destination: Destination) -> AudienceUploader:
             ),
         )
         return google_ads_audiences.GoogleAdsUploader(
-            credentials=destination.credentials,
+            credentials=destination.connection.credentials,
             customer_id=customer_id,
             user_list=user_list,
             login_customer_id=login,
@@ -157,7 +139,7 @@ def _google(destination: Destination) -> AudienceUploader:
     user_list_id = _remote_audience(
         destination,
         lambda: google_audiences.user_list_create(
-            credentials=destination.credentials,
+            credentials=destination.connection.credentials,
             customer_id=customer_id,
             name=name,
             description=description,
@@ -165,7 +147,7 @@ def _google(destination: Destination) -> AudienceUploader:
         ),
     )
     return google_audiences.GoogleUploader(
-        credentials=destination.credentials,
+        credentials=destination.connection.credentials,
         customer_id=customer_id,
         user_list_id=user_list_id,
         login_customer_id=login,
@@ -173,28 +155,13 @@ def _google(destination: Destination) -> AudienceUploader:
     )
 
 
-def _google_verify(destination: Destination) -> None:
-    customer_id, login = _google_ids(destination)
-    if destination.google_api == Destination.GoogleApi.GOOGLE_ADS:
-        google_ads_audiences.credentials_check(
-            credentials=destination.credentials,
-            customer_id=customer_id,
-            login_customer_id=login,
-            endpoint=_ads_endpoint(),
-        )
-    elif customer_id:
-        google_audiences.credentials_check(
-            credentials=destination.credentials, customer_id=customer_id, endpoint=_datamanager_endpoint()
-        )
-
-
-platform_register(Destination.Platform.SANDBOX, Platform(connect=lambda destination: SandboxUploader()))
-platform_register(Destination.Platform.WEBHOOK, Platform(connect=_webhook, batch_size=5_000))
+platform_register(Connection.Platform.SANDBOX, Platform(connect=lambda destination: SandboxUploader()))
+platform_register(Connection.Platform.WEBHOOK, Platform(connect=_webhook, batch_size=5_000))
 platform_register(
-    Destination.Platform.META,
-    Platform(connect=_meta, batch_size=meta_audiences.ADD_BATCH, verify=_meta_verify, full_replace=True),
+    Connection.Platform.META,
+    Platform(connect=_meta, batch_size=meta_audiences.ADD_BATCH, full_replace=True),
 )
 platform_register(
-    Destination.Platform.GOOGLE,
-    Platform(connect=_google, hasher=GoogleHasher, batch_size=google_audiences.MAX_MEMBERS, verify=_google_verify),
+    Connection.Platform.GOOGLE,
+    Platform(connect=_google, hasher=GoogleHasher, batch_size=google_audiences.MAX_MEMBERS),
 )

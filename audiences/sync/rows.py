@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import BigIntegerField, OuterRef, QuerySet, Subquery, Value
 
 from analytics.models import CustomerValue
-from audiences.models import Destination
+from audiences.models import Connection
 from audiences.sync.platforms import platform_named
 from common.money import currency_exponent
 from integrations.audience_upload import UploadRow
@@ -25,7 +25,7 @@ def hasher_for(platform: str) -> Hasher:
     return platform_named(platform).hasher()
 
 
-def lead_hashes(lead: Lead, *, platform: str = Destination.Platform.META) -> dict[str, str]:
+def lead_hashes(lead: Lead, *, platform: str = Connection.Platform.META) -> dict[str, str]:
     fields = {field: getattr(lead, field) for field in IDENTITY_FIELDS}
     return hasher_for(platform).hashes(Person(**fields, phone_is_stored=True, external_id=str(lead.public_id)))
 

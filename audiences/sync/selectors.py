@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from analytics.models import CustomerValue
 from audiences.models import Audience, Destination, SyncLedger
@@ -53,14 +56,22 @@ def ledger_maybe_changed(destination: Destination) -> QuerySet[SyncLedger]:
     )
 
 
+def destinations_sending(now: dt.datetime | None = None) -> QuerySet[Destination]:
+    """Switched-on destinations whose connection may send now: switched on, not paused, not asked to wait."""
+    now = now or timezone.now()
+    return (
+        Destination.objects.filter(is_active=True, connection__is_active=True, connection__paused_reason="")
+        .exclude(connection__wait_until__gt=now)
+        .select_related("audience", "connection")
+    )
+
+
 def destinations_holding(*, lead_ids: list[int]) -> list[int]:
     """Active destinations that hold any of these leads and would now remove at least one of them."""
     if not lead_ids:
         return []
     due = []
-    for destination in Destination.objects.filter(is_active=True, mode=Destination.Mode.MIRROR).select_related(
-        "audience"
-    ):
+    for destination in destinations_sending().filter(mode=Destination.Mode.MIRROR):
         if ledger_to_remove(destination).filter(lead_id__in=among(lead_ids)).exists():
             due.append(destination.pk)
     return due

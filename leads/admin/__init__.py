@@ -308,7 +308,6 @@ class ConsentAdmin(admin.ModelAdmin):
         consents_record(consents=[obj])  # only ever added (no change permission); the audiences are told
 
 
-from leads.admin import conversions  # noqa: E402, F401  (registers the conversion admins)
 from leads.admin.imports import LeadImportAdmin  # noqa: E402
 
 admin.site.register(LeadImport, LeadImportAdmin)

@@ -3,12 +3,11 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from common.fields import EncryptedTextField, URLField
+from common.fields import URLField
 
 
 class Stage(models.Model):
@@ -265,59 +264,6 @@ class Suppression(models.Model):
         return f"suppressed {self.email_sha256[:12]}…"
 
 
-class ConversionDestination(models.Model):
-    """Where conversions are reported server-side: a Meta pixel (the Conversions API) or a Google Ads conversion
-    action (Data Manager events). Credentials are encrypted at rest."""
-
-    class Platform(models.TextChoices):
-        META = "meta", "Meta Conversions API"
-        GOOGLE = "google", "Google Ads conversions (Data Manager)"
-
-    name = models.CharField(max_length=200)
-    platform = models.CharField(max_length=10, choices=Platform.choices)
-    remote_id = models.CharField(
-        max_length=100, help_text="Meta: the pixel (dataset) id. Google: the conversion action id."
-    )
-    account_id = models.CharField(max_length=20, blank=True, help_text="Google: the Google Ads customer id.")
-    login_customer_id = models.CharField(
-        max_length=20, blank=True, help_text="Google: the manager account the credentials go through, if any."
-    )
-    credentials = EncryptedTextField(
-        blank=True,
-        help_text="Meta: an access token for the pixel. Google: an OAuth client JSON with a refresh token. Encrypted.",
-    )
-    test_event_code = models.CharField(
-        max_length=50, blank=True, help_text="Meta: send to Events Manager's Test Events under this code."
-    )
-    send_leads = models.BooleanField(default=True, help_text="Report opt-ins (Lead).")
-    send_purchases = models.BooleanField(default=True, help_text="Report purchases (Purchase) with their value.")
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.get_platform_display()})"
-
-    def clean(self) -> None:
-        errors = {}
-        if not self.remote_id.strip().isdigit():
-            errors["remote_id"] = (
-                "Enter the pixel's number."
-                if self.platform == self.Platform.META
-                else "Enter the conversion action id."
-            )
-        if self.platform == self.Platform.GOOGLE:
-            digits = self.account_id.replace("-", "").strip()
-            if not (len(digits) == 10 and digits.isdigit()):
-                errors["account_id"] = "Enter the Google Ads customer id: ten digits, e.g. 123-456-7890."
-        if not self.credentials and not self.pk:
-            errors["credentials"] = "Add the credentials Ladder reports with."
-        if errors:
-            raise ValidationError(errors)
-
-
 class ConversionOutbox(models.Model):
     """A conversion to report, written in the transaction that records its event. The dispatcher turns it into one
     delivery for each destination and deletes it. ``client`` is the browser's context (IP, user agent, Meta's fbp
@@ -331,41 +277,6 @@ class ConversionOutbox(models.Model):
         return f"conversion {self.event_id}"
 
 
-class ConversionDelivery(models.Model):
-    """One conversion for one destination: sent (with the platform's reference), dropped with why, or failed."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        DROPPED = "dropped", "Dropped"
-        FAILED = "failed", "Failed"
-
-    destination = models.ForeignKey(ConversionDestination, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    reason = models.CharField(max_length=500, blank=True, help_text="Why it was dropped or failed; never identifiers.")
-    reference = models.CharField(max_length=100, blank=True, help_text="Meta's fbtrace id or Google's request id.")
-    client = models.JSONField(default=dict, blank=True, help_text="Cleared once the conversion is sent or dropped.")
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["destination", "event"], name="conversion_delivery_once")]
-        indexes = [
-            models.Index(
-                fields=["destination", "next_attempt_at"],
-                condition=Q(status="pending"),
-                name="conversion_delivery_due",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.event_id} to {self.destination_id}: {self.status}"
-
-
 # The pipeline's facts about a lead (stage history, score log, tasks) live beside it; imported here so the app sees
 # them as its models.
 from leads.models.imports import ImportProblem, LeadImport  # noqa: E402
@@ -373,8 +284,6 @@ from leads.models.pipeline import ScoreEvent, ScoringSettings, StageMove, Task  
 
 __all__ = [
     "Consent",
-    "ConversionDelivery",
-    "ConversionDestination",
     "ConversionOutbox",
     "Event",
     "ImportProblem",

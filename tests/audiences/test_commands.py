@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from audiences.models import AudienceMember, Destination, SyncLedger, SyncRun
-from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory
+from audiences.models import AudienceMember, SyncLedger, SyncRun
+from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, destination_make
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def test_preview_refuses_a_bad_rule_in_one_line(tmp_path, content, message):
 
 def test_sync_rebuilds_and_sends_to_each_destination():
     audience = AudienceFactory.create(slug="buyers", rule={"event": {"type": "optin"}})
-    Destination.objects.create(audience=audience, name="Preview", platform="sandbox")
+    destination_make(audience=audience, name="Preview", platform="sandbox")
     lead = LeadFactory.create()
     EventFactory.create(lead=lead, type="optin")
     ConsentFactory.create(lead=lead)
@@ -65,7 +65,7 @@ def test_sync_of_an_unknown_audience_names_the_known_ones():
 
 def test_destination_actions_and_health(admin_client, django_capture_on_commit_callbacks):
     audience = AudienceFactory.create()
-    destination = Destination.objects.create(audience=audience, name="Preview", platform="sandbox")
+    destination = destination_make(audience=audience, name="Preview", platform="sandbox")
     lead = LeadFactory.create()
     AudienceMember.objects.create(audience=audience, lead=lead, since=lead.created_at)
     ConsentFactory.create(lead=lead)

@@ -6,13 +6,13 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from audiences.models import AudienceMember, Destination, SyncBatch, SyncLedger
+from audiences.models import AudienceMember, SyncBatch, SyncLedger
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync
 from common.errors import ApplicationError
 from leads.models import Consent, Event, Lead, Suppression, Touch
 from leads.services import lead_capture
-from tests.factories import AudienceFactory, ConsentFactory, EventFactory, days_ago
+from tests.factories import AudienceFactory, ConsentFactory, EventFactory, days_ago, destination_make
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +22,7 @@ def held(django_capture_on_commit_callbacks):
     """Ann, opted in with ad consent, in an audience synced to two sandbox destinations."""
     audience = AudienceFactory.create(rule={"event": {"type": "optin"}})
     destinations = [
-        Destination.objects.create(audience=audience, name=name, platform="sandbox", account_id=name)
-        for name in ("one", "two")
+        destination_make(audience=audience, name=name, platform="sandbox", account_id=name) for name in ("one", "two")
     ]
     capture = lead_capture(email="Ann@Example.com", first_name="Ann", idempotency_key="optin:ann", source="test")
     lead = Lead.objects.get(pk=capture.lead_id)

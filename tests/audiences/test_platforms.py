@@ -3,12 +3,13 @@ never asks which platform it talks to."""
 
 import pytest
 
-from audiences.models import AudienceMember, Destination, SyncLedger
-from audiences.sync import credentials_verify, destination_sync, lead_hashes
+from audiences.connections import credentials_verify
+from audiences.models import AudienceMember, SyncLedger
+from audiences.sync import destination_sync, lead_hashes
 from audiences.sync.platforms import PLATFORMS, Platform, platform_register
 from integrations.audience_upload import UploadResult
 from integrations.protocols import AppliedLater, Person, Replaceable
-from tests.factories import AudienceFactory, ConsentFactory, LeadFactory, days_ago
+from tests.factories import AudienceFactory, ConsentFactory, LeadFactory, days_ago, destination_make
 
 pytestmark = pytest.mark.django_db
 
@@ -52,21 +53,21 @@ def member(audience, email):
 
 def test_a_platform_registered_in_one_line_is_synced_through_its_own_client_and_hasher(elsewhere):
     audience = AudienceFactory.create()
-    destination = Destination.objects.create(audience=audience, name="Elsewhere", platform="elsewhere")
+    destination = destination_make(audience=audience, name="Elsewhere", platform="elsewhere")
     for email in ("a@example.com", "b@example.com", "c@example.com"):
         member(audience, email)
     run = destination_sync(destination=destination)
     assert run.status == "succeeded"
     assert elsewhere.requests == [("add", ["a@example.com", "b@example.com"]), ("add", ["c@example.com"])]
     assert SyncLedger.objects.filter(destination=destination, state="added").count() == 3
-    credentials_verify(destination)  # nothing to ask a platform without a check
+    credentials_verify(destination.connection)  # nothing to ask a platform without a check
     lead = LeadFactory.create(email="d@example.com")
     assert lead_hashes(lead, platform="elsewhere") == {"EMAIL_BACKWARDS": "moc.elpmaxe@d"}
     assert destination_sync(destination=destination).sent == 0  # the ledger holds them all
 
 
 def test_a_platform_nobody_registered_fails_the_run_saying_so():
-    destination = Destination.objects.create(audience=AudienceFactory.create(), name="Gone", platform="gone")
+    destination = destination_make(audience=AudienceFactory.create(), name="Gone", platform="gone")
     member(destination.audience, "a@example.com")
     run = destination_sync(destination=destination)
     assert (run.status, run.error) == ("failed", "Ladder cannot upload to 'gone' destinations.")

@@ -8,10 +8,10 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from audiences import push, tasks
-from audiences.models import Destination, SyncBatch, SyncLedger
+from audiences.models import Connection, Destination, SyncBatch, SyncLedger
 from leads.marks import leads_mark_changed, marks_clear, marks_take
 from leads.models import Consent, LeadMark
-from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, days_ago
+from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, days_ago, destination_make
 
 pytestmark = pytest.mark.django_db
 
@@ -27,9 +27,7 @@ def _no_pushes_queued():
 
 @pytest.fixture
 def destination():
-    return Destination.objects.create(
-        audience=AudienceFactory.create(rule=OPTED_IN), name="Preview", platform="sandbox"
-    )
+    return destination_make(audience=AudienceFactory.create(rule=OPTED_IN), name="Preview", platform="sandbox")
 
 
 def opted_in(*, consent=True):
@@ -77,19 +75,16 @@ def test_joins_that_fill_a_batch_are_pushed_without_waiting(destination):
     )  # 10,000 joined: the sandbox's batch
     assert full.countdown == 0
     [at_once] = push.pushes_plan(
-        {Destination(pk=destination.pk + 1000, platform="sandbox"): list(range(10_000))}, now=now
+        {Destination(pk=destination.pk + 1000, connection=Connection(platform="sandbox")): list(range(10_000))},
+        now=now,
     )
     assert at_once.countdown == 0
 
 
 def test_only_active_destinations_that_would_add_the_leads_are_pushed(destination):
-    paused = Destination.objects.create(
-        audience=destination.audience, name="Paused", platform="sandbox", account_id="2"
-    )
-    Destination.objects.filter(pk=paused.pk).update(wait_until=timezone.now() + dt.timedelta(minutes=5))
-    Destination.objects.create(
-        audience=destination.audience, name="Off", platform="sandbox", account_id="3", is_active=False
-    )
+    paused = destination_make(audience=destination.audience, name="Paused", platform="sandbox", account_id="2")
+    Connection.objects.filter(pk=paused.connection_id).update(wait_until=timezone.now() + dt.timedelta(minutes=5))
+    destination_make(audience=destination.audience, name="Off", platform="sandbox", account_id="3", is_active=False)
     consenting, refusing = opted_in(), opted_in(consent=False)
     tasks.services.audiences_refresh_marked()
     joining = push.destinations_joining(lead_ids=[consenting.pk, refusing.pk])

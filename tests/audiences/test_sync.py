@@ -5,12 +5,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audiences.models import AudienceMember, Destination, SyncBatch, SyncLedger
+from audiences.models import AudienceMember, SyncBatch, SyncLedger
 from audiences.sync import destination_sync, lead_hashes
 from integrations.audience_upload import UploadResult
 from integrations.errors import IntegrationPermanentError, IntegrationTransientError
 from leads.models import Consent
-from tests.factories import AudienceFactory, ConsentFactory, LeadFactory, days_ago
+from tests.factories import AudienceFactory, ConsentFactory, LeadFactory, days_ago, destination_make
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,7 @@ def member(audience, *, consent=True, **fields):
 
 @pytest.fixture
 def destination():
-    return Destination.objects.create(audience=AudienceFactory.create(), name="Preview", platform="sandbox")
+    return destination_make(audience=AudienceFactory.create(), name="Preview", platform="sandbox")
 
 
 def test_only_consented_members_are_sent_hashed_and_a_second_sync_sends_nothing(destination):
@@ -121,14 +121,14 @@ def test_transient_errors_are_retried_and_a_refused_batch_is_resent_next_time(de
 
 
 def test_a_platform_destination_without_credentials_fails_the_run_saying_so_and_waits(destination):
-    destination.platform = "google"
-    destination.save()
+    destination.connection.platform = "google"
+    destination.connection.save()
     member(destination.audience)
     run = destination_sync(destination=destination)
     destination.refresh_from_db()
     assert run.status == "failed"
     assert "has no credentials" in run.error
-    assert not destination.is_active
+    assert not destination.sending()
     assert SyncLedger.objects.count() == 0
 
 
@@ -146,7 +146,7 @@ steps = st.lists(
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps)
 def test_the_ledger_converges_whatever_happens(operations):
-    destination = Destination.objects.create(audience=AudienceFactory.create(), name="Converge", platform="sandbox")
+    destination = destination_make(audience=AudienceFactory.create(), name="Converge", platform="sandbox")
     audience = destination.audience
     people = [LeadFactory.create() for _ in range(6)]
     platform = PlatformDouble()

@@ -7,11 +7,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from audiences.models import Destination, SyncRun
+from audiences.models import SyncRun
 from audiences.services import audience_refresh
 from audiences.sync import SyncInProgress, destination_lock, destination_reconcile, destination_sync
 from common.locks import Lock, LockLost
-from tests.factories import AudienceFactory, UserFactory
+from tests.factories import AudienceFactory, UserFactory, destination_make
 from tests.factories import opted_in_member as member
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def destination():
     audience = AudienceFactory.create(rule={"event": {"type": "optin", "within_days": 7}})
     member("ada@example.com")
     audience_refresh(audience=audience)
-    return Destination.objects.create(audience=audience, name="Sandbox", platform="sandbox")
+    return destination_make(audience=audience, name="Sandbox", platform="sandbox")
 
 
 def test_the_admin_and_the_reconcile_wait_for_a_sync_under_way(destination):

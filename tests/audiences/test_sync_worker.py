@@ -8,11 +8,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from audiences.models import Audience, AudienceMember, Destination, SyncLedger, SyncRun
+from audiences.models import Audience, AudienceMember, SyncLedger, SyncRun
 from audiences.sync import lead_hashes
 from integrations.meta import audiences as meta_audiences
 from leads.models import Consent, Lead
 from tests import celery_worker
+from tests.factories import destination_make
 from tests.fakes.meta_graph import MetaGraphFake
 from tests.fakes.tcp_proxy import TcpProxy
 
@@ -55,7 +56,7 @@ def destination(graph):
     remote = meta_audiences.audience_create(
         access_token=TOKEN, ad_account_id="1234567890", name="Everyone", graph_url=graph.url
     )
-    return Destination.objects.create(
+    return destination_make(
         audience=audience,
         name="Meta",
         platform="meta",

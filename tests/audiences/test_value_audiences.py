@@ -10,14 +10,14 @@ from facebook_business.session import FacebookSession
 
 from analytics import services, value
 from analytics.models import CustomerValue
-from audiences.models import Destination, SyncLedger
+from audiences.models import Connection, Destination, SyncLedger
 from audiences.presets import presets
 from audiences.rules import rule_members, rule_problems
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync
 from integrations.meta import audiences as meta_audiences
 from tests.clv_history import buy
-from tests.factories import AudienceFactory, ConsentFactory
+from tests.factories import AudienceFactory, ConsentFactory, destination_make
 from tests.fakes.meta_graph import MetaGraphFake
 
 pytestmark = pytest.mark.django_db
@@ -95,10 +95,18 @@ def test_the_lifetime_value_presets_are_valid_rules_that_select_buyers(scored):
 
 def test_only_a_meta_destination_with_a_currency_can_be_value_based():
     audience = AudienceFactory.create()
-    google = Destination(audience=audience, name="G", platform="google", value_based=True, value_currency="USD")
+    google = Destination(
+        audience=audience,
+        name="G",
+        connection=Connection(platform="google", account_id="123-456-7890"),
+        value_based=True,
+        value_currency="USD",
+    )
     with pytest.raises(ValidationError, match="Only Meta custom audiences"):
         google.clean()
-    meta = Destination(audience=audience, name="M", platform="meta", account_id="act_1", value_based=True)
+    meta = Destination(
+        audience=audience, name="M", connection=Connection(platform="meta", account_id="act_1"), value_based=True
+    )
     with pytest.raises(ValidationError, match="Name the currency"):
         meta.clean()
 
@@ -110,7 +118,7 @@ def test_a_value_based_meta_audience_carries_each_members_predicted_value(graph,
         ConsentFactory.create(lead=lead)
     audience = AudienceFactory.create(rule={"value": {"currency": "USD", "min_predicted_minor": 0}})
     audience_refresh(audience=audience)
-    destination = Destination.objects.create(
+    destination = destination_make(
         audience=audience,
         name="Value seed",
         platform="meta",

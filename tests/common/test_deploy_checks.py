@@ -68,9 +68,8 @@ def test_a_stored_secret_the_keys_cannot_read_fails_the_deploy_check(tmp_path):
     env = production(tmp_path)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=300)
     store = (
-        "from audiences.models import Audience, Destination; "
-        "a = Audience.objects.create(name='A', slug='a'); "
-        "Destination.objects.create(audience=a, name='W', platform='webhook', endpoint_url='https://x.example', "
+        "from audiences.models import Audience, Connection; "
+        "Connection.objects.create(name='W', platform='webhook', endpoint_url='https://x.example', "
         "credentials='s' * 32)"
     )
     subprocess.run([sys.executable, "manage.py", "shell", "-c", store], cwd=ROOT, env=env, check=True, timeout=120)
@@ -78,7 +77,7 @@ def test_a_stored_secret_the_keys_cannot_read_fails_the_deploy_check(tmp_path):
     code, output = check(production(tmp_path, FIELD_ENCRYPTION_KEY=KEY_B))
     assert code != 0
     assert "common.E005" in output
-    assert "audiences.Destination.credentials" in output
+    assert "audiences.Connection.credentials" in output
     assert check(production(tmp_path, FIELD_ENCRYPTION_KEY=f"{KEY_B},{KEY_A}"))[0] == 0  # rotation: old key kept
 
 

@@ -1,28 +1,28 @@
 import pytest
 from django.db import connection
 
-from tests.factories import DestinationFactory
+from tests.factories import ConnectionFactory
 
 
 @pytest.mark.django_db
 def test_credentials_are_encrypted_at_rest_and_read_back_in_clear():
-    destination = DestinationFactory.create(credentials="EAAB-secret-token-123")
+    account = ConnectionFactory.create(credentials="EAAB-secret-token-123")
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT credentials FROM audiences_destination WHERE id = %s", [destination.pk])
+        cursor.execute("SELECT credentials FROM audiences_connection WHERE id = %s", [account.pk])
         stored = cursor.fetchone()[0]
 
     assert stored.startswith("fernet:")
     assert "EAAB-secret-token-123" not in stored
-    destination.refresh_from_db()
-    assert destination.credentials == "EAAB-secret-token-123"
+    account.refresh_from_db()
+    assert account.credentials == "EAAB-secret-token-123"
 
 
 @pytest.mark.django_db
 def test_empty_credentials_stay_empty():
-    destination = DestinationFactory.create(credentials="")
-    destination.refresh_from_db()
-    assert destination.credentials == ""
+    account = ConnectionFactory.create(credentials="")
+    account.refresh_from_db()
+    assert account.credentials == ""
 
 
 def test_a_currency_is_checked_against_common_money_and_its_list_stays_out_of_migrations():

@@ -10,12 +10,13 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from audiences.models import Destination, SyncBatch
+from audiences.connections import connection_check
+from audiences.models import SyncBatch
 from audiences.services import audience_refresh
-from audiences.sync import destination_credentials_check, destination_sync, lead_hashes
+from audiences.sync import destination_sync, lead_hashes
 from audiences.tasks import destinations_requests_check
 from integrations.google import ads as google_ads_audiences
-from tests.factories import AudienceFactory, ConsentFactory
+from tests.factories import AudienceFactory, ConsentFactory, destination_make
 from tests.factories import opted_in_member as member
 from tests.fakes.google_ads_grpc import GoogleAdsFake
 
@@ -40,7 +41,7 @@ def ads(monkeypatch, settings):
 @pytest.fixture
 def destination(ads):
     audience = AudienceFactory.create(rule=OPTED_IN, slug="warm-leads", name="Warm leads")
-    return Destination.objects.create(
+    return destination_make(
         audience=audience,
         name="Google Ads",
         platform="google",
@@ -128,7 +129,7 @@ def test_a_long_quota_wait_holds_the_schedule(ads, destination):
     destination.refresh_from_db()
     assert run.status == "failed"
     assert "quota_error.RESOURCE_EXHAUSTED" in run.error
-    assert destination.wait_until > timezone.now() + dt.timedelta(minutes=59)  # as long as Google said
+    assert destination.connection.wait_until > timezone.now() + dt.timedelta(minutes=59)  # as long as Google said
 
 
 @pytest.mark.parametrize(
@@ -150,7 +151,7 @@ def test_refused_credentials_and_a_customer_not_allowlisted_pause_the_destinatio
     assert run.status == "failed"
     assert f"{kind}.{name}" in run.error
     assert "paused" in run.error
-    assert not destination.is_active
+    assert not destination.sending()
 
 
 def test_invalid_argument_fails_the_run_without_retrying(ads, destination):
@@ -164,6 +165,7 @@ def test_invalid_argument_fails_the_run_without_retrying(ads, destination):
     assert run.status == "failed"
     assert run.retries == 0
     assert destination.is_active
+    assert not destination.connection.paused_reason
 
 
 def test_a_malformed_member_fails_alone_through_partial_failure(ads, destination):
@@ -185,16 +187,16 @@ def test_a_malformed_member_fails_alone_through_partial_failure(ads, destination
 
 def test_the_wrong_developer_token_is_found_by_the_daily_check(ads, destination):
     ads.developer_token = "another"
-    run = destination_credentials_check(destination=destination)
+    checked = connection_check(destination.connection)
     destination.refresh_from_db()
-    assert run is not None
-    assert "DEVELOPER_TOKEN_PROHIBITED" in run.error
-    assert not destination.is_active
+    assert checked is False
+    assert "DEVELOPER_TOKEN_PROHIBITED" in destination.connection.paused_reason
+    assert not destination.sending()
 
 
 def test_credentials_without_a_developer_token_are_refused_saying_so(ads, destination):
-    destination.credentials = json.dumps({"access_token": ACCESS})
-    destination.save()
+    destination.connection.credentials = json.dumps({"access_token": ACCESS})
+    destination.connection.save()
     member("ada@example.com")
     audience_refresh(audience=destination.audience)
     run = destination_sync(destination=destination)

@@ -9,14 +9,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from audiences.models import Destination, SyncBatch, SyncLedger
+from audiences.connections import connection_check
+from audiences.models import Connection, Destination, SyncBatch, SyncLedger
 from audiences.services import audience_refresh
-from audiences.sync import destination_credentials_check, destination_sync, lead_hashes
+from audiences.sync import destination_sync, lead_hashes
 from audiences.tasks import destinations_requests_check
 from integrations.audience_upload import UploadRow
 from integrations.errors import IntegrationPermanentError
 from integrations.google import datamanager as google_audiences
-from tests.factories import AudienceFactory, ConsentFactory
+from tests.factories import AudienceFactory, ConsentFactory, destination_make
 from tests.factories import opted_in_member as member
 from tests.fakes.google_dm import GoogleDataManagerFake
 
@@ -39,7 +40,7 @@ def google(monkeypatch, settings):
 @pytest.fixture
 def destination(google):
     audience = AudienceFactory.create(rule=OPTED_IN, slug="warm-leads", name="Warm leads")
-    return Destination.objects.create(
+    return destination_make(
         audience=audience, name="Google", platform="google", account_id="123-456-7890", credentials=TOKEN
     )
 
@@ -263,7 +264,8 @@ def test_a_long_quota_wait_ends_the_run_and_holds_the_schedule(google, destinati
     assert "60-minute pause" in run.error
     assert SyncBatch.objects.get(run=run).attempts == 1
     assert destination.is_active
-    assert destination.wait_until > timezone.now() + dt.timedelta(minutes=59)
+    assert not destination.connection.paused_reason
+    assert destination.connection.wait_until > timezone.now() + dt.timedelta(minutes=59)
 
 
 def test_invalid_argument_fails_the_run_with_googles_reason_and_keeps_the_schedule(google, destination):
@@ -277,7 +279,8 @@ def test_invalid_argument_fails_the_run_with_googles_reason_and_keeps_the_schedu
     assert run.error == "Google INVALID_ARGUMENT INVALID_USER_LIST_ID: Bad list."
     assert SyncBatch.objects.get(run=run).attempts == 1  # not retried
     assert destination.is_active
-    assert destination.wait_until is None
+    assert not destination.connection.paused_reason
+    assert destination.connection.failures == 0  # the run of failures is over
     assert not SyncLedger.objects.filter(lead=grace).exists()  # part of the next diff
 
 
@@ -301,8 +304,8 @@ def test_credentials_permissions_and_unsigned_terms_pause_the_destination(google
     destination.refresh_from_db()
     assert run.status == "failed"
     assert expected in run.error
-    assert "The destination is paused." in run.error
-    assert not destination.is_active
+    assert "paused" in run.error
+    assert not destination.sending()
 
 
 def test_consent_refused_at_google_pauses_the_destination_without_a_retry_storm(google, destination):
@@ -316,7 +319,7 @@ def test_consent_refused_at_google_pauses_the_destination_without_a_retry_storm(
     batch = SyncBatch.objects.get(run=run)
     assert batch.remote_status == "failed"
     assert "DENIED_CONSENT (1)" in batch.error
-    assert not destination.is_active
+    assert not destination.sending()
     assert "DENIED_CONSENT" in destination.runs.first().error
 
 
@@ -324,20 +327,21 @@ def test_an_expired_token_is_found_by_the_daily_check(google, destination):
     one_synced_and_one_waiting(destination)
     google.access_token = "another"
 
-    run = destination_credentials_check(destination=destination)
+    checked = connection_check(destination.connection)
 
     destination.refresh_from_db()
-    assert run is not None
-    assert "Google refused the access token" in run.error
-    assert not destination.is_active
+    assert checked is False
+    assert "Google refused the access token" in destination.connection.paused_reason
+    assert not destination.sending()
 
 
 def test_the_destination_form_rules(google):
     audience = AudienceFactory.create(rule=OPTED_IN)
-    bad = Destination(audience=audience, name="G", platform="google", account_id="12345", login_customer_id="x")
+    bad = Connection(name="G", platform="google", account_id="12345", login_customer_id="x")
     with pytest.raises(ValidationError) as refused:
         bad.full_clean()
     assert set(refused.value.message_dict) >= {"account_id", "login_customer_id", "credentials"}
+    assert audience.destinations.count() == 0
 
 
 def test_credentials_json_is_read_and_a_broken_one_is_refused_without_echoing_it():
@@ -371,30 +375,37 @@ def test_a_full_sync_logs_no_identifier_token_or_secret(google, destination, cap
 def test_credentials_are_checked_with_google_when_saved_and_a_marketer_watches_the_sync(google, admin_client):
     audience = AudienceFactory.create(rule=OPTED_IN, name="Warm leads")
     form = {
-        "audience": audience.pk,
         "name": "Google",
         "platform": "google",
         "account_id": "123-456-7890",
         "login_customer_id": "",
-        "remote_audience_id": "",
         "google_api": "data_manager",
         "endpoint_url": "",
         "credentials": "ya29.expired",
-        "mode": "mirror",
-        "schedule_minutes": 60,
         "is_active": "on",
     }
-    expired = admin_client.post("/admin/audiences/destination/add/", form)
+    expired = admin_client.post("/admin/audiences/connection/add/", form)
     google.forbidden_accounts.add("9999999999")
     no_access = admin_client.post(
-        "/admin/audiences/destination/add/", {**form, "credentials": TOKEN, "account_id": "9999999999"}
+        "/admin/audiences/connection/add/", {**form, "credentials": TOKEN, "account_id": "9999999999"}
     )
 
     assert expired.status_code == no_access.status_code == 200
     assert "Google refused the access token" in expired.content.decode()
     assert "Google PERMISSION_DENIED" in no_access.content.decode()
-    assert not Destination.objects.exists()
-    assert admin_client.post("/admin/audiences/destination/add/", {**form, "credentials": TOKEN}).status_code == 302
+    assert not Connection.objects.exists()
+    assert admin_client.post("/admin/audiences/connection/add/", {**form, "credentials": TOKEN}).status_code == 302
+    added = {
+        "audience": audience.pk,
+        "name": "Google",
+        "connection": Connection.objects.get().pk,
+        "remote_audience_id": "",
+        "mode": "mirror",
+        "value_currency": "",
+        "schedule_minutes": 60,
+        "is_active": "on",
+    }
+    assert admin_client.post("/admin/audiences/destination/add/", added).status_code == 302
 
     destination = Destination.objects.get()
     member("ada@example.com")

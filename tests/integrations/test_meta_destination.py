@@ -9,14 +9,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from facebook_business.session import FacebookSession
 
-from audiences.models import Destination, SyncBatch, SyncLedger
+from audiences.models import Connection, Destination, SyncBatch, SyncLedger
 from audiences.services import audience_refresh
 from audiences.sync import destination_reconcile, destination_sync, lead_hashes
+from audiences.tasks import connections_credentials_check, destinations_reconcile, destinations_sync_due
 from audiences.tasks import destination_sync as sync_task
-from audiences.tasks import destinations_credentials_check, destinations_reconcile, destinations_sync_due
 from integrations.audience_upload import UploadRow
 from integrations.meta import audiences as meta_audiences
-from tests.factories import AudienceFactory, ConsentFactory
+from tests.factories import AudienceFactory, ConsentFactory, destination_make
 from tests.factories import opted_in_member as member
 from tests.fakes.meta_graph import MetaGraphFake
 
@@ -39,7 +39,7 @@ def graph(monkeypatch, settings):
 @pytest.fixture
 def destination(graph):
     audience = AudienceFactory.create(rule=OPTED_IN, slug="warm-leads", name="Warm leads")
-    return Destination.objects.create(
+    return destination_make(
         audience=audience, name="Meta", platform="meta", account_id="act_1234567890", credentials=TOKEN
     )
 
@@ -179,19 +179,22 @@ def test_a_wait_meta_asks_for_ends_the_run_for_the_next_one_to_take_up(graph, de
     assert SyncBatch.objects.filter(run=run).get().attempts == 1  # not held for 12 minutes in a worker
     assert SyncLedger.objects.filter(destination=destination).count() == 1
     destination.refresh_from_db()
-    assert destination.is_active  # a rate limit switches nothing off
+    assert destination.is_active  # a rate limit pauses nothing
+    assert not destination.connection.paused_reason
     assert "12-minute pause" in run.error
     assert (
-        timezone.now() + dt.timedelta(minutes=11) < destination.wait_until < timezone.now() + dt.timedelta(minutes=13)
+        timezone.now() + dt.timedelta(minutes=11)
+        < destination.connection.wait_until
+        < timezone.now() + dt.timedelta(minutes=13)
     )
     assert destinations_sync_due() == 0  # the schedule waits as long as Meta asked
     assert sync_task(destination_pk=destination.pk) == "waiting"
-    Destination.objects.filter(pk=destination.pk).update(wait_until=timezone.now() - dt.timedelta(seconds=1))
+    Connection.objects.filter(pk=destination.connection_id).update(wait_until=timezone.now() - dt.timedelta(seconds=1))
     assert destinations_sync_due() == 1  # then takes it up, though its schedule has not come round
     destination.refresh_from_db()
     assert destination_sync(destination=destination).status == "succeeded"
     destination.refresh_from_db()
-    assert destination.wait_until is None
+    assert destination.connection.failures == 0  # the run of failures is over
 
 
 @pytest.mark.parametrize(
@@ -210,7 +213,7 @@ def test_an_expired_or_under_permissioned_token_pauses_the_destination(graph, de
     assert f"Meta error {code}" in run.error
     assert expected in run.error
     assert "paused" in run.error
-    assert not destination.is_active
+    assert not destination.sending()
     assert SyncLedger.objects.count() == 0
 
 
@@ -224,7 +227,7 @@ def test_a_restricted_audience_blocks_the_destination_with_metas_reason(graph, d
     assert run.status == "failed"
     assert "Meta restricted this audience" in run.error
     assert "health and wellness" in run.error
-    assert not destination.is_active
+    assert not destination.sending()
 
 
 def test_an_invalid_parameter_is_permanent_and_not_retried(graph, destination):
@@ -238,11 +241,12 @@ def test_an_invalid_parameter_is_permanent_and_not_retried(graph, destination):
     assert SyncBatch.objects.filter(run=run).get().attempts == 1
     assert "Meta error 100: Invalid parameter" in run.error
     assert destination.is_active
+    assert not destination.connection.paused_reason
 
 
 def test_a_wrong_token_is_refused_by_the_fake_as_meta_does(graph, destination):
-    destination.credentials = "EAAB-wrong"
-    destination.save()
+    destination.connection.credentials = "EAAB-wrong"
+    destination.connection.save()
     member("ada@example.com")
     audience_refresh(audience=destination.audience)
     run = destination_sync(destination=destination)
@@ -267,11 +271,8 @@ def test_no_identifier_or_token_reaches_the_logs_of_a_sync(graph, destination, c
 
 
 def test_a_meta_destination_needs_an_ad_account_number_and_a_token():
-    audience = AudienceFactory.create()
-    bad_account = Destination(
-        audience=audience, name="Meta", platform="meta", account_id="my account", credentials=TOKEN
-    )
-    no_token = Destination(audience=audience, name="Meta", platform="meta", account_id="act_123")
+    bad_account = Connection(name="Meta", platform="meta", account_id="my account", credentials=TOKEN)
+    no_token = Connection(name="Meta", platform="meta", account_id="act_123")
     with pytest.raises(ValidationError) as account_error:
         bad_account.full_clean()
     with pytest.raises(ValidationError) as token_error:
@@ -280,6 +281,14 @@ def test_a_meta_destination_needs_an_ad_account_number_and_a_token():
         "Enter the Meta ad account's number, e.g. act_1234567890."
     ]
     assert "access token" in token_error.value.message_dict["credentials"][0]
+    pixel_only = Connection.objects.create(
+        name="Pixel", platform="meta", credentials=TOKEN
+    )  # conversions need no account
+    pixel_only.full_clean()
+    audiences_there = Destination(audience=AudienceFactory.create(), name="Meta", connection=pixel_only)
+    with pytest.raises(ValidationError) as no_account:
+        audiences_there.full_clean()
+    assert "Audiences are kept in an ad account" in no_account.value.message_dict["connection"][0]
 
 
 def test_the_admin_shows_each_destinations_health_and_a_badge_on_its_audience(graph, destination, admin_client):
@@ -303,66 +312,97 @@ def test_the_admin_shows_each_destinations_health_and_a_badge_on_its_audience(gr
     assert "30-minute pause" in destinations
     assert 'class="sync-badge sync-waiting"' in admin_client.get("/admin/audiences/audience/").content.decode()
 
-    Destination.objects.filter(pk=destination.pk).update(wait_until=None)
+    Connection.objects.filter(pk=destination.connection_id).update(wait_until=None)
     graph.fail_next(190, subcode=463, message="Session has expired")
     destination.refresh_from_db()
     destination_sync(destination=destination)
     destinations = admin_client.get("/admin/audiences/destination/").content.decode()
     assert 'class="sync-health sync-paused"' in destinations
     assert "Paused: Meta error 190/463: Session has expired" in destinations
-    assert "paused until switched on" in destinations
+    assert "paused until its connection sends again" in destinations
     assert "1 sent, 1 accepted, 0 invalid" in destinations  # the last success is still shown
     assert 'class="sync-badge sync-paused"' in admin_client.get("/admin/audiences/audience/").content.decode()
 
 
-def destination_form(audience, **fields):
+def connection_form(**fields):
     return {
-        "audience": audience.pk,
         "name": "Meta",
         "platform": "meta",
         "account_id": "act_1234567890",
-        "remote_audience_id": "",
+        "login_customer_id": "",
         "google_api": "data_manager",
         "endpoint_url": "",
         "credentials": TOKEN,
-        "mode": "mirror",
-        "schedule_minutes": 60,
         "is_active": "on",
         **fields,
     }
 
 
 def test_a_token_is_checked_with_meta_when_it_is_saved(graph, admin_client):
-    audience = AudienceFactory.create(rule=OPTED_IN)
-    expired = admin_client.post("/admin/audiences/destination/add/", destination_form(audience, credentials="EAAB-old"))
+    expired = admin_client.post("/admin/audiences/connection/add/", connection_form(credentials="EAAB-old"))
     graph.forbidden_accounts.add("act_999")
-    no_access = admin_client.post("/admin/audiences/destination/add/", destination_form(audience, account_id="act_999"))
+    no_access = admin_client.post("/admin/audiences/connection/add/", connection_form(account_id="act_999"))
 
     assert expired.status_code == no_access.status_code == 200  # the form again, with the errors
     assert "Meta error 190/463: Error validating access token" in expired.content.decode()
     assert "Renew the access token" in expired.content.decode()
     assert "Meta error 200" in no_access.content.decode()
-    assert not Destination.objects.exists()
+    assert not Connection.objects.exists()
 
-    saved = admin_client.post("/admin/audiences/destination/add/", destination_form(audience))
+    saved = admin_client.post("/admin/audiences/connection/add/", connection_form())
     assert saved.status_code == 302
-    assert Destination.objects.get().credentials == TOKEN
+    account = Connection.objects.get()
+    assert account.credentials == TOKEN
     checks = [r for r in graph.requests if r["method"] == "GET"]
     assert [r["path"].strip("/").rsplit("/", 1)[1] for r in checks] == ["act_1234567890", "act_999", "act_1234567890"]
 
+    audience = AudienceFactory.create(rule=OPTED_IN)
+    added = admin_client.post(
+        "/admin/audiences/destination/add/",
+        {
+            "audience": audience.pk,
+            "name": "Meta prospects",
+            "connection": account.pk,
+            "remote_audience_id": "",
+            "mode": "mirror",
+            "value_currency": "",
+            "schedule_minutes": 60,
+            "is_active": "on",
+        },
+    )
+    assert added.status_code == 302
+    assert Destination.objects.get().connection == account
+
+
+def test_new_credentials_that_work_resume_a_paused_connection(graph, destination, admin_client):
+    Connection.objects.filter(pk=destination.connection_id).update(paused_reason="Meta error 190/463: expired.")
+    url = f"/admin/audiences/connection/{destination.connection_id}/change/"
+    kept = admin_client.post(url, connection_form(credentials="", account_id=destination.connection.account_id))
+    assert kept.status_code == 302
+    destination.refresh_from_db()
+    assert not destination.sending()  # nothing changed that would fix it
+    renewed = admin_client.post(url, connection_form(account_id=destination.connection.account_id))
+    assert renewed.status_code == 302
+    destination.refresh_from_db()
+    assert destination.sending()
+    assert destination.connection.credentials == TOKEN
+
 
 def test_the_daily_check_pauses_a_destination_whose_token_has_expired(graph, destination):
-    assert destinations_credentials_check() == 0
+    assert connections_credentials_check() == 0
     graph.fail_next(190, subcode=463, message="Session has expired")
 
-    assert destinations_credentials_check() == 1
+    assert connections_credentials_check() == 1
 
     destination.refresh_from_db()
-    assert not destination.is_active
-    run = destination.runs.get()
-    assert run.status == "failed"
-    assert run.error.startswith("Daily credentials check: Meta error 190/463: Session has expired.")
-    assert destinations_credentials_check() == 0  # paused destinations are not checked again
+    assert not destination.sending()
+    reason = destination.connection.paused_reason
+    assert reason.startswith("Daily credentials check: Meta error 190/463: Session has expired.")
+    graph.fail_next(190, subcode=463, message="Session has expired")
+    assert connections_credentials_check() == 0  # still refused: paused already, not counted again
+    assert connections_credentials_check() == 0  # and the day the token works again…
+    destination.refresh_from_db()
+    assert destination.sending()  # …it resumes
 
 
 def test_meta_graph_url_points_only_ladders_sessions_at_a_stand_in(monkeypatch, settings, destination):

@@ -8,7 +8,7 @@ import socket
 import pytest
 from facebook_business.session import FacebookSession
 
-from audiences.models import Destination, SyncRun
+from audiences.models import SyncRun
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync
 from common.logscrub import MASK, scrub
@@ -22,7 +22,7 @@ from integrations.meta import audiences as meta_audiences
 from integrations.meta.conversions import MetaConversionSender
 from integrations.stripe.gateway import StripeGateway
 from integrations.webhook.upload import WebhookUploader
-from tests.factories import AudienceFactory
+from tests.factories import AudienceFactory, destination_make
 from tests.factories import opted_in_member as member
 
 TOKEN = "EAAB-secret-" + "s" * 30
@@ -139,14 +139,14 @@ def test_a_sync_to_an_unreachable_platform_ends_failed_with_the_reason_and_logs_
     audience = AudienceFactory.create(rule={"event": {"type": "optin", "within_days": 7}})
     member("ada@example.com")
     audience_refresh(audience=audience)
-    destination = Destination.objects.create(
+    destination = destination_make(
         audience=audience, name="Meta", platform="meta", account_id="act_1234567890", credentials=TOKEN
     )
     run = destination_sync(destination=destination)
     assert run.status == SyncRun.Status.FAILED
     assert clean(Exception(run.error), TOKEN).startswith("Meta could not be reached: connection refused")
     destination.refresh_from_db()
-    assert destination.wait_until is not None  # retried later, not given up
+    assert destination.connection.wait_until is not None  # retried later, not given up
     assert TOKEN not in caplog.text
     assert "ada@example.com" not in caplog.text
 
@@ -156,7 +156,7 @@ def test_a_bug_during_a_sync_closes_the_run_and_keeps_its_traceback():
     audience = AudienceFactory.create(rule={"event": {"type": "optin", "within_days": 7}})
     member("ada@example.com")
     audience_refresh(audience=audience)
-    destination = Destination.objects.create(audience=audience, name="Sandbox", platform="sandbox")
+    destination = destination_make(audience=audience, name="Sandbox", platform="sandbox")
 
     class Broken:
         platform, batch_size, records_payload = "sandbox", 100, False

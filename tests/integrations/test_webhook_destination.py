@@ -5,13 +5,13 @@ import logging
 
 import pytest
 
-from audiences.models import Destination, SyncLedger
+from audiences.models import Connection, SyncLedger
 from audiences.services import audience_refresh
 from audiences.sync import destination_sync, lead_hashes, uploader_for
 from integrations.errors import IntegrationPermanentError
 from integrations.webhook.upload import signature_header, signature_valid
 from leads.models import Consent
-from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, days_ago
+from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, days_ago, destination_make
 from tests.fakes.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def receiver():
 @pytest.fixture
 def destination(receiver):
     audience = AudienceFactory.create(rule=OPTED_IN, slug="warm-leads")
-    return Destination.objects.create(
+    return destination_make(
         audience=audience, name="Partner", platform="webhook", endpoint_url=receiver.url, credentials=SECRET
     )
 
@@ -131,24 +131,18 @@ def test_plain_http_is_refused_unless_allowed(destination, settings):
     with pytest.raises(IntegrationPermanentError, match="https"):
         uploader_for(destination)
     with pytest.raises(Exception, match="https"):
-        destination.full_clean()
+        destination.connection.full_clean()
 
 
 def test_the_admin_asks_for_a_url_and_a_secret(admin_client):
     audience = AudienceFactory.create(rule=OPTED_IN)
     response = admin_client.post(
-        "/admin/audiences/destination/add/",
-        {
-            "audience": audience.pk,
-            "name": "Partner",
-            "platform": "webhook",
-            "mode": "mirror",
-            "schedule_minutes": 60,
-            "is_active": "on",
-        },
+        "/admin/audiences/connection/add/",
+        {"name": "Partner", "platform": "webhook", "google_api": "data_manager", "is_active": "on"},
     )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert "needs the URL" in str(errors["endpoint_url"])
     assert "signing secret" in str(errors["credentials"])
-    assert not Destination.objects.exists()
+    assert not Connection.objects.exists()
+    assert audience.destinations.count() == 0

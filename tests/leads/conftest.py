@@ -1,4 +1,3 @@
-"""The funnel fixtures, for tests here that walk a hosted page (server-side conversions)."""
+"""The paid-order fixture, for the tests here that follow a buyer's mail."""
 
-from tests.funnels.conftest import live_funnel  # noqa: F401
 from tests.offers.test_stripe_webhooks import paid_order  # noqa: E402, F401

@@ -1,12 +1,12 @@
 """What the reports stand on: a purchase is credited to the page, split-test variant and visitor that led to it,
 and a coupon for one offer discounts that offer's line only, in the order, its events and the conversions sent."""
 
+from audiences.tasks import conversions_dispatch
 from funnels.models import Variant
-from leads.models import ConversionDestination, Event
-from leads.tasks import conversions_dispatch
+from leads.models import Event
 from offers.models import Coupon, Order
 from tests.conftest import CONVERSIONS_TOKEN
-from tests.factories import ConsentFactory
+from tests.factories import ConsentFactory, conversion_destination_make
 from tests.offers.stripe_steps import browser_confirm, deliver_webhooks
 from tests.offers.test_checkout import ALWAYS_3DS, OK_CARD, accept, buy_tripwire, start
 
@@ -80,7 +80,7 @@ def test_a_coupon_for_one_offer_discounts_only_its_line_and_the_conversions_carr
     client, shop, stripe_fake, django_capture_on_commit_callbacks, conversions_graph
 ):
     funnel, steps = shop
-    ConversionDestination.objects.create(name="Pixel", platform="meta", remote_id=PIXEL, credentials=CONVERSIONS_TOKEN)
+    conversion_destination_make(name="Pixel", platform="meta", remote_id=PIXEL, credentials=CONVERSIONS_TOKEN)
     tripwire, bump = steps["order"].offer, steps["order"].bump_offer
     coupon = Coupon.objects.create(code="HALFTRIP", kind="percent", percent_off=50)
     coupon.offers.add(tripwire)

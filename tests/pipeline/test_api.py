@@ -290,7 +290,7 @@ def test_role_by_route_by_method(who):
         "/api/v1/reports/offers",
         "/api/v1/reports/lifetime-value/buyers",
         "/admin/audiences/destination/",
-        "/admin/leads/conversiondestination/",
+        "/admin/audiences/conversiondestination/",
         "/admin/offers/payment/",
         "/admin/offers/stripeevent/",
         "/admin/spend/adaccount/",

@@ -77,10 +77,12 @@ def test_sales_reads_funnels_and_offers_but_cannot_change_them(sales_client):
 
 
 def test_sales_cannot_see_destinations_secrets_or_payment_internals(sales_client):
-    destination = DestinationFactory.create(credentials="EAAB-secret")
+    destination = DestinationFactory.create(connection__credentials="EAAB-secret")
     for url in [
         reverse("admin:audiences_destination_changelist"),
         reverse("admin:audiences_destination_change", args=[destination.pk]),
+        reverse("admin:audiences_connection_changelist"),
+        reverse("admin:audiences_connection_change", args=[destination.connection.pk]),
         reverse("admin:offers_payment_changelist"),
         reverse("admin:offers_refund_changelist"),
         reverse("admin:offers_coupon_changelist"),
@@ -95,7 +97,12 @@ def test_sales_cannot_see_destinations_secrets_or_payment_internals(sales_client
 
 def test_destination_credentials_are_never_rendered(client):
     client.force_login(UserFactory.create(username="root", is_superuser=True))
-    destination = DestinationFactory.create(credentials="EAAB-secret")
-    page = client.get(reverse("admin:audiences_destination_change", args=[destination.pk]))
-    assert page.status_code == 200
-    assert b"EAAB-secret" not in page.content
+    destination = DestinationFactory.create(connection__credentials="EAAB-secret")
+    for url in (
+        reverse("admin:audiences_destination_change", args=[destination.pk]),
+        reverse("admin:audiences_connection_change", args=[destination.connection.pk]),
+        reverse("admin:audiences_connection_changelist"),
+    ):
+        page = client.get(url)
+        assert page.status_code == 200
+        assert b"EAAB-secret" not in page.content

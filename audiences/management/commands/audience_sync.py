@@ -27,11 +27,16 @@ class Command(BaseCommand):
             audience.refresh_from_db()
             raise CommandError(f"The audience's rule no longer holds: {audience.rule_error}")
         self.stdout.write(f"{audience}: {refreshed.size} members (+{refreshed.added}, −{refreshed.removed})")
-        destinations = list(audience.destinations.filter(is_active=True))
+        destinations = list(audience.destinations.filter(is_active=True).select_related("connection"))
         if not destinations:
             self.stdout.write("No active destinations: add one in the admin to send this audience anywhere.")
         failed = False
         for destination in destinations:
+            held = destination.connection.held_because()
+            if held and not options["dry_run"]:
+                self.stdout.write(f"{destination.name}: not sent. {held}")
+                failed = True
+                continue
             total = leads_to_add(destination).count() + ledger_to_remove(destination).count()
             bar = ProgressBar(self.stdout, total, f"{destination.name}")
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
@@ -12,24 +13,17 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from audiences.models import ConversionDelivery, ConversionDestination
 from common.admin import ReadOnlyAdminMixin
-from common.forms import SecretFieldForm
-from leads.models import (
-    ConversionDelivery,
-    ConversionDestination,
-)
 
 
-class ConversionDestinationForm(SecretFieldForm):
+class ConversionDestinationForm(forms.ModelForm):
     class Meta:
         model = ConversionDestination
         fields = [
             "name",
-            "platform",
+            "connection",
             "remote_id",
-            "account_id",
-            "login_customer_id",
-            "credentials",
             "test_event_code",
             "send_leads",
             "send_purchases",
@@ -42,8 +36,9 @@ class ConversionDestinationAdmin(admin.ModelAdmin):
     """Where opt-ins and purchases are reported server-side, with what became of the last week's conversions."""
 
     form = ConversionDestinationForm
-    list_display = ["name", "platform", "remote_id", "is_active", "week"]
-    list_filter = ["platform", "is_active"]
+    list_display = ["name", "connection", "remote_id", "is_active", "week"]
+    list_filter = ["connection__platform", "is_active"]
+    list_select_related = ["connection"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ConversionDestination]:
         since = timezone.now() - dt.timedelta(days=7)

@@ -4,11 +4,13 @@ Meta keeps one of each (deduplicated by event name and id)."""
 
 import pytest
 
-from leads.models import ConversionDelivery, ConversionDestination, Event
+from audiences.models import ConversionDelivery
+from leads.models import Event
 from tests import celery_worker
+from tests.audiences.test_conversions import PIXEL, capture
 from tests.conftest import CONVERSIONS_TOKEN
+from tests.factories import conversion_destination_make
 from tests.fakes.meta_graph import MetaGraphFake
-from tests.leads.test_conversions import PIXEL, capture
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -29,7 +31,7 @@ def event_posts(graph):
 
 
 def test_conversions_whose_worker_died_mid_send_are_sent_by_the_next_run_and_kept_once(settings, graph):
-    ConversionDestination.objects.create(name="Pixel", platform="meta", remote_id=PIXEL, credentials=CONVERSIONS_TOKEN)
+    conversion_destination_make(name="Pixel", platform="meta", remote_id=PIXEL, credentials=CONVERSIONS_TOKEN)
     for email in ("ada@example.com", "grace@example.com"):
         capture(email)
     app = celery_worker.client()
@@ -37,7 +39,7 @@ def test_conversions_whose_worker_died_mid_send_are_sent_by_the_next_run_and_kep
 
     first = start_worker(settings, graph)
     try:
-        app.send_task("leads.conversions_dispatch")
+        app.send_task("audiences.conversions_dispatch")
         assert celery_worker.wait_for(lambda: len(graph.events.get(PIXEL, {})) == 2)  # applied, answer held
     finally:
         celery_worker.worker_kill(first)
@@ -48,7 +50,7 @@ def test_conversions_whose_worker_died_mid_send_are_sent_by_the_next_run_and_kep
     try:
         # As beat does (every ten seconds here every two): runs find the dead run's lock until it lapses.
         for _ in range(30):
-            app.send_task("leads.conversions_dispatch")
+            app.send_task("audiences.conversions_dispatch")
             if celery_worker.wait_for(lambda: not ConversionDelivery.objects.filter(status="pending").exists(), 2):
                 break
     finally:

@@ -1,3 +1,5 @@
+"""Audiences in the admin: the rule, its preview and presets, members and growth, and a badge for their syncs."""
+
 from __future__ import annotations
 
 import csv
@@ -7,89 +9,29 @@ import json
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import slugify
 
+from audiences.admin.destinations import DestinationForm
 from audiences.charts import size_chart
-from audiences.health import COLOURS, Health, destination_health, run_summary, worst
-from audiences.models import Audience, AudienceMember, AudienceSize, Destination, SyncBatch, SyncRun
+from audiences.health import COLOURS, destination_health, worst
+from audiences.models import Audience, AudienceMember, AudienceSize, Destination
 from audiences.presets import presets
 from audiences.rules import rule_members, rule_problems
-from audiences.sync import credentials_verify, destination_busy, destination_sync
-from common.admin import ReadOnlyAdminMixin
-from common.forms import SecretFieldForm
 from common.tasks import enqueue_on_commit
-from integrations.errors import IntegrationError
-
-
-class DestinationForm(SecretFieldForm):
-    """Credentials are write-only (the form never shows the stored value, and blank keeps it) and are checked with
-    the platform when they, or the account, change."""
-
-    endpoint_url = forms.URLField(
-        required=False,
-        max_length=500,
-        assume_scheme="https",
-        help_text="Signed webhook: where batches are POSTed (https).",
-    )
-
-    class Meta:
-        model = Destination
-        fields = [
-            "audience",
-            "name",
-            "platform",
-            "account_id",
-            "google_api",
-            "login_customer_id",
-            "remote_audience_id",
-            "endpoint_url",
-            "credentials",
-            "mode",
-            "value_based",
-            "value_currency",
-            "schedule_minutes",
-            "is_active",
-        ]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        secret = cleaned.get("credentials", "")
-        if cleaned.get("platform") == Destination.Platform.WEBHOOK and len(secret) < 16:
-            self.add_error(
-                "credentials",
-                "A signed webhook needs a signing secret of at least 16 characters, shared with its receiver.",
-            )
-        platform = cleaned.get("platform")
-        changed = {"credentials", "account_id", "login_customer_id", "google_api", "platform"} & set(self.changed_data)
-        if secret and not self.errors and (changed or not self.instance.pk):
-            # A token is checked with its platform when it, or its account, changes: the form says what is wrong.
-            try:
-                probe = Destination(
-                    platform=platform or "",
-                    account_id=cleaned.get("account_id", ""),
-                    login_customer_id=cleaned.get("login_customer_id", ""),
-                    google_api=cleaned.get("google_api") or Destination.GoogleApi.DATA_MANAGER,
-                    credentials=secret,
-                )
-                credentials_verify(probe)
-            except IntegrationError as error:
-                self.add_error("credentials" if "credentials" in self.changed_data else "account_id", str(error))
-        return cleaned
 
 
 class DestinationInline(admin.TabularInline):
     model = Destination
     form = DestinationForm
     extra = 0
-    fields = ["name", "platform", "account_id", "remote_audience_id", "mode", "is_active"]
+    fields = ["name", "connection", "remote_audience_id", "mode", "is_active"]
     show_change_link = True
 
 
@@ -127,7 +69,8 @@ class AudienceAdmin(admin.ModelAdmin):
     change_form_template = "admin/audiences/audience/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).prefetch_related("destinations")  # the Syncs badge reads them all
+        # the Syncs badge reads them all, with their connections
+        return super().get_queryset(request).prefetch_related("destinations__connection")
 
     @admin.display(description="Syncs")
     def sync_health(self, obj: Audience) -> SafeString:
@@ -267,104 +210,3 @@ class AudienceAdmin(admin.ModelAdmin):
                 f"{audience}: rebuild queued. Its member count and “Refreshed” update here when it is done (usually "
                 "within a minute); a rule that no longer validates is shown on the audience.",
             )
-
-
-class SyncBatchInline(admin.TabularInline):
-    model = SyncBatch
-    extra = 0
-    can_delete = False
-    fields = readonly_fields = (
-        "kind",
-        "size",
-        "accepted",
-        "invalid",
-        "reasons",
-        "remote_status",
-        "error",
-        "attempts",
-        "duration_ms",
-    )
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(SyncRun)
-class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Every sync: what the diff found, what was sent, what the platform said (never identifiers)."""
-
-    list_display = ["started_at", "destination", "status", "dry_run", "to_add", "to_remove", "accepted", "invalid"]
-    list_filter = ["status", "dry_run", "destination__platform"]
-    list_select_related = ["destination"]
-    readonly_fields = tuple(f.name for f in SyncRun._meta.fields)
-    inlines = [SyncBatchInline]
-
-
-@admin.register(Destination)
-class DestinationAdmin(admin.ModelAdmin):
-    form = DestinationForm
-    list_display = ["name", "audience", "platform", "health", "last_success", "next_run"]  # the rest: on its page
-    list_filter = ["platform", "mode", "is_active"]
-    list_select_related = ["audience"]
-    readonly_fields = ["health", "last_success", "next_run", "last_synced_at", "wait_until"]
-    actions = ["sync_now", "dry_run"]
-
-    @admin.display(description="Credentials", boolean=True)
-    def has_credentials(self, obj: Destination) -> bool:
-        return bool(obj.credentials)
-
-    @staticmethod
-    def _health(obj: Destination) -> Health:
-        """Computed once per row: three columns read it."""
-        if not hasattr(obj, "_health"):
-            obj._health = destination_health(obj)  # type: ignore[attr-defined]
-        return obj._health  # type: ignore[attr-defined]
-
-    @admin.display(description="Last sync")
-    def health(self, obj: Destination) -> SafeString:
-        found = self._health(obj)
-        return format_html(
-            '<span class="sync-health sync-{}" style="color:{}">{}</span>',
-            found.state,
-            COLOURS[found.state],
-            found.text,
-        )
-
-    @admin.display(description="Last success")
-    def last_success(self, obj: Destination) -> str:
-        run = self._health(obj).last_success
-        if run is None:
-            return "—"
-        return run_summary(run)
-
-    @admin.display(description="Next run")
-    def next_run(self, obj: Destination) -> str:
-        due = self._health(obj).next_run
-        return "paused until switched on" if due is None else f"{timezone.localtime(due):%Y-%m-%d %H:%M}"
-
-    @admin.action(description="Sync the selected destinations now", permissions=["change"])
-    def sync_now(self, request: HttpRequest, queryset: Any) -> None:
-        """Queued, not run in the request: a first sync of a large audience sends for minutes. Its run reports back
-        in the sync runs (and the health column here)."""
-        for destination in queryset.select_related("audience"):
-            if destination_busy(destination):
-                busy = f"{destination} is being synced right now; try again in a minute."
-                self.message_user(request, busy, messages.WARNING)
-                continue
-            enqueue_on_commit("audiences.sync", destination_pk=destination.pk)
-            runs = reverse("admin:audiences_syncrun_changelist") + f"?destination__id__exact={destination.pk}"
-            self.message_user(
-                request,
-                format_html('{}: sync queued. <a href="{}">Its run</a> shows what was sent.', destination, runs),
-            )
-
-    @admin.action(description="Dry run: count and preview, send nothing", permissions=["change"])
-    def dry_run(self, request: HttpRequest, queryset: Any) -> None:
-        """Counted in the request (it sends nothing and previews a few rows), so the answer is on the page."""
-        for destination in queryset.select_related("audience"):
-            run = destination_sync(destination=destination, dry_run=True)
-            text = f"{destination}: {run.to_add} to add, {run.to_remove} to remove; would send {run.to_add}."
-            if run.status == SyncRun.Status.FAILED:
-                self.message_user(request, f"{destination}: {run.error}", messages.ERROR)
-            else:
-                self.message_user(request, text)

@@ -8,12 +8,16 @@ import logging
 import pytest
 from django.utils import timezone
 
-from leads import conversions
+from audiences import conversions
+from audiences.connections import connection_check
+from audiences.models import Connection, ConversionDelivery
+from audiences.services import lead_erase
+from audiences.tasks import conversions_dispatch
 from leads.contracts import Attribution, ClientContext, ConsentAnswer
-from leads.models import ConversionDelivery, ConversionDestination, ConversionOutbox, Event
-from leads.services import event_record, lead_capture, lead_forget
-from leads.tasks import conversions_dispatch
+from leads.models import ConversionOutbox, Event
+from leads.services import event_record, lead_capture
 from tests.conftest import CONVERSIONS_TOKEN
+from tests.factories import conversion_destination_make
 from tests.fakes.google_dm import GoogleDataManagerFake
 from tests.funnels.test_pages import optin_form, url
 
@@ -42,14 +46,14 @@ def google(settings):
 
 @pytest.fixture
 def meta_pixel(graph):
-    return ConversionDestination.objects.create(
+    return conversion_destination_make(
         name="Pixel", platform="meta", remote_id=PIXEL, credentials=TOKEN, test_event_code="TEST123"
     )
 
 
 @pytest.fixture
 def google_action(google):
-    return ConversionDestination.objects.create(
+    return conversion_destination_make(
         name="Ads", platform="google", remote_id=ACTION, account_id="123-456-7890", credentials=GOOGLE_TOKEN
     )
 
@@ -155,7 +159,10 @@ def test_throttling_backs_off_and_the_retry_sends_each_event_once(graph, meta_pi
     assert "Meta error 17" in delivery.reason
     assert conversions_dispatch() == 0  # not due yet
 
+    meta_pixel.connection.refresh_from_db()
+    assert meta_pixel.connection.wait_until > timezone.now() + dt.timedelta(seconds=30)  # the whole connection waits
     ConversionDelivery.objects.update(next_attempt_at=timezone.now())
+    Connection.objects.update(wait_until=timezone.now())
     assert conversions_dispatch() == 1
     assert len(graph.events[PIXEL]) == 1
     assert ConversionDelivery.objects.get().status == "sent"
@@ -169,13 +176,13 @@ def test_a_refused_token_pauses_the_destination_and_keeps_its_conversions(graph,
 
     meta_pixel.refresh_from_db()
     delivery = ConversionDelivery.objects.get()
-    assert not meta_pixel.is_active
+    assert meta_pixel.connection.paused_reason
     assert delivery.status == "pending"
     assert "Meta error 190" in delivery.reason
     assert "paused" in delivery.reason
 
     graph.access_token = TOKEN
-    ConversionDestination.objects.update(is_active=True)
+    assert connection_check(meta_pixel.connection) is True  # the daily check (or a person) finds it works again
     assert conversions_dispatch() == 1
 
 
@@ -195,7 +202,7 @@ def test_erasure_drops_what_was_not_yet_sent(graph, meta_pixel):
     conversions.conversions_fan_out()
     from leads.models import Lead
 
-    lead_forget(lead=Lead.objects.get(pk=captured.lead_id))
+    lead_erase(lead=Lead.objects.get(pk=captured.lead_id))
 
     assert conversions_dispatch() == 0
     delivery = ConversionDelivery.objects.get()
@@ -204,7 +211,7 @@ def test_erasure_drops_what_was_not_yet_sent(graph, meta_pixel):
 
 def test_a_destination_reports_only_what_happens_after_it_was_added(graph):
     capture("early@example.com")
-    ConversionDestination.objects.create(name="Pixel", platform="meta", remote_id=PIXEL, credentials=TOKEN)
+    conversion_destination_make(name="Pixel", platform="meta", remote_id=PIXEL, credentials=TOKEN)
     capture("late@example.com")
 
     assert conversions_dispatch() == 1
@@ -261,7 +268,7 @@ def test_the_command_reports_now_and_says_what_happened(graph, meta_pixel):
     call_command("conversions_send", stdout=out)
 
     assert "2 conversion(s) taken from the outbox" in out.getvalue()
-    assert "Pixel (Meta Conversions API): 1 sent, 1 dropped, 0 failed, 0 waiting" in out.getvalue()
+    assert "Pixel (Meta): 1 sent, 1 dropped, 0 failed, 0 waiting" in out.getvalue()
 
 
 def test_behind_a_proxy_the_browser_is_the_address_the_proxy_saw_not_one_it_was_told(rf, settings):

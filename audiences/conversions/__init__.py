@@ -6,16 +6,16 @@
 2. ``conversions_send`` sends one destination's due deliveries in the platform's batch size. Before anything leaves,
    a delivery is dropped, with its reason, when the person has no ad consent now (consent gates every upload), was
    erased, or the event is older than the platform accepts. A batch the platform takes is marked sent with its
-   reference and the browser context is cleared. A transient failure leaves the batch pending with a backoff (the
-   platform's own wait when it gives one); a refused credential pauses the destination, its deliveries kept for when
-   it is fixed; any other refusal fails that batch with the platform's reason. Sending again is safe: Meta
+   reference and the browser context is cleared. What the platform's errors do to the connection is the one policy of
+   ``audiences.connections``, as for the audience syncs: a transient failure makes it wait (the platform's own wait,
+   else a doubling backoff) and leaves the batch pending until then; refused credentials pause it, the deliveries kept
+   for when it is fixed; any other refusal fails that batch with the platform's reason. Sending again is safe: Meta
    deduplicates by ``event_id`` and event name, Google by ``transaction_id``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,18 +24,21 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audiences.connections import connection_failed, connection_pause, connection_succeeded
+from audiences.conversions.platforms import ConversionPlatform, conversion_platform, sender_for
+from audiences.models import ConversionDelivery, ConversionDestination
 from common.locks import Lock, LockLost
 from integrations.conversions import EVENT_NAMES, Conversion, ConversionSender
-from integrations.errors import IntegrationCredentialsError, IntegrationError, IntegrationTransientError
-from integrations.google.conversions import GoogleConversionSender
-from integrations.google.datamanager import customer_id_normalized
-from integrations.identifiers import GoogleHasher, MetaHasher
-from integrations.meta.conversions import MetaConversionSender
+from integrations.errors import (
+    IntegrationCredentialsError,
+    IntegrationError,
+    IntegrationTransientError,
+)
 from integrations.protocols import Hasher, Person
-from leads.models import Consent, ConversionDelivery, ConversionDestination, ConversionOutbox, Event, Lead, Touch
+from leads.models import Consent, ConversionOutbox, Event, Lead, Touch
 from leads.selectors import granted_now
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 8  # a delivery is given up after this many transient failures
 FAN_OUT_BATCH = 5_000
 IDENTITY_FIELDS = ("email", "phone", "first_name", "last_name", "city", "region", "postal_code", "country")
 
@@ -62,7 +65,7 @@ def conversions_fan_out(*, limit: int = FAN_OUT_BATCH) -> int:
         now = timezone.now()
         deliveries = [
             ConversionDelivery(destination=destination, event_id=event_id, client=client, next_attempt_at=now)
-            for destination in ConversionDestination.objects.filter(is_active=True)
+            for destination in ConversionDestination.objects.filter(is_active=True, connection__is_active=True)
             for event_id, client, created_at in rows
             if destination.created_at <= created_at and _reports(destination, types.get(event_id, ""))
         ]
@@ -85,7 +88,7 @@ def conversions_dispatch() -> int:
     the deliveries it had not marked sent are sent by the next run (the platforms deduplicate a batch that had
     reached them). A run that finds its lock lapsed and taken stops where it is.
     """
-    lock = Lock("leads:conversions-dispatch", lapse=settings.CONVERSIONS_DISPATCH_LOCK_SECONDS)
+    lock = Lock("audiences:conversions-dispatch", lapse=settings.CONVERSIONS_DISPATCH_LOCK_SECONDS)
     if not lock.acquire():
         return 0
     sent = 0
@@ -93,7 +96,7 @@ def conversions_dispatch() -> int:
         try:
             while conversions_fan_out():
                 lock.renew()
-            for destination in ConversionDestination.objects.filter(is_active=True):
+            for destination in conversion_destinations_sending():
                 sent += conversions_send(destination=destination, after_batch=lock.renew).sent
                 lock.renew()
         except LockLost:
@@ -101,55 +104,21 @@ def conversions_dispatch() -> int:
     return sent
 
 
-@dataclass(frozen=True, slots=True)
-class ConversionPlatform:
-    """How to report conversions to one platform: its client for a destination, and how it hashes people."""
-
-    sender: Callable[[ConversionDestination], ConversionSender]
-    hasher: Callable[[], Hasher]
-    max_age: dt.timedelta  # older events are dropped, never sent
-    max_age_text: str
-
-
-def _meta_sender(destination: ConversionDestination) -> ConversionSender:
-    return MetaConversionSender(
-        access_token=destination.credentials,
-        pixel_id=destination.remote_id.strip(),
-        app_secret=settings.META_APP_SECRET,
-        test_event_code=destination.test_event_code.strip(),
-        graph_url=settings.META_GRAPH_URL or None,
+def conversion_destinations_sending(now: dt.datetime | None = None) -> list[ConversionDestination]:
+    """Switched-on destinations whose connection may send now: switched on, not paused, not asked to wait."""
+    now = now or timezone.now()
+    return list(
+        ConversionDestination.objects.filter(is_active=True, connection__is_active=True, connection__paused_reason="")
+        .exclude(connection__wait_until__gt=now)
+        .select_related("connection")
     )
 
 
-def _google_sender(destination: ConversionDestination) -> ConversionSender:
-    return GoogleConversionSender(
-        credentials=destination.credentials,
-        customer_id=customer_id_normalized(destination.account_id),
-        conversion_action_id=destination.remote_id.strip(),
-        login_customer_id=customer_id_normalized(destination.login_customer_id),
-        endpoint=settings.GOOGLE_DATAMANAGER_URL or None,
+def conversions_forget(*, lead_id: int) -> None:
+    """An erased person's conversions not yet sent are dropped, with the browser context kept for them."""
+    ConversionDelivery.objects.filter(event__lead_id=lead_id, status=ConversionDelivery.Status.PENDING).update(
+        status=ConversionDelivery.Status.DROPPED, reason="The person was erased.", client={}, finished_at=timezone.now()
     )
-
-
-# One entry a platform, keyed by ``ConversionDestination.platform``: nothing else here asks which platform it is.
-CONVERSION_PLATFORMS: dict[str, ConversionPlatform] = {
-    ConversionDestination.Platform.META: ConversionPlatform(
-        sender=_meta_sender,
-        hasher=MetaHasher,
-        max_age=MetaConversionSender.max_age,
-        max_age_text=MetaConversionSender.max_age_text,
-    ),
-    ConversionDestination.Platform.GOOGLE: ConversionPlatform(
-        sender=_google_sender,
-        hasher=GoogleHasher,
-        max_age=GoogleConversionSender.max_age,
-        max_age_text=GoogleConversionSender.max_age_text,
-    ),
-}
-
-
-def sender_for(destination: ConversionDestination) -> ConversionSender:
-    return CONVERSION_PLATFORMS[destination.platform].sender(destination)
 
 
 def conversions_send(
@@ -170,7 +139,11 @@ def conversions_send(
     )
     if not due:
         return SendSummary()
-    conversions, dropped = _conversions(due, platform=CONVERSION_PLATFORMS[destination.platform], now=now)
+    try:
+        platform = conversion_platform(destination.platform)
+    except IntegrationError as error:
+        return _refused(destination, due, error, now)
+    conversions, dropped = _conversions(due, platform=platform, now=now)
     try:
         sender = sender or sender_for(destination)
     except IntegrationError as error:
@@ -182,7 +155,7 @@ def conversions_send(
         try:
             delivered = sender.send([conversions[delivery.pk] for delivery in batch])
         except IntegrationTransientError as error:
-            _later(batch, error, now)
+            _later(destination, batch, error, now)
             return SendSummary(sent=sent, dropped=dropped, failed=failed, waiting=len(ready) - start)
         except IntegrationError as error:
             if isinstance(error, IntegrationCredentialsError):
@@ -191,6 +164,7 @@ def conversions_send(
             failed += len(batch)
             continue
         _finish(batch, ConversionDelivery.Status.SENT, now, reference=delivered.reference)
+        connection_succeeded(destination.connection)
         sent += len(batch)
         if after_batch is not None:
             after_batch()
@@ -266,19 +240,25 @@ def _finish(
     )
 
 
-def _later(deliveries: list[ConversionDelivery], error: IntegrationTransientError, now: dt.datetime) -> None:
-    """Pending again after a backoff (the platform's wait, else exponential with jitter, from the batch's most tried
-    delivery); failed after too many. Two statements for the batch, whatever its size."""
+def _later(
+    destination: ConversionDestination,
+    deliveries: list[ConversionDelivery],
+    error: IntegrationTransientError,
+    now: dt.datetime,
+) -> None:
+    """The connection waits (its one backoff) and the batch is pending again until then; a delivery that has failed
+    ``MAX_ATTEMPTS`` times is given up. Two statements for the batch, whatever its size."""
     spent = [d for d in deliveries if d.attempts + 1 >= MAX_ATTEMPTS]
     if spent:
         reason = f"Gave up after {MAX_ATTEMPTS} attempts: {error}"
         _finish(spent, ConversionDelivery.Status.FAILED, now, reason=reason)
     retried = [d.pk for d in deliveries if d.attempts + 1 < MAX_ATTEMPTS]
+    then = connection_failed(destination.connection, error)
     if retried:
-        attempts = max(d.attempts for d in deliveries) + 1
-        wait = error.retry_after or min(30 * 2**attempts, 6 * 3600) * random.uniform(0.8, 1.2)  # noqa: S311
         ConversionDelivery.objects.filter(pk__in=retried).update(
-            attempts=F("attempts") + 1, reason=str(error)[:500], next_attempt_at=now + dt.timedelta(seconds=wait)
+            attempts=F("attempts") + 1,
+            reason=f"{error} {then}".strip()[:500],
+            next_attempt_at=destination.connection.wait_until or now,
         )
 
 
@@ -289,9 +269,8 @@ def _refused(
     now: dt.datetime,
     **counts: int,
 ) -> SendSummary:
-    """The destination's credentials were refused: it pauses, and its deliveries wait for a person to fix it."""
-    ConversionDestination.objects.filter(pk=destination.pk).update(is_active=False)
-    ConversionDelivery.objects.filter(pk__in=[d.pk for d in kept]).update(
-        reason=f"{error} The destination is paused."[:500]
-    )
+    """The connection's credentials were refused (or its client could not be made): it pauses, and the deliveries
+    wait for a person to fix it."""
+    then = connection_failed(destination.connection, error) or connection_pause(destination.connection, error)
+    ConversionDelivery.objects.filter(pk__in=[d.pk for d in kept]).update(reason=f"{error} {then}"[:500])
     return SendSummary(waiting=len(kept), **counts)
