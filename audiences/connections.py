@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audiences.models import Connection
+from integrations.accounts import customer_id_normalized
 from integrations.errors import (
     IntegrationCredentialsError,
     IntegrationError,
@@ -44,7 +45,7 @@ def _meta_verify(connection: Connection) -> None:
 
 
 def _google_verify(connection: Connection) -> None:
-    normalized = google_datamanager.customer_id_normalized
+    normalized = customer_id_normalized
     customer_id, login = normalized(connection.account_id), normalized(connection.login_customer_id)
     if connection.google_api == Connection.GoogleApi.GOOGLE_ADS:
         google_ads.credentials_check(

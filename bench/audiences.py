@@ -213,7 +213,7 @@ def measure(leads: int) -> list[dict[str, object]]:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from audiences.models import Audience, AudienceMember, Destination
+    from audiences.models import Audience, AudienceMember, Connection, Destination
     from audiences.rules import rule_members
     from audiences.services import audience_refresh, audiences_refresh_marked
     from audiences.sync import chunked, leads_to_add, upload_rows
@@ -223,7 +223,8 @@ def measure(leads: int) -> list[dict[str, object]]:
     from offers.models import OrderLine
 
     audience, _ = Audience.objects.update_or_create(slug="bench", defaults={"name": "Bench", "rule": RULE})
-    destination, _ = Destination.objects.get_or_create(audience=audience, name="Bench sandbox", platform="sandbox")
+    sandbox, _ = Connection.objects.get_or_create(name="Bench sandbox", platform="sandbox")
+    destination, _ = Destination.objects.get_or_create(audience=audience, name="Bench sandbox", connection=sandbox)
 
     # Every run measures the generated data: the orders an earlier run's churn step made go first.
     with connection.cursor() as cursor:

@@ -6,7 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from integrations.google.datamanager import customer_id_normalized
+
+def customer_id_normalized(value: str) -> str:
+    """A Google Ads customer id as digits (``123-456-7890`` → ``1234567890``), or ``""`` if it is not one."""
+    digits = (value or "").strip().replace("-", "")
+    return digits if len(digits) == 10 and digits.isascii() and digits.isdigit() else ""
 
 
 def meta_account_normalized(value: str) -> str:

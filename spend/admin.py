@@ -17,6 +17,7 @@ from common.admin import ReadOnlyAdminMixin, csv_export
 from common.forms import SecretFieldForm, major_to_minor, minor_to_major
 from common.money import format_money
 from common.tasks import enqueue_on_commit
+from integrations.accounts import account_problems
 from integrations.errors import IntegrationError
 from spend import services, tasks
 from spend.costs import MAX_BYTES, CostsRefused, costs_upload
@@ -34,6 +35,9 @@ class AdAccountForm(SecretFieldForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         changed = {"credentials", "account_id", "login_customer_id", "platform"} & set(self.changed_data)
+        ids = {key: cleaned.get(key) or "" for key in ("account_id", "login_customer_id")}
+        if account_problems(cleaned.get("platform") or "", **ids):
+            return cleaned  # the model's validation names what to type; the platform is not asked about a bad id
         if not self.errors and (changed or not self.instance.pk):
             if not cleaned.get("credentials"):
                 self.add_error("credentials", "Paste the credentials that can read this account's reports.")

@@ -3,10 +3,12 @@ hand (influencers, newsletters, tools, agency fees) that no platform reports."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
 from common.fields import CurrencyField, EncryptedTextField
+from integrations.accounts import account_problems, account_required
 
 
 class AdAccount(models.Model):
@@ -49,6 +51,13 @@ class AdAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_platform_display()} {self.name or self.account_id}"
+
+    def clean(self) -> None:
+        errors = account_problems(self.platform, account_id=self.account_id, login_customer_id=self.login_customer_id)
+        if not self.account_id.strip() and account_required(self.platform):
+            errors["account_id"] = account_required(self.platform)
+        if errors:
+            raise ValidationError(errors)
 
 
 class CampaignDay(models.Model):

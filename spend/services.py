@@ -22,6 +22,7 @@ from integrations.ad_spend import CampaignDay as CampaignDayRow
 from integrations.errors import (
     IntegrationCredentialsError,
     IntegrationError,
+    IntegrationPermanentError,
     IntegrationTransientError,
     failure_kind,
 )
@@ -43,15 +44,17 @@ class SpendReader(Protocol):
         ...
 
 
-def reader_for(account: AdAccount) -> SpendReader:
-    if account.platform == AdAccount.Platform.META:
-        return MetaSpendReader(
-            access_token=account.credentials,
-            ad_account_id=account.account_id,
-            app_secret=settings.META_APP_SECRET,
-            graph_url=settings.META_GRAPH_URL or None,
-        )
-    from integrations.google.spend import GoogleSpendReader
+def _meta_reader(account: AdAccount) -> SpendReader:
+    return MetaSpendReader(
+        access_token=account.credentials,
+        ad_account_id=account.account_id,
+        app_secret=settings.META_APP_SECRET,
+        graph_url=settings.META_GRAPH_URL or None,
+    )
+
+
+def _google_reader(account: AdAccount) -> SpendReader:
+    from integrations.google.spend import GoogleSpendReader  # gRPC is loaded only where a Google account is read
 
     return GoogleSpendReader(
         credentials=account.credentials,
@@ -59,6 +62,21 @@ def reader_for(account: AdAccount) -> SpendReader:
         login_customer_id=account.login_customer_id,
         endpoint=settings.GOOGLE_ADS_ENDPOINT or None,
     )
+
+
+# One entry a platform, keyed by ``AdAccount.platform``: nothing else here asks which platform it reads.
+SPEND_READERS: dict[str, Callable[[AdAccount], SpendReader]] = {
+    AdAccount.Platform.META: _meta_reader,
+    AdAccount.Platform.GOOGLE: _google_reader,
+}
+
+
+def reader_for(account: AdAccount) -> SpendReader:
+    try:
+        make = SPEND_READERS[account.platform]
+    except KeyError:
+        raise IntegrationPermanentError(f"Ladder cannot read spend from {account.platform!r} accounts.") from None
+    return make(account)
 
 
 def account_check(*, account: AdAccount, reader: SpendReader | None = None) -> AccountInfo:

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from audiences.models import Connection, ConversionDestination
+from integrations.accounts import customer_id_normalized
 from integrations.conversions import ConversionSender
 from integrations.errors import IntegrationPermanentError
 from integrations.google.conversions import GoogleConversionSender
-from integrations.google.datamanager import customer_id_normalized
 from integrations.identifiers import GoogleHasher, MetaHasher
 from integrations.meta.conversions import MetaConversionSender
 from integrations.protocols import Hasher

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from audiences.models import Connection, Destination
+from integrations.accounts import customer_id_normalized
 from integrations.audience_upload import AudienceUploader
 from integrations.errors import IntegrationPermanentError
 from integrations.google import ads as google_ads_audiences
@@ -109,7 +110,7 @@ def _meta(destination: Destination) -> AudienceUploader:
 
 
 def _google_ids(destination: Destination) -> tuple[str, str]:
-    normalized = google_audiences.customer_id_normalized
+    normalized = customer_id_normalized
     return normalized(destination.connection.account_id), normalized(destination.connection.login_customer_id)
 
 

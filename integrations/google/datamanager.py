@@ -58,12 +58,6 @@ CONSENT_GRANTED = dm.Consent(
 _HASHED_ADDRESS_KEYS = ("given_name", "family_name")
 
 
-def customer_id_normalized(value: str) -> str:
-    """A Google Ads customer id as digits (``123-456-7890`` → ``1234567890``), or ``""`` if it is not one."""
-    digits = (value or "").strip().replace("-", "")
-    return digits if len(digits) == 10 and digits.isascii() and digits.isdigit() else ""
-
-
 def credentials_from(secret: str) -> Credentials:
     """OAuth credentials from what the marketer pasted: an authorized-user JSON (``client_id``, ``client_secret``,
     ``refresh_token``), a service-account key JSON, or a bare access token (short-lived: for trials)."""

@@ -15,10 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from common.money import Money, UnknownCurrency, currency_exponent
+from integrations.accounts import customer_id_normalized
 from integrations.ad_spend import AccountInfo, CampaignDay
 from integrations.errors import IntegrationPermanentError
 from integrations.google.ads import ADS_FAILURES, ads_error, client_for
-from integrations.google.datamanager import customer_id_normalized
 
 ACCOUNT_QUERY = "SELECT customer.descriptive_name, customer.currency_code, customer.time_zone FROM customer"
 DAYS_QUERY = (

@@ -28,6 +28,7 @@ from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookError, FacebookRequestError
 from facebook_business.session import FacebookSession
 
+from integrations.accounts import meta_account_normalized
 from integrations.audience_upload import VALUE, UploadResult, UploadRow
 from integrations.errors import (
     IntegrationBlockedError,
@@ -209,10 +210,10 @@ def credentials_check(
 
 
 def _account_number(ad_account_id: str) -> str:
-    number = ad_account_id.strip().removeprefix("act_")
-    if not number.isdigit():
+    account = meta_account_normalized(ad_account_id)
+    if not account:
         raise IntegrationPermanentError("A Meta ad account id is its number (act_ optional), e.g. act_1234567890.")
-    return number
+    return account.removeprefix("act_")
 
 
 def graph_api(

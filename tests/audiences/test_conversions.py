@@ -10,14 +10,14 @@ from django.utils import timezone
 
 from audiences import conversions
 from audiences.connections import connection_check
-from audiences.models import Connection, ConversionDelivery
+from audiences.models import Connection, ConversionDelivery, Destination
 from audiences.services import lead_erase
 from audiences.tasks import conversions_dispatch
 from leads.contracts import Attribution, ClientContext, ConsentAnswer
 from leads.models import ConversionOutbox, Event
 from leads.services import event_record, lead_capture
 from tests.conftest import CONVERSIONS_TOKEN
-from tests.factories import conversion_destination_make
+from tests.factories import AudienceFactory, conversion_destination_make
 from tests.fakes.google_dm import GoogleDataManagerFake
 from tests.funnels.test_pages import optin_form, url
 
@@ -278,3 +278,35 @@ def test_behind_a_proxy_the_browser_is_the_address_the_proxy_saw_not_one_it_was_
     request = rf.post("/", HTTP_X_FORWARDED_FOR="198.51.100.66, 203.0.113.7", REMOTE_ADDR="10.0.0.2")
 
     assert client_context(request).ip == "203.0.113.7"  # the first entry is whatever the browser claimed
+
+
+def test_one_refused_token_holds_the_audience_and_the_pixel_on_its_connection_and_one_fix_resumes_both(
+    graph, meta_pixel
+):
+    from audiences.connections import connections_check
+    from audiences.services import audience_refresh
+    from audiences.sync import destination_sync
+    from audiences.tasks import destination_sync as sync_task
+
+    account = meta_pixel.connection
+    account.account_id = "act_1234567890"
+    account.save()
+    destination = Destination.objects.create(audience=AudienceFactory.create(), name="Meta", connection=account)
+    capture("ada@example.com")
+    audience_refresh(audience=destination.audience)
+    graph.access_token = "revoked"
+
+    run = destination_sync(destination=destination)
+
+    assert run.status == "failed"
+    assert "paused" in run.error
+    assert conversions_dispatch() == 0  # the pixel is on the same connection: held too, its conversion kept
+    assert ConversionDelivery.objects.get().status == "pending"
+    assert graph.events == {}
+    assert sync_task(destination_pk=destination.pk) == "waiting"
+
+    graph.access_token = TOKEN
+    assert connections_check() == 0  # the daily check finds the token works again: one fix resumes both
+    assert conversions_dispatch() == 1
+    destination.refresh_from_db()
+    assert destination_sync(destination=destination).sent == 1

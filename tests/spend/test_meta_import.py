@@ -189,6 +189,13 @@ def signed_in(role):
 def test_the_admin_checks_the_token_with_meta_when_an_account_is_added(graph):
     marketer = signed_in("marketer")
     url = "/admin/spend/adaccount/add/"
+    asked = len(graph.requests)
+    malformed = marketer.post(
+        url, {"platform": "meta", "account_id": "my ads", "credentials": TOKEN, "is_active": "on"}
+    )
+    assert malformed.status_code == 200
+    assert "Enter the Meta ad account&#x27;s number, e.g. act_1234567890." in malformed.content.decode()
+    assert len(graph.requests) == asked  # Meta is not asked about an id that cannot be one
     refused = marketer.post(
         url, {"platform": "meta", "account_id": ACCOUNT, "credentials": "EAAB-wrong-" + "w" * 30, "is_active": "on"}
     )
