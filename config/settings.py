@@ -14,6 +14,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.beat import beat_schedule
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -324,10 +326,6 @@ CAPTURE_FUNNEL_CACHE_SECONDS = env.int("CAPTURE_FUNNEL_CACHE_SECONDS", default=1
 # Beacons and API opt-ins through the Redis inbox (see leads/inbox.py): needs REDIS_URL, Celery beat (or a flusher
 # process) and Redis with appendonly on, since what was accepted waits there until the next flush.
 EVENT_INBOX = env.bool("EVENT_INBOX", default=False)
-CELERY_BEAT_SCHEDULE = {
-    "capture-inbox-flush": {"task": "funnels.capture_inbox_flush", "schedule": 1.0},
-    "lead-magnet-sweep": {"task": "funnels.lead_magnet_sweep", "schedule": 60.0},
-}
 
 # Meta: the app secret, when set, signs every Graph API call with appsecret_proof (each destination has its token).
 META_APP_SECRET = env.str("META_APP_SECRET", default="")
@@ -359,50 +357,21 @@ WEBHOOK_DESTINATIONS_ALLOW_HTTP = env.bool("WEBHOOK_DESTINATIONS_ALLOW_HTTP", de
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 STRIPE_WEBHOOK_MAX_BYTES = env.int("STRIPE_WEBHOOK_MAX_BYTES", default=256 * 1024)
-CELERY_BEAT_SCHEDULE["stripe-events-sweep"] = {"task": "offers.stripe_events_sweep", "schedule": 60.0}
 # Changed leads' audiences, every second or so (a run with nothing marked is one query); new members are then pushed
 # to each destination at most once a window (AUDIENCE_PUSH_SECONDS) unless they fill a batch sooner.
 AUDIENCE_MARKED_SECONDS = env.float("AUDIENCE_MARKED_SECONDS", default=1.0)
 AUDIENCE_PUSH_SECONDS = env.int("AUDIENCE_PUSH_SECONDS", default=60)
 # A push starts this long before its slot, so its rows are ready and its request leaves the moment the window ends.
 AUDIENCE_PUSH_PREPARE_SECONDS = env.float("AUDIENCE_PUSH_PREPARE_SECONDS", default=0.75)
-CELERY_BEAT_SCHEDULE["audiences-refresh-marked"] = {
-    "task": "audiences.refresh_marked",
-    "schedule": AUDIENCE_MARKED_SECONDS,
-}
-CELERY_BEAT_SCHEDULE["audiences-refresh-due"] = {"task": "audiences.refresh_due", "schedule": 60.0}
-CELERY_BEAT_SCHEDULE["audiences-sync-due"] = {"task": "audiences.sync_due", "schedule": 60.0}
-# Each active destination's credentials against its platform, daily: an expired token pauses it, saying why.
-CELERY_BEAT_SCHEDULE["audiences-credentials-check"] = {"task": "audiences.credentials_check", "schedule": 86400.0}
-CELERY_BEAT_SCHEDULE["conversions-dispatch"] = {"task": "audiences.conversions_dispatch", "schedule": 10.0}
-# Lost list imports queued again; uploads deleted a month after their import finished.
-CELERY_BEAT_SCHEDULE["imports-tidy"] = {"task": "leads.imports_tidy", "schedule": 3600.0}
-CELERY_BEAT_SCHEDULE["audiences-requests-check"] = {"task": "audiences.requests_check", "schedule": 600.0}
-# Weekly, each Meta audience replaced with exactly what Ladder's ledger says it holds: drift does not last.
-CELERY_BEAT_SCHEDULE["audiences-reconcile"] = {"task": "audiences.reconcile", "schedule": 7 * 86400.0}
-# Nightly (every 24 h from start): each ad account's last 28 days of campaign spend read again.
-CELERY_BEAT_SCHEDULE["spend-import-recent"] = {"task": "spend.import_recent", "schedule": 86400.0}
-# The pipeline follows the event log (scores, last activity, automatic stage moves) and scores quiet leads hourly.
-CELERY_BEAT_SCHEDULE["pipeline-advance"] = {"task": "pipeline.advance", "schedule": 10.0}
-CELERY_BEAT_SCHEDULE["pipeline-inactivity"] = {"task": "pipeline.inactivity", "schedule": 3600.0}
-# Each owner's digest; once a day whatever the schedule (the hourly run sends what is not sent yet, from 7 a.m.).
-CELERY_BEAT_SCHEDULE["pipeline-digest"] = {"task": "pipeline.digest", "schedule": 3600.0}
-# Buyers get what they paid for as soon as the webhook records the payment; a full refund takes it back.
-CELERY_BEAT_SCHEDULE["fulfilment-advance"] = {"task": "fulfilment.advance", "schedule": 10.0}
-CELERY_BEAT_SCHEDULE["fulfilment-emails"] = {"task": "fulfilment.emails_send", "schedule": 10.0}
-# Lead webhooks: stage changes and hot leads, signed, retried with backoff.
-CELERY_BEAT_SCHEDULE["pipeline-hooks"] = {"task": "pipeline.hooks", "schedule": 10.0}
-CELERY_BEAT_SCHEDULE["refund-requests-sweep"] = {"task": "offers.refund_requests_sweep", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE = beat_schedule(marked_seconds=AUDIENCE_MARKED_SECONDS)  # config/beat.py
 
-# Reports. The rollups follow the event log every few seconds; split tests count a visitor's revenue only once their
-# refund window has passed; the always-valid interval is tuned for this many visitors a variant (the planned size).
-CELERY_BEAT_SCHEDULE["analytics-rollups-advance"] = {"task": "analytics.rollups_advance", "schedule": 5.0}
+# Reports. Split tests count a visitor's revenue only once their refund window has passed; the always-valid interval
+# is tuned for this many visitors a variant (the planned size).
 SPLIT_TEST_MATURITY_DAYS = env.int("SPLIT_TEST_MATURITY_DAYS", default=14)
 SPLIT_TEST_PLANNED_VISITORS = env.int("SPLIT_TEST_PLANNED_VISITORS", default=10_000)
 # The currency the dashboard leads with (each currency is always reported on its own, never converted).
 REPORTS_CURRENCY = env.str("REPORTS_CURRENCY", default="USD")
 # Lifetime value: the nightly fit's horizon, monthly discount rate, and the repeat buyers a currency needs first.
-CELERY_BEAT_SCHEDULE["analytics-clv-refresh"] = {"task": "analytics.clv_refresh", "schedule": 86400.0}
 CLV_HORIZON_MONTHS = env.int("CLV_HORIZON_MONTHS", default=12)
 CLV_MONTHLY_DISCOUNT = env.float("CLV_MONTHLY_DISCOUNT", default=0.01)
 CLV_MIN_REPEAT_BUYERS = env.int("CLV_MIN_REPEAT_BUYERS", default=50)
