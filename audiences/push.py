@@ -16,7 +16,8 @@ preparation too.
 
 A push also catches up with the refresher (``push_catch_up``): when it runs it refreshes its own audience for the
 leads marked since the refresher's last pass, so someone who opted in a second before a push goes with it rather
-than a whole window later.
+than a whole window later. It does so once more just before its request leaves (``push_last_call``,
+``AUDIENCE_PUSH_LAST_CALL_SECONDS`` before the slot), taking in who joined while it prepared.
 """
 
 from __future__ import annotations
@@ -153,6 +154,13 @@ def push_catch_up(destination: Destination) -> list[int]:
         return []
     audience_refresh(audience=destination.audience, lead_ids=marked)
     return list(leads_to_add(destination).filter(pk__in=among(marked)).values_list("pk", flat=True))
+
+
+def push_last_call(destination: Destination) -> list[int]:
+    """Just before a push's request leaves: whoever joined the destination since the push read its rows, found by the
+    refresher meanwhile (taken from the set the next push would carry) or marked and not yet refreshed (the push
+    refreshes its audience for them, as its catch-up did)."""
+    return sorted(set(_pending_take(destination.pk)) | set(push_catch_up(destination)))
 
 
 def push_finished(destination_pk: int, *, last_request: dt.datetime | None) -> None:

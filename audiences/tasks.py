@@ -147,16 +147,27 @@ def destination_push(*, destination_pk: int) -> str | None:
             raise
         if not lead_ids:
             return None  # nobody left to send
+        late: list[int] = []
+
+        def last_call() -> list[int]:
+            late.extend(push.push_last_call(destination))
+            return late
+
         try:
-            run = sync.destination_sync(destination=destination, lead_ids=lead_ids, not_before=send_at)
+            run = sync.destination_sync(
+                destination=destination, lead_ids=lead_ids, not_before=send_at, last_call=last_call
+            )
+        except DatabaseError:
+            push.push_return(destination_pk, [*lead_ids, *late])  # the retry carries them
+            raise
         except sync.SyncInProgress:
             # The running sync may have read its diff before these members joined: this push waits its turn.
             push.push_return(destination_pk, lead_ids)
             if push.push_again(destination_pk, countdown=PUSH_BUSY_SECONDS):
                 enqueue_on_commit(destination_push, countdown=PUSH_BUSY_SECONDS, destination_pk=destination_pk)
             return None
-        if run.status != SyncRun.Status.SUCCEEDED:
-            push.push_return(destination_pk, lead_ids)  # the ledger says who was taken; the rest go with the next push
+        if run.status != SyncRun.Status.SUCCEEDED:  # the ledger says who was taken; the rest go with the next push
+            push.push_return(destination_pk, [*lead_ids, *late])
         # Its last request had ended (and so had reached the platform) by the time it was recorded: the next request
         # goes a window after that, so the platform never sees two within a window.
         last_request = run.batches.filter(kind=SyncBatch.Kind.ADD).aggregate(last=Max("created_at"))["last"]

@@ -363,6 +363,8 @@ AUDIENCE_MARKED_SECONDS = env.float("AUDIENCE_MARKED_SECONDS", default=1.0)
 AUDIENCE_PUSH_SECONDS = env.int("AUDIENCE_PUSH_SECONDS", default=60)
 # A push starts this long before its slot, so its rows are ready and its request leaves the moment the window ends.
 AUDIENCE_PUSH_PREPARE_SECONDS = env.float("AUDIENCE_PUSH_PREPARE_SECONDS", default=0.75)
+# Its last call for people who joined while it prepared comes this long before the slot.
+AUDIENCE_PUSH_LAST_CALL_SECONDS = env.float("AUDIENCE_PUSH_LAST_CALL_SECONDS", default=0.2)
 CELERY_BEAT_SCHEDULE = beat_schedule(marked_seconds=AUDIENCE_MARKED_SECONDS)  # config/beat.py
 
 # Reports. Split tests count a visitor's revenue only once their refund window has passed; the always-valid interval

@@ -68,6 +68,7 @@ def destination_sync(
     progress: Callable[[int], None] | None = None,
     lead_ids: Sequence[int] | None = None,
     not_before: float | None = None,
+    last_call: Callable[[], Sequence[int]] | None = None,
 ) -> SyncRun:
     """Send what changed, holding the destination's lock (renewed after every batch) whoever asks: the scheduled
     task, the admin's "Sync now", ``audience_sync``. A dry run counts and previews the first rows, sends nothing,
@@ -76,7 +77,9 @@ def destination_sync(
     With ``lead_ids`` (a push: people who just joined) only those of them still to be added are sent: no removals,
     no resending of changed members and no full diff, so the run costs what the joins do, whatever the audience's
     size; the destination's schedule (``last_synced_at``) is left to full syncs. ``not_before`` (a Unix time) holds
-    the first request until then: a push reads and hashes its rows first, then sends them the moment its slot opens."""
+    the first request until then: a push reads and hashes its rows first, then sends them the moment its slot opens.
+    ``last_call``, with ``not_before``, is asked ``AUDIENCE_PUSH_LAST_CALL_SECONDS`` before the slot who else joined
+    meanwhile; they go in the same request if it has room."""
     if dry_run:
         return _destination_sync(destination=destination, dry_run=True, uploader=uploader, progress=progress)
     with _locked(destination) as lock:
@@ -87,7 +90,12 @@ def destination_sync(
                 progress(sent)
 
         return _destination_sync(
-            destination=destination, uploader=uploader, progress=renewing, lead_ids=lead_ids, not_before=not_before
+            destination=destination,
+            uploader=uploader,
+            progress=renewing,
+            lead_ids=lead_ids,
+            not_before=not_before,
+            last_call=last_call,
         )
 
 
@@ -99,6 +107,7 @@ def _destination_sync(
     progress: Callable[[int], None] | None = None,
     lead_ids: Sequence[int] | None = None,
     not_before: float | None = None,
+    last_call: Callable[[], Sequence[int]] | None = None,
 ) -> SyncRun:
     full = lead_ids is None
     if full:
@@ -130,8 +139,15 @@ def _destination_sync(
                 rows_to_add = upload_rows(adds, platform=destination.platform, value_currency=currency)
                 for rows, last in with_last(chunked(rows_to_add, uploader.batch_size)):
                     if not_before is not None:  # the rows are read and hashed: wait for the slot, then send
-                        time.sleep(max(0.0, not_before - time.time()))
-                        not_before = None
+                        joined = _until_slot(
+                            destination,
+                            rows,
+                            not_before=not_before,
+                            last_call=last_call if last else None,
+                            room=uploader.batch_size - len(rows),
+                            currency=currency,
+                        )
+                        rows, run.to_add, not_before = rows + joined, run.to_add + len(joined), None
                     batch_send(
                         run, uploader, SyncBatch.Kind.ADD, rows, SyncLedger.State.ADDED, last=last, recorder=recorder
                     )
@@ -177,6 +193,29 @@ def _destination_sync(
         if full:
             Destination.objects.filter(pk=destination.pk).update(last_synced_at=run.finished_at)
     return run
+
+
+def _until_slot(
+    destination: Destination,
+    rows: list[UploadRow],
+    *,
+    not_before: float,
+    last_call: Callable[[], Sequence[int]] | None,
+    room: int,
+    currency: str,
+) -> list[UploadRow]:
+    """Hold a push's first request until its slot. Just before it (the last call), read who else joined since the
+    push read its rows and return their rows, to go in the same request while it has room."""
+    joined: list[UploadRow] = []
+    if last_call is not None and room > 0:
+        time.sleep(max(0.0, not_before - settings.AUDIENCE_PUSH_LAST_CALL_SECONDS - time.time()))
+        held = {row.key for row in rows}
+        late = [pk for pk in last_call() if str(pk) not in held]
+        if late:
+            adds = leads_to_add(destination).filter(pk__in=among(late))[:room]
+            joined = list(upload_rows(adds, platform=destination.platform, value_currency=currency))
+    time.sleep(max(0.0, not_before - time.time()))
+    return joined
 
 
 def _resend_changed(run: SyncRun, uploader: AudienceUploader, held: list[SyncLedger], *, mirror: bool) -> None:

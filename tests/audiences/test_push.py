@@ -2,6 +2,7 @@
 and the change marks cleared exactly (a change made while the refresher works keeps its mark)."""
 
 import datetime as dt
+import time
 
 import pytest
 from django.core.cache import cache
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from audiences import push, tasks
 from audiences.models import Connection, Destination, SyncBatch, SyncLedger
+from audiences.sync import destination_sync
 from leads.marks import leads_mark_changed, marks_clear, marks_take
 from leads.models import Consent, LeadMark
 from tests.factories import AudienceFactory, ConsentFactory, EventFactory, LeadFactory, days_ago, destination_make
@@ -180,3 +182,36 @@ def test_a_push_reads_its_rows_before_its_slot_and_sends_them_when_the_window_en
     assert tasks.destination_push(destination_pk=destination.pk) == "succeeded"  # not sent round again as early
     [batch] = SyncBatch.objects.filter(kind="add")
     assert batch.created_at >= synced_at + dt.timedelta(seconds=60)  # the request left when the window was over
+
+
+def test_at_its_last_call_a_push_takes_in_who_joined_while_it_prepared(destination, settings):
+    settings.AUDIENCE_PUSH_LAST_CALL_SECONDS = 0.2
+    first = opted_in()
+    tasks.services.audiences_refresh_marked()
+    meanwhile = opted_in()  # joins after the push read its rows: offered at the last call
+    tasks.services.audiences_refresh_marked()
+    asked = []
+
+    def last_call():
+        asked.append(time.time())
+        return [meanwhile.pk, first.pk]  # one it already carries: not sent twice
+
+    slot = time.time() + 0.5
+    run = destination_sync(destination=destination, lead_ids=[first.pk], not_before=slot, last_call=last_call)
+
+    [batch] = SyncBatch.objects.filter(run=run, kind="add")
+    assert (run.status, run.to_add, batch.size) == ("succeeded", 2, 2)  # one request for both
+    assert set(SyncLedger.objects.values_list("lead_id", flat=True)) == {first.pk, meanwhile.pk}
+    assert slot - 0.3 <= asked[0] <= slot  # asked a moment before the slot, not when the rows were read
+    assert batch.created_at.timestamp() >= slot  # and the request still left at the slot
+
+
+def test_the_last_call_is_who_the_refresher_found_meanwhile_and_who_is_marked_not_yet_refreshed(destination):
+    Destination.objects.filter(pk=destination.pk).update(last_synced_at=timezone.now())
+    found = opted_in()
+    tasks.services.audiences_refresh_marked()
+    push.pushes_plan(push.destinations_joining(lead_ids=[found.pk]))  # gathered for the next push
+    marked = opted_in()  # marked, not yet refreshed
+
+    assert push.push_last_call(destination) == sorted([found.pk, marked.pk])
+    assert push.push_started(destination.pk) == []  # taken: the next push does not carry them again
