@@ -44,9 +44,13 @@ def _meta_verify(connection: Connection) -> None:
         )
 
 
+def google_ids(connection: Connection) -> tuple[str, str]:
+    """A Google connection's customer id and manager account id, as digits (``""`` where there is none)."""
+    return customer_id_normalized(connection.account_id), customer_id_normalized(connection.login_customer_id)
+
+
 def _google_verify(connection: Connection) -> None:
-    normalized = customer_id_normalized
-    customer_id, login = normalized(connection.account_id), normalized(connection.login_customer_id)
+    customer_id, login = google_ids(connection)
     if connection.google_api == Connection.GoogleApi.GOOGLE_ADS:
         google_ads.credentials_check(
             credentials=connection.credentials,
@@ -101,9 +105,10 @@ def connection_failed(connection: Connection, error: IntegrationError) -> str:
     return ""
 
 
-def connection_pause(connection: Connection, error: IntegrationError) -> str:
-    """Nothing more goes through the connection until a person fixes it; returns the sentence that says so."""
-    connection.paused_reason = str(error)[:500]
+def connection_pause(connection: Connection, error: IntegrationError, *, found_by: str = "") -> str:
+    """Nothing more goes through the connection until a person fixes it (``found_by`` names a check that found it);
+    returns the sentence that says so."""
+    connection.paused_reason = f"{found_by}{error}"[:500]
     Connection.objects.filter(pk=connection.pk).update(paused_reason=connection.paused_reason)
     return f"The connection {connection.name!r} is paused until its credentials are fixed."
 
@@ -121,8 +126,7 @@ def connection_check(connection: Connection) -> bool | None:
     try:
         credentials_verify(connection)
     except IntegrationCredentialsError as error:
-        connection.paused_reason = f"Daily credentials check: {error}"[:500]
-        Connection.objects.filter(pk=connection.pk).update(paused_reason=connection.paused_reason)
+        connection_pause(connection, error, found_by="Daily credentials check: ")
         return False
     except IntegrationError:
         return None  # unreachable or throttled: the next check, or the next send, will tell

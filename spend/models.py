@@ -54,8 +54,8 @@ class AdAccount(models.Model):
 
     def clean(self) -> None:
         errors = account_problems(self.platform, account_id=self.account_id, login_customer_id=self.login_customer_id)
-        if not self.account_id.strip() and account_required(self.platform):
-            errors["account_id"] = account_required(self.platform)
+        if not self.account_id.strip() and (needed := account_required(self.platform)):
+            errors["account_id"] = needed
         if errors:
             raise ValidationError(errors)
 

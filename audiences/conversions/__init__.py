@@ -27,6 +27,7 @@ from django.utils import timezone
 from audiences.connections import connection_failed, connection_pause, connection_succeeded
 from audiences.conversions.platforms import ConversionPlatform, conversion_platform, sender_for
 from audiences.models import ConversionDelivery, ConversionDestination
+from audiences.models.connections import sending_through
 from common.locks import Lock, LockLost
 from integrations.conversions import EVENT_NAMES, Conversion, ConversionSender
 from integrations.errors import (
@@ -106,12 +107,7 @@ def conversions_dispatch() -> int:
 
 def conversion_destinations_sending(now: dt.datetime | None = None) -> list[ConversionDestination]:
     """Switched-on destinations whose connection may send now: switched on, not paused, not asked to wait."""
-    now = now or timezone.now()
-    return list(
-        ConversionDestination.objects.filter(is_active=True, connection__is_active=True, connection__paused_reason="")
-        .exclude(connection__wait_until__gt=now)
-        .select_related("connection")
-    )
+    return list(ConversionDestination.objects.filter(sending_through(now)).select_related("connection"))
 
 
 def conversions_forget(*, lead_id: int) -> None:

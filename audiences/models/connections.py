@@ -11,7 +11,16 @@ from django.db import models
 from django.utils import timezone
 
 from common.fields import EncryptedTextField
-from integrations.accounts import account_problems
+from integrations.accounts import account_problems, account_required
+
+
+def sending_through(now: dt.datetime | None = None) -> models.Q:
+    """For a model with a ``connection`` and its own ``is_active``: switched on, and its connection may send now
+    (switched on, not paused, not asked to wait); ``Connection.sending`` is the same rule for one row."""
+    now = now or timezone.now()
+    return models.Q(is_active=True, connection__is_active=True, connection__paused_reason="") & ~models.Q(
+        connection__wait_until__gt=now
+    )
 
 
 class Connection(models.Model):
@@ -106,8 +115,8 @@ class Connection(models.Model):
                 if self.platform == self.Platform.META
                 else "A Google connection needs OAuth credentials (a client JSON with a refresh token)."
             )
-        if self.platform == self.Platform.GOOGLE and not self.account_id.strip():
-            errors.setdefault("account_id", "Enter the Google Ads customer id: ten digits, e.g. 123-456-7890.")
+        if self.platform == self.Platform.GOOGLE and not self.account_id.strip():  # audiences and conversions need it
+            errors.setdefault("account_id", account_required(self.platform))
         if self.platform == self.Platform.WEBHOOK:
             if not self.endpoint_url:
                 errors["endpoint_url"] = "A signed webhook needs the URL its batches are POSTed to."

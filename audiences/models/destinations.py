@@ -82,10 +82,9 @@ class Destination(models.Model):
             self.value_currency = self.value_currency.upper()
         elif self.value_currency:
             self.value_currency = ""
-        if connection is not None and not connection.account_id.strip() and account_required(connection.platform):
-            raise ValidationError(
-                {"connection": f"Audiences are kept in an ad account: {account_required(connection.platform)}"}
-            )
+        needed = account_required(connection.platform) if connection is not None else ""
+        if needed and connection is not None and not connection.account_id.strip():
+            raise ValidationError({"connection": f"Audiences are kept in an ad account: {needed}"})
 
 
 VALUE_PLATFORMS = (Connection.Platform.META, Connection.Platform.SANDBOX)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from audiences.connections import google_ids
 from audiences.models import Connection, Destination
-from integrations.accounts import customer_id_normalized
 from integrations.audience_upload import AudienceUploader
 from integrations.errors import IntegrationPermanentError
 from integrations.google import ads as google_ads_audiences
@@ -109,14 +109,9 @@ def _meta(destination: Destination) -> AudienceUploader:
     )
 
 
-def _google_ids(destination: Destination) -> tuple[str, str]:
-    normalized = customer_id_normalized
-    return normalized(destination.connection.account_id), normalized(destination.connection.login_customer_id)
-
-
 def _google(destination: Destination) -> AudienceUploader:
     """Customer Match through the Data Manager API, or the Google Ads API for allowlisted developer tokens."""
-    customer_id, login = _google_ids(destination)
+    customer_id, login = google_ids(destination.connection)
     name, description = destination.audience.name, _description(destination)
     if destination.connection.google_api == Connection.GoogleApi.GOOGLE_ADS:
         user_list = _remote_audience(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
-from django.utils import timezone
 
 from analytics.models import CustomerValue
 from audiences.models import Audience, Destination, SyncLedger
+from audiences.models.connections import sending_through
 from common.db import among
 from leads.models import Consent, Lead
 from leads.selectors import granted_now
@@ -58,12 +58,7 @@ def ledger_maybe_changed(destination: Destination) -> QuerySet[SyncLedger]:
 
 def destinations_sending(now: dt.datetime | None = None) -> QuerySet[Destination]:
     """Switched-on destinations whose connection may send now: switched on, not paused, not asked to wait."""
-    now = now or timezone.now()
-    return (
-        Destination.objects.filter(is_active=True, connection__is_active=True, connection__paused_reason="")
-        .exclude(connection__wait_until__gt=now)
-        .select_related("audience", "connection")
-    )
+    return Destination.objects.filter(sending_through(now)).select_related("audience", "connection")
 
 
 def destinations_holding(*, lead_ids: list[int]) -> list[int]:
